@@ -1,0 +1,115 @@
+"""Detached daemons with pid files, so `make cluster-up` can return and `cluster-down` (or a
+later test session) can find and stop what an earlier process started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+
+def start_daemon(
+    name: str,
+    argv: list[str],
+    pid_dir: Path,
+    log_dir: Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Start `argv` in its own session (so a Ctrl-C in the caller's terminal does not reach it),
+    appending stdout and stderr to <log_dir>/<name>.log. Returns the pid."""
+    pid_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / f"{name}.log", "ab") as log:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    (pid_dir / f"{name}.pid").write_text(f"{proc.pid}\n{argv[0]}\n")
+    return proc.pid
+
+
+def daemon_pid(name: str, pid_dir: Path) -> int | None:
+    """The pid of a running daemon, or None. The executable recorded next to the pid guards
+    against a recycled pid that now belongs to some other program."""
+    pid_file = pid_dir / f"{name}.pid"
+    try:
+        pid_text, exe = pid_file.read_text().splitlines()[:2]
+        pid = int(pid_text)
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except (OSError, ValueError):
+        return None
+    if cmdline != exe or _is_zombie(pid):
+        return None
+    return pid
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def stop_daemon(name: str, pid_dir: Path, timeout: float = 15.0) -> bool:
+    """SIGTERM the daemon's process group, SIGKILL it after `timeout`. True if one was running."""
+    pid = daemon_pid(name, pid_dir)
+    (pid_dir / f"{name}.pid").unlink(missing_ok=True)
+    if pid is None:
+        return False
+    kill_group(pid, timeout)
+    return True
+
+
+def kill_group(pgid: int, timeout: float) -> None:
+    """Terminate a process group politely, then forcibly. Reaps the leader if it is our child."""
+    try:
+        os.killpg(pgid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pgid)
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    _reap(pgid)
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    # A group whose only member is a zombie we cannot reap counts as gone.
+    return not _is_zombie(pgid) or _group_has_others(pgid)
+
+
+def _group_has_others(pgid: int) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and int(stat.parent.name) != pgid and fields[0] != "Z":
+            return True
+    return False

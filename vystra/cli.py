@@ -1,0 +1,321 @@
+"""``vystra``: ingest videos and search them from the command line (local mode)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import asdict
+from typing import TextIO
+
+from vystra.db import Database, open_database, store
+from vystra.errors import VystraError
+from vystra.pipeline import IngestOptions, Pipeline, Progress
+from vystra.search import MAX_LIMIT, Mode, search
+from vystra.segment import SegmentOptions
+from vystra.settings import Settings, get_settings
+from vystra.subtitles import to_srt, to_vtt
+
+
+class ProgressBar:
+    """One line per stage on stderr, redrawn in place on a terminal."""
+
+    def __init__(self, label: str, stream: TextIO = sys.stderr) -> None:
+        self.label = label
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.stage = ""
+
+    def __call__(self, p: Progress) -> None:
+        if p.stage != self.stage and self.stage and self.tty:
+            self.stream.write("\n")
+        changed = p.stage != self.stage
+        self.stage = p.stage
+        if not (self.tty or changed):
+            return
+        line = f"{self.label} [{p.stage:<10}]"
+        if p.duration:
+            frac = min(p.processed_seconds / p.duration, 1.0)
+            bar = "#" * int(frac * 24)
+            line += f" |{bar:<24}| {frac:4.0%} {p.processed_seconds:7.1f}/{p.duration:.1f}s"
+            line += f" {p.segments} segments"
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        if p.stage == "done" and self.tty:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _json(obj: object) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=str)
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    options = IngestOptions(
+        title=args.title,
+        language=args.language,
+        model=args.model,
+        segmenting=SegmentOptions(
+            args.segment_seconds, args.overlap_seconds, settings.segment_pause_seconds
+        ),
+        insights=not args.no_insights,
+        force=args.force,
+    )
+    pipeline = Pipeline(settings, db)
+    failures = 0
+    for source in args.sources:
+        bar = None if args.quiet else ProgressBar(source)
+        try:
+            result = pipeline.ingest(source, options, tenant=settings.tenant, on_progress=bar)
+        except VystraError as exc:
+            failures += 1
+            print(f"vystra: {source}: {exc}", file=sys.stderr)
+            if args.json:
+                print(
+                    _json(
+                        {
+                            "source": source,
+                            "status": "failed",
+                            "reason": exc.reason,
+                            "error": str(exc),
+                        }
+                    )
+                )
+            continue
+        if args.json:
+            print(
+                _json(
+                    {
+                        "video_id": result.video_id,
+                        "title": result.title,
+                        "duration_s": round(result.duration_s, 3),
+                        "segments": result.segments,
+                        "status": result.status,
+                        "source": result.source,
+                    }
+                )
+            )
+        else:
+            note = " (already ingested; --force to redo)" if result.status == "exists" else ""
+            print(
+                f"{result.video_id}  {result.title}  {result.duration_s:.1f}s  "
+                f"{result.segments} segments  {result.status}{note}"
+            )
+    return 1 if failures else 0
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    from vystra.embed import get_embedder
+
+    embedder = get_embedder(settings) if args.mode != Mode.keyword else None
+    with db.connect() as conn:
+        hits = search(
+            conn,
+            embedder,
+            args.query,
+            tenant=settings.tenant,  # type: ignore[arg-type]
+            mode=args.mode,
+            limit=args.limit,
+            video_ids=args.video or None,
+            ef_search=settings.hnsw_ef_search,
+        )
+    if args.json:
+        print(_json([asdict(h) for h in hits]))
+        return 0
+    if not hits:
+        print("no matches")
+    for n, h in enumerate(hits, start=1):
+        print(
+            f"{n:2d}. [{_clock(h.start)}-{_clock(h.end)}] {h.title} ({h.video_id})"
+            f"  score {h.score:.3f}\n    {h.text}\n    {h.link}"
+        )
+    return 0
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def cmd_videos(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    with db.connect() as conn:
+        videos = store.list_videos(conn, settings.tenant)
+    if args.json:
+        print(
+            _json(
+                [
+                    {
+                        "video_id": v.id,
+                        "title": v.title,
+                        "duration_s": v.duration,
+                        "segments": v.segment_count,
+                        "status": v.status,
+                        "source": v.source,
+                        "error": v.error,
+                        "created": v.created_at.isoformat(),
+                    }
+                    for v in videos
+                ]
+            )
+        )
+        return 0
+    for v in videos:
+        detail = f"  {v.error_reason}: {v.error}" if v.status == "failed" else ""
+        print(
+            f"{v.id}  {v.status:<10} {(v.duration or 0):7.1f}s {v.segment_count:5d} segments"
+            f"  {v.title}{detail}"
+        )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    with db.connect() as conn:
+        video = store.get_video(conn, settings.tenant, args.video_id)
+        if video is None:
+            raise VystraError(f"no video {args.video_id}")
+        transcript = store.get_transcript(conn, settings.tenant, video.id)
+    if args.format == "srt":
+        sys.stdout.write(to_srt(transcript))
+    elif args.format == "vtt":
+        sys.stdout.write(to_vtt(transcript))
+    elif args.format == "json":
+        data = {k: v for k, v in asdict(video).items() if k != "sha256"}
+        data["transcript"] = [asdict(s) for s in transcript]
+        print(_json(data))
+    else:
+        print(
+            f"{video.title}  ({video.id}, {video.status}, {(video.duration or 0):.1f}s, "
+            f"{video.language or '?'}, {video.model or '?'})\n{video.source}"
+        )
+        if video.error:
+            print(f"error: {video.error_reason}: {video.error}")
+        insights = video.insights or {}
+        if insights.get("summary"):
+            print(f"\nSummary: {insights['summary']}")
+            print(f"Keywords: {', '.join(insights.get('keywords', []))}")
+            for chapter in insights.get("chapters", []):
+                print(f"  {_clock(chapter['start'])}  {chapter['title']}")
+        print()
+        for s in transcript:
+            print(f"[{_clock(s.start)}] {s.text}")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    with db.connect() as conn:
+        if not store.delete_video(conn, settings.tenant, args.video_id):
+            raise VystraError(f"no video {args.video_id}")
+    print(f"deleted {args.video_id}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, settings: Settings, db: Database | None) -> int:
+    from vystra.models import default_embedding_model_dir, packaged_whisper_model
+
+    embedding = settings.embedding_model_path or default_embedding_model_dir(settings.home_dir)
+    print(f"whisper:    {settings.whisper_model or packaged_whisper_model()}")
+    print(f"embeddings: {embedding}")
+    return 0
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _limit(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_LIMIT}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vystra", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="transcribe, embed and index videos")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        metavar="PATH_OR_URL",
+        help="local file, http(s):// URL or s3://bucket/key",
+    )
+    p.add_argument("--title", help="title (default: from the file name)")
+    p.add_argument("--language", help="spoken language, e.g. en (default: detect)")
+    p.add_argument("--model", help="Whisper model folder or name")
+    p.add_argument(
+        "--segment-seconds", type=_positive, default=None, help="target length of a search unit"
+    )
+    p.add_argument(
+        "--overlap-seconds", type=float, default=None, help="speech shared by consecutive units"
+    )
+    p.add_argument("--no-insights", action="store_true", help="skip the summary")
+    p.add_argument("--force", action="store_true", help="re-process already ingested files")
+    p.add_argument("--json", action="store_true", help="one JSON object per video on stdout")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("search", help="find the moments that match a query")
+    p.add_argument("query")
+    p.add_argument("--limit", type=_limit, default=5)
+    p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.hybrid.value)
+    p.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("videos", help="list ingested videos")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_videos)
+
+    p = sub.add_parser("show", help="a video's details, transcript or subtitles")
+    p.add_argument("video_id")
+    p.add_argument("--format", choices=["text", "json", "srt", "vtt"], default="text")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("delete", help="delete a video and its segments")
+    p.add_argument("video_id")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("models", help="show (and assemble) the local model folders")
+    p.set_defaults(func=cmd_models, no_db=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = get_settings()
+        if args.command == "ingest":
+            defaults = SegmentOptions(
+                settings.segment_target_seconds, settings.segment_overlap_seconds
+            )
+            args.segment_seconds = args.segment_seconds or defaults.target_seconds
+            if args.overlap_seconds is None:
+                args.overlap_seconds = defaults.overlap_seconds
+            SegmentOptions(args.segment_seconds, args.overlap_seconds)  # validate early
+        if getattr(args, "no_db", False):
+            return args.func(args, settings, None)
+        with ExitStack() as stack:
+            db = stack.enter_context(open_database(settings))
+            return args.func(args, settings, db)
+    except (VystraError, ValueError) as exc:
+        print(f"vystra: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("vystra: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

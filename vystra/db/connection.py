@@ -1,0 +1,49 @@
+"""One :class:`Database` per process: a small connection pool with pgvector types registered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg_pool import ConnectionPool
+
+from vystra.db.embedded import embedded_url
+from vystra.db.migrate import migrate
+from vystra.settings import Settings
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    register_vector(conn)
+    conn.commit()  # the type lookup opened a transaction; pooled connections must be idle
+
+
+class Database:
+    def __init__(self, url: str, *, max_size: int = 4) -> None:
+        self.url = url
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn)  # the vector type must exist before connections register it
+        self._pool = ConnectionPool(
+            url, min_size=1, max_size=max_size, configure=_configure, open=True
+        )
+
+    @contextmanager
+    def connect(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; the block runs in one transaction, committed on success."""
+        with self._pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_database(settings: Settings, *, max_size: int = 4) -> Database:
+    url = settings.database_url or embedded_url(settings.home_dir)
+    return Database(url, max_size=max_size)

@@ -1,0 +1,237 @@
+"""Queries on videos and segments. Every read and delete is scoped to a tenant."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from vystra.segment import Chunk
+
+VIDEO_COLUMNS = (
+    "id, tenant, title, source, sha256, size_bytes, duration, language, model, embedding_model,"
+    " options, status, error_reason, error, processed_seconds, segment_count, insights,"
+    " insights_status, created_at, updated_at"
+)
+
+
+@dataclass(frozen=True)
+class Video:
+    id: str
+    tenant: str
+    title: str
+    source: str
+    sha256: str
+    size_bytes: int
+    duration: float | None
+    language: str | None
+    model: str | None
+    embedding_model: str | None
+    options: dict[str, Any]
+    status: str
+    error_reason: str | None
+    error: str | None
+    processed_seconds: float
+    segment_count: int
+    insights: dict[str, Any] | None
+    insights_status: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredSegment:
+    ordinal: int
+    start: float
+    end: float
+    text: str
+
+
+def video_id_for(tenant: str, sha256: str) -> str:
+    """Deterministic, so a retried ingest of the same bytes lands on the same row."""
+    return "v" + hashlib.sha256(f"{tenant}\0{sha256}".encode()).hexdigest()[:15]
+
+
+def find_by_sha(conn: psycopg.Connection, tenant: str, sha256: str) -> Video | None:
+    with conn.cursor(row_factory=class_row(Video)) as cur:
+        cur.execute(
+            f"SELECT {VIDEO_COLUMNS} FROM videos WHERE tenant = %s AND sha256 = %s",
+            (tenant, sha256),
+        )
+        return cur.fetchone()
+
+
+def get_video(conn: psycopg.Connection, tenant: str, video_id: str) -> Video | None:
+    with conn.cursor(row_factory=class_row(Video)) as cur:
+        cur.execute(
+            f"SELECT {VIDEO_COLUMNS} FROM videos WHERE tenant = %s AND id = %s", (tenant, video_id)
+        )
+        return cur.fetchone()
+
+
+def list_videos(conn: psycopg.Connection, tenant: str, *, limit: int = 1000) -> list[Video]:
+    with conn.cursor(row_factory=class_row(Video)) as cur:
+        cur.execute(
+            f"SELECT {VIDEO_COLUMNS} FROM videos WHERE tenant = %s"
+            " ORDER BY created_at DESC, id LIMIT %s",
+            (tenant, limit),
+        )
+        return cur.fetchall()
+
+
+def begin_video(
+    conn: psycopg.Connection,
+    *,
+    video_id: str,
+    tenant: str,
+    title: str,
+    source: str,
+    sha256: str,
+    size_bytes: int,
+    duration: float,
+    options: dict[str, Any],
+) -> None:
+    """Create the row, or reset a failed/interrupted/forced one to ``processing``.
+
+    Segments of an earlier attempt stay until the new attempt overwrites them, so a video
+    being re-processed remains searchable.
+    """
+    conn.execute(
+        "INSERT INTO videos (id, tenant, title, source, sha256, size_bytes, duration, options,"
+        " status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'processing')"
+        " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, source = EXCLUDED.source,"
+        " duration = EXCLUDED.duration, options = EXCLUDED.options, status = 'processing',"
+        " error_reason = NULL, error = NULL, processed_seconds = 0, updated_at = now()",
+        (video_id, tenant, title, source, sha256, size_bytes, duration, Jsonb(options)),
+    )
+
+
+def set_transcription(
+    conn: psycopg.Connection, video_id: str, *, language: str, model: str, embedding_model: str
+) -> None:
+    conn.execute(
+        "UPDATE videos SET language = %s, model = %s, embedding_model = %s, updated_at = now()"
+        " WHERE id = %s",
+        (language, model, embedding_model, video_id),
+    )
+
+
+def write_segments(
+    conn: psycopg.Connection,
+    *,
+    video_id: str,
+    tenant: str,
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    processed_seconds: float,
+) -> None:
+    """COPY a batch in, upserting on (video, ordinal): a retried batch replaces, never doubles."""
+    if not chunks:
+        return
+    with conn.transaction():
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS segments_in (video_id text, ordinal integer,"
+            " tenant text, start_s float8, end_s float8, text text, embedding vector(384))"
+            " ON COMMIT DELETE ROWS"
+        )
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "COPY segments_in (video_id, ordinal, tenant, start_s, end_s, text, embedding)"
+                " FROM STDIN WITH (FORMAT BINARY)"
+            ) as copy,
+        ):
+            copy.set_types(["text", "int4", "text", "float8", "float8", "text", "vector"])
+            for chunk, vector in zip(chunks, vectors, strict=True):
+                copy.write_row(
+                    (video_id, chunk.ordinal, tenant, chunk.start, chunk.end, chunk.text, vector)
+                )
+        conn.execute(
+            "INSERT INTO segments (video_id, ordinal, tenant, start_s, end_s, text, embedding)"
+            " SELECT video_id, ordinal, tenant, start_s, end_s, text, embedding FROM segments_in"
+            " ON CONFLICT (video_id, ordinal) DO UPDATE SET start_s = EXCLUDED.start_s,"
+            " end_s = EXCLUDED.end_s, text = EXCLUDED.text, embedding = EXCLUDED.embedding"
+        )
+        conn.execute(
+            "UPDATE videos SET processed_seconds = %s, segment_count = %s, updated_at = now()"
+            " WHERE id = %s",
+            (processed_seconds, chunks[-1].ordinal + 1, video_id),
+        )
+
+
+def finish_video(
+    conn: psycopg.Connection,
+    video_id: str,
+    *,
+    segment_count: int,
+    duration: float,
+    transcript: Sequence[tuple[float, float, str]],
+    insights: dict[str, Any] | None,
+    insights_status: str,
+) -> None:
+    with conn.transaction():
+        # an earlier attempt may have produced more units than this one
+        conn.execute(
+            "DELETE FROM segments WHERE video_id = %s AND ordinal >= %s", (video_id, segment_count)
+        )
+        conn.execute(
+            "UPDATE videos SET status = 'ready', segment_count = %s, processed_seconds = %s,"
+            " duration = %s, transcript = %s, insights = %s, insights_status = %s,"
+            " updated_at = now() WHERE id = %s",
+            (
+                segment_count,
+                duration,
+                duration,
+                Jsonb([list(t) for t in transcript]),
+                Jsonb(insights) if insights is not None else None,
+                insights_status,
+                video_id,
+            ),
+        )
+
+
+def fail_video(conn: psycopg.Connection, video_id: str, *, reason: str, message: str) -> None:
+    conn.execute(
+        "UPDATE videos SET status = 'failed', error_reason = %s, error = %s, updated_at = now()"
+        " WHERE id = %s",
+        (reason, message, video_id),
+    )
+
+
+def get_segments(conn: psycopg.Connection, tenant: str, video_id: str) -> list[StoredSegment]:
+    with conn.cursor(row_factory=class_row(StoredSegment)) as cur:
+        cur.execute(
+            "SELECT ordinal, start_s AS start, end_s AS end, text FROM segments"
+            " WHERE tenant = %s AND video_id = %s ORDER BY ordinal",
+            (tenant, video_id),
+        )
+        return cur.fetchall()
+
+
+def get_segment_vectors(conn: psycopg.Connection, video_id: str) -> np.ndarray:
+    rows = conn.execute(
+        "SELECT embedding FROM segments WHERE video_id = %s ORDER BY ordinal", (video_id,)
+    ).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.float32).reshape(len(rows), -1)
+
+
+def get_transcript(conn: psycopg.Connection, tenant: str, video_id: str) -> list[StoredSegment]:
+    """Whisper's own segments (no overlap), for reading and subtitles."""
+    row = conn.execute(
+        "SELECT transcript FROM videos WHERE tenant = %s AND id = %s", (tenant, video_id)
+    ).fetchone()
+    items = (row[0] if row else None) or []
+    return [StoredSegment(i, start, end, text) for i, (start, end, text) in enumerate(items)]
+
+
+def delete_video(conn: psycopg.Connection, tenant: str, video_id: str) -> bool:
+    """Remove a video and (by cascade) its segments; False if the tenant has no such video."""
+    cur = conn.execute("DELETE FROM videos WHERE tenant = %s AND id = %s", (tenant, video_id))
+    return cur.rowcount > 0

@@ -1,0 +1,152 @@
+"""A sample talk video made on the spot, and the demo that ingests and searches it.
+
+The talk is synthesised with espeak-ng (one voice, several topics separated by pauses) and
+muxed into an MP4 by the packaged static ffmpeg, so no media is shipped with Vystra. The
+returned section times let callers check that search lands inside the spoken sentence.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+from vystra.media import ffmpeg_exe
+
+TALK: tuple[tuple[str, str], ...] = (
+    (
+        "volcanoes",
+        "Let us begin with volcanoes. A volcano forms when molten rock called magma rises "
+        "through cracks in the crust. Pressure from trapped gas builds up until the mountain "
+        "erupts, and lava flows down its slopes and cools into new rock.",
+    ),
+    (
+        "sourdough",
+        "Now for something from the kitchen: sourdough bread. A sourdough starter is a mix of"
+        " flour and water where wild yeast and bacteria live. You feed the starter every day,"
+        " then knead it into dough and let it rise slowly overnight before baking.",
+    ),
+    (
+        "jazz",
+        "Next, the history of jazz. Jazz was born in New Orleans more than a century ago, "
+        "mixing blues, ragtime and brass bands. Musicians like Louis Armstrong made "
+        "improvised solos the heart of the music.",
+    ),
+    (
+        "octopus",
+        "Our fourth topic is the octopus. An octopus has eight arms covered in suckers and "
+        "three hearts. It can change the colour and texture of its skin in a fraction of a "
+        "second to hide from predators on the sea floor.",
+    ),
+    (
+        "solar",
+        "Let us talk about solar panels. Photovoltaic cells turn sunlight into electricity. "
+        "When you install panels on a roof, face them toward the sun, and use an inverter to "
+        "convert direct current into the alternating current your home uses.",
+    ),
+    (
+        "marathon",
+        "Finally, training for a marathon. Runners build endurance over several months with "
+        "one long run every week. Rest days, good shoes and steady hydration keep injuries "
+        "away before race day.",
+    ),
+)
+
+PAUSE_SECONDS = 1.5
+
+
+@dataclass(frozen=True)
+class Section:
+    topic: str
+    text: str
+    start: float
+    end: float
+
+
+def _speak(text: str, out: Path, voice: str, speed: int) -> None:
+    try:
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text],
+            check=True,
+            capture_output=True,
+        )
+    except FileNotFoundError as exc:
+        raise RuntimeError("espeak-ng is not installed; run `make install`") from exc
+
+
+def make_talk_video(
+    out: Path,
+    sections: tuple[tuple[str, str], ...] = TALK,
+    *,
+    voice: str = "en-us",
+    speed: int = 165,
+    with_video: bool = True,
+) -> list[Section]:
+    """Write a talk to ``out`` (MP4 with a video track, or audio-only by extension)."""
+    with tempfile.TemporaryDirectory(prefix="vystra-talk-") as tmp:
+        frames: list[bytes] = []
+        timeline: list[Section] = []
+        clock = 0.0
+        rate = 22050
+        for n, (topic, text) in enumerate(sections):
+            wav_path = Path(tmp) / f"{n}.wav"
+            _speak(text, wav_path, voice, speed)
+            with wave.open(str(wav_path)) as w:
+                rate = w.getframerate()
+                data = w.readframes(w.getnframes())
+                seconds = w.getnframes() / rate
+            frames.append(data)
+            timeline.append(Section(topic, text, clock, clock + seconds))
+            clock += seconds
+            silence = b"\0\0" * int(PAUSE_SECONDS * rate)
+            frames.append(silence)
+            clock += PAUSE_SECONDS
+        speech = Path(tmp) / "talk.wav"
+        with wave.open(str(speech), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(b"".join(frames))
+        cmd = [ffmpeg_exe(), "-y", "-loglevel", "error"]
+        if with_video:
+            cmd += ["-f", "lavfi", "-i", "color=c=0x203040:s=320x180:r=5"]
+        cmd += ["-i", str(speech)]
+        if with_video:
+            cmd += ["-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+        cmd += ["-c:a", "aac", "-b:a", "64k", str(out)]
+        subprocess.run(cmd, check=True, capture_output=True)
+    return timeline
+
+
+DEMO_QUERIES = (
+    "how do mountains that spew lava come to be",
+    "baking bread with wild yeast",
+    "improvised music from New Orleans",
+    "sea creature that camouflages itself",
+    "putting photovoltaic modules on a house",
+    "getting ready to run 42 kilometres",
+)
+
+
+def main() -> int:
+    """Make the sample talk, ingest it and run a few searches (``make demo``)."""
+    from vystra.cli import main as cli
+
+    folder = Path(tempfile.mkdtemp(prefix="vystra-demo-"))
+    video = folder / "six_topic_talk.mp4"
+    print(f"making a sample talk video with espeak-ng: {video}", flush=True)
+    make_talk_video(video)
+    if cli(["ingest", str(video), "--title", "Six topics in six minutes"]) != 0:
+        return 1
+    for query in DEMO_QUERIES:
+        print(f"\n$ vystra search {query!r} --limit 1", flush=True)
+        if cli(["search", query, "--limit", "1"]) != 0:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

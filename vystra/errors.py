@@ -1,0 +1,49 @@
+"""Errors a user can act on. Each carries a stable ``reason`` for API answers and CR status."""
+
+from __future__ import annotations
+
+
+class VystraError(Exception):
+    """Base for failures caused by input or configuration, never by a bug."""
+
+    reason = "Error"
+
+
+class SourceError(VystraError):
+    """The source could not be read: missing file, bad URL, unreachable host, denied."""
+
+    reason = "SourceUnavailable"
+
+
+class MediaError(VystraError):
+    """The bytes were read but are not usable media."""
+
+    reason = "InvalidMedia"
+
+
+class EmptyMediaError(MediaError):
+    reason = "EmptyFile"
+
+
+class NotMediaError(MediaError):
+    reason = "NotMedia"
+
+
+class NoAudioError(MediaError):
+    reason = "NoAudioTrack"
+
+
+class CorruptMediaError(MediaError):
+    reason = "CorruptMedia"
+
+
+class TranscriptionError(VystraError):
+    reason = "TranscriptionFailed"
+
+
+class InsightsError(VystraError):
+    reason = "InsightsFailed"
+
+
+class NotFoundError(VystraError):
+    reason = "NotFound"

@@ -1,0 +1,233 @@
+"""The ingest pipeline: fetch → probe → audio → transcribe → segment → embed → store → insights.
+
+This is the one implementation run by the CLI, the API's local mode and the worker in a
+Kubernetes Job. Transcript segments stream through segmenting and embedding into the database
+in small batches, so progress (and search) is live while a long video is still transcribing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+
+from vystra.db import Database, store
+from vystra.embed import Embedder, get_embedder
+from vystra.errors import InsightsError, VystraError
+from vystra.fetch import fetch
+from vystra.insights import TimedText, generate_insights
+from vystra.media import extract_audio, probe
+from vystra.models import EMBEDDING_DIM
+from vystra.segment import Chunk, SegmentOptions, chunk_segments
+from vystra.settings import Settings
+from vystra.transcribe import Segment, transcribe
+
+log = logging.getLogger(__name__)
+
+WRITE_BATCH = 4  # units per COPY: small enough for live progress, large enough to batch
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    title: str | None = None
+    language: str | None = None  # None: detect
+    model: str | None = None  # Whisper model folder or name; None: configured default
+    segmenting: SegmentOptions = field(default_factory=SegmentOptions)
+    insights: bool = True
+    force: bool = False  # re-process even if these bytes were already ingested
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str  # fetch | probe | audio | transcribe | insights | done
+    processed_seconds: float = 0.0
+    duration: float = 0.0
+    segments: int = 0
+    video_id: str | None = None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    video_id: str
+    title: str
+    source: str
+    duration_s: float
+    segments: int
+    status: str  # ready | exists (already ingested, skipped)
+    insights_status: str | None = None
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def default_title(source: str) -> str:
+    name = PurePosixPath(unquote(urlparse(source).path)).stem
+    return name.replace("_", " ").replace("-", " ").strip() or source
+
+
+def _batched(items: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
+    batch: list[Chunk] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, db: Database, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self._embedder = embedder
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    def ingest(
+        self,
+        source: str,
+        options: IngestOptions | None = None,
+        *,
+        tenant: str,
+        on_progress: ProgressFn | None = None,
+    ) -> IngestResult:
+        """Ingest one source for ``tenant``; raise a :class:`VystraError` subclass on bad input.
+
+        Input errors found before anything is stored (unreadable source, not media, no audio)
+        leave the database untouched; later failures mark the video ``failed`` with the reason.
+        """
+        options = options or IngestOptions()
+        report = on_progress or (lambda _p: None)
+        report(Progress("fetch"))
+        with fetch(source, self.settings) as media:
+            with self.db.connect() as conn:
+                existing = store.find_by_sha(conn, tenant, media.sha256)
+            if existing and existing.status == "ready" and not options.force:
+                return IngestResult(
+                    existing.id,
+                    existing.title,
+                    existing.source,
+                    existing.duration or 0.0,
+                    existing.segment_count,
+                    "exists",
+                    existing.insights_status,
+                )
+            report(Progress("probe"))
+            info = probe(media.path)
+            report(Progress("audio", duration=info.duration))
+            audio = extract_audio(info)
+            video_id = store.video_id_for(tenant, media.sha256)
+            title = options.title or (existing.title if existing else default_title(source))
+            with self.db.connect() as conn:
+                store.begin_video(
+                    conn,
+                    video_id=video_id,
+                    tenant=tenant,
+                    title=title,
+                    source=media.source,
+                    sha256=media.sha256,
+                    size_bytes=media.size,
+                    duration=audio.duration,
+                    options={
+                        "language": options.language,
+                        "model": options.model,
+                        **asdict(options.segmenting),
+                    },
+                )
+        try:
+            return self._process(video_id, title, media.source, audio, options, tenant, report)
+        except VystraError as exc:
+            self._fail(video_id, exc.reason, str(exc))
+            raise
+        except Exception as exc:
+            self._fail(video_id, "InternalError", f"{type(exc).__name__}: {exc}")
+            raise
+
+    def _process(self, video_id, title, source, audio, options, tenant, report) -> IngestResult:
+        duration = audio.duration
+        report(Progress("transcribe", 0.0, duration, 0, video_id))
+        transcription = transcribe(
+            audio, self.settings, language=options.language, model=options.model
+        )
+        embedder = self.embedder
+        with self.db.connect() as conn:
+            store.set_transcription(
+                conn,
+                video_id,
+                language=transcription.info.language,
+                model=f"{transcription.info.backend}:{transcription.info.model}",
+                embedding_model=embedder.name,
+            )
+        units: list[Chunk] = []
+        vectors: list[np.ndarray] = []
+        transcript: list[tuple[float, float, str]] = []
+
+        def recorded(segments: Iterable[Segment]) -> Iterator[Segment]:
+            for segment in segments:
+                transcript.append((segment.start, segment.end, segment.text))
+                yield segment
+
+        for batch in _batched(
+            chunk_segments(recorded(transcription.segments), options.segmenting), WRITE_BATCH
+        ):
+            matrix = embedder.embed([c.text for c in batch])
+            processed = min(batch[-1].end, duration)
+            with self.db.connect() as conn:
+                store.write_segments(
+                    conn,
+                    video_id=video_id,
+                    tenant=tenant,
+                    chunks=batch,
+                    vectors=matrix,
+                    processed_seconds=processed,
+                )
+            units.extend(batch)
+            vectors.append(matrix)
+            report(Progress("transcribe", processed, duration, len(units), video_id))
+
+        insights, insights_status = None, "disabled"
+        if options.insights:
+            report(Progress("insights", duration, duration, len(units), video_id))
+            insights, insights_status = self._insights(video_id, units, vectors)
+        with self.db.connect() as conn:
+            store.finish_video(
+                conn,
+                video_id,
+                segment_count=len(units),
+                duration=duration,
+                transcript=transcript,
+                insights=insights,
+                insights_status=insights_status,
+            )
+        report(Progress("done", duration, duration, len(units), video_id))
+        return IngestResult(video_id, title, source, duration, len(units), "ready", insights_status)
+
+    def _insights(
+        self, video_id: str, units: list[Chunk], vectors: list[np.ndarray]
+    ) -> tuple[dict, str]:
+        """Insights and their status; a failure is recorded, never raised: the transcript stays."""
+        timed = [TimedText(c.start, c.end, c.text) for c in units]
+        matrix = np.concatenate(vectors) if vectors else np.zeros((0, EMBEDDING_DIM), np.float32)
+        try:
+            return generate_insights(
+                timed, matrix, self.embedder, self.settings
+            ).model_dump(), "ready"
+        except InsightsError as exc:
+            log.warning("insights for %s failed: %s", video_id, exc)
+            return {"error": str(exc)}, "failed"
+
+    def _fail(self, video_id: str, reason: str, message: str) -> None:
+        try:
+            with self.db.connect() as conn:
+                store.fail_video(conn, video_id, reason=reason, message=message)
+        except Exception:  # the original error matters more than a failed status write
+            log.exception("could not mark %s failed", video_id)

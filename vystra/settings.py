@@ -1,0 +1,86 @@
+"""Process settings, read once from the environment.
+
+Nothing else in Vystra reads ``os.environ``: every knob is a field here, named after its
+environment variable (``VYSTRA_*``, plus the conventional ``DATABASE_URL``, ``GROQ_API_KEY``
+and ``AWS_*`` names that operators already have in their secrets).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VYSTRA_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.local/share/vystra"),
+        description="State folder for local mode: embedded Postgres, assembled models, uploads.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "VYSTRA_DATABASE_URL"),
+        description="Postgres with pgvector; unset means the embedded server under `home`.",
+    )
+    tenant: str = Field(default="default", description="Tenant used by the CLI.")
+
+    # transcription
+    whisper_model: str = Field(
+        default="",
+        description="Local faster-whisper model folder or model name; empty: packaged tiny.en.",
+    )
+    whisper_device: str = Field(default="auto", description="auto | cuda | cpu")
+    whisper_compute_type: str = Field(
+        default="auto", description="auto: float16 on CUDA, int8 on CPU."
+    )
+    whisper_beam_size: int = Field(default=1, ge=1, le=10)
+    whisper_threads: int = Field(default=0, ge=0, description="CPU threads; 0: all cores.")
+    transcriber: str = Field(default="whisper", description="whisper | groq")
+    groq_whisper_model: str = "whisper-large-v3-turbo"
+
+    # segmenting
+    segment_target_seconds: float = Field(default=15.0, gt=0)
+    segment_overlap_seconds: float = Field(default=3.0, ge=0)
+    segment_pause_seconds: float = Field(default=1.0, gt=0)
+
+    # embeddings
+    embedding_model_path: Path | None = Field(
+        default=None, description="Local fastembed model folder; unset: the packaged MiniLM int8."
+    )
+    embedding_batch_size: int = Field(default=64, ge=1)
+
+    # insights
+    groq_api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("GROQ_API_KEY", "VYSTRA_GROQ_API_KEY")
+    )
+    groq_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("GROQ_BASE_URL", "VYSTRA_GROQ_BASE_URL")
+    )
+    groq_chat_model: str = "llama-3.3-70b-versatile"
+    insights_attempts: int = Field(default=3, ge=1)
+
+    # fetching
+    max_download_bytes: int = Field(default=20 * 1024**3, gt=0)
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    s3_endpoint_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "VYSTRA_S3_ENDPOINT_URL")
+    )
+    s3_region: str = Field(
+        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "VYSTRA_S3_REGION")
+    )
+
+    # search
+    hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
