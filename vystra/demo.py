@@ -115,8 +115,8 @@ def make_talk_video(
             cmd += ["-f", "lavfi", "-i", "color=c=0x203040:s=320x180:r=5"]
         cmd += ["-i", str(speech)]
         if with_video:
-            cmd += ["-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-        cmd += ["-c:a", "aac", "-b:a", "64k", str(out)]
+            cmd += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+        cmd += ["-t", f"{clock:.3f}", "-c:a", "aac", "-b:a", "64k", str(out)]
         subprocess.run(cmd, check=True, capture_output=True)
     return timeline
 

@@ -91,12 +91,7 @@ def probe(path: Path) -> MediaInfo:
                 sample_rate=audio.codec_context.sample_rate or 0,
                 channels=audio.codec_context.channels or 0,
             )
-    except (
-        av.error.InvalidDataError,
-        av.error.EOFError,
-        av.error.ValueError,
-        av.error.OSError,
-    ) as exc:
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
         if _looks_like_media(path):
             raise CorruptMediaError(f"{path.name} is damaged and cannot be read: {exc}") from exc
         raise NotMediaError(f"{path.name} is not an audio or video file") from exc

@@ -1,0 +1,64 @@
+"""Shared fixtures: one embedded Postgres per test session, media made with espeak-ng.
+
+Each test gets its own tenant, so tests share the database without seeing each other's data.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from vystra.db import Database, open_database
+from vystra.demo import Section, make_talk_video
+from vystra.pipeline import Pipeline
+from vystra.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("vystra-home")
+
+
+@pytest.fixture(scope="session")
+def settings(home: Path) -> Settings:
+    return Settings(home=home, database_url=None, groq_api_key=None)
+
+
+@pytest.fixture(scope="session")
+def db(settings: Settings) -> Iterator[Database]:
+    database = open_database(settings)
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def pipeline(settings: Settings, db: Database) -> Pipeline:
+    return Pipeline(settings, db)
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def talk(media_dir: Path) -> tuple[Path, list[Section]]:
+    """A six-topic talk (about 90 s) as MP4, with the time span of each topic."""
+    path = media_dir / "six_topic_talk.mp4"
+    return path, make_talk_video(path)
+
+
+@pytest.fixture(scope="session")
+def ingested_talk(pipeline: Pipeline, talk: tuple[Path, list[Section]]):
+    """The talk ingested once for the whole session under its own tenant."""
+    tenant = "talk-fixture"
+    result = pipeline.ingest(str(talk[0]), tenant=tenant)
+    return tenant, result, talk[1]
