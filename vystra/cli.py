@@ -115,7 +115,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings, db: Database) -> in
             conn,
             embedder,
             args.query,
-            tenant=settings.tenant,  # type: ignore[arg-type]
+            tenant=settings.tenant,
             mode=args.mode,
             limit=args.limit,
             video_ids=args.video or None,

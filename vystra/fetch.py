@@ -108,8 +108,16 @@ def _http_chunks(url: str, settings: Settings) -> Iterator[bytes]:
 
 def s3_client(settings: Settings):
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region)
+    # S3-compatible servers on a custom endpoint (MinIO, R2) are reached path-style
+    style = "path" if settings.s3_endpoint_url else "auto"
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        config=Config(signature_version="s3v4", s3={"addressing_style": style}),
+    )
 
 
 def _s3_chunks(url: str, settings: Settings) -> Iterator[bytes]:

@@ -120,7 +120,7 @@ def hybrid(semantic_hits: Sequence[Hit], keyword_hits: Sequence[Hit], limit: int
 
 def search(
     conn: psycopg.Connection,
-    embedder: Embedder,
+    embedder: Embedder | None,
     query: str,
     *,
     tenant: str,
@@ -133,7 +133,8 @@ def search(
 
     Args:
         conn: a connection with pgvector types registered.
-        embedder: embeds the query with the same model as the segments.
+        embedder: embeds the query with the same model as the segments (unused, and may
+            be None, in keyword mode).
         query: plain language, 1 to MAX_QUERY_CHARS characters.
         tenant: only this tenant's segments are searched.
         mode: semantic, keyword or hybrid.
@@ -156,6 +157,8 @@ def search(
         ) from None
     if mode is Mode.keyword:
         return keyword(conn, query, tenant=tenant, limit=limit, video_ids=video_ids)
+    if embedder is None:
+        raise VystraError(f"{mode.value} search needs the embedding model")
     vector = embedder.embed_one(query)
     if mode is Mode.semantic:
         return semantic(

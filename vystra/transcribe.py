@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -142,16 +143,21 @@ GROQ_CHUNK_SECONDS = 600  # keeps each upload under the API's file size limit
 
 
 def transcribe_groq(
-    audio: Audio, settings: Settings, *, language: str | None = None, client=None
+    audio: Audio,
+    settings: Settings,
+    *,
+    language: str | None = None,
+    client=None,
+    chunk_seconds: int = GROQ_CHUNK_SECONDS,
 ) -> Transcription:
-    """Transcribe with Groq's hosted Whisper, ten minutes of audio per request."""
+    """Transcribe with Groq's hosted Whisper, ``chunk_seconds`` of audio per request."""
     if client is None:
         if not settings.groq_api_key:
             raise TranscriptionError("the groq transcriber needs GROQ_API_KEY")
         from groq import Groq
 
         client = Groq(api_key=settings.groq_api_key, base_url=settings.groq_base_url)
-    step = GROQ_CHUNK_SECONDS * audio.sample_rate
+    step = chunk_seconds * audio.sample_rate
 
     def stream() -> Iterator[Segment]:
         for offset in range(0, len(audio.samples), step):
@@ -167,13 +173,12 @@ def transcribe_groq(
             except Exception as exc:
                 raise TranscriptionError(f"Groq transcription failed: {exc}") from exc
             for seg in getattr(result, "segments", None) or []:
-                get = seg.get if isinstance(seg, dict) else lambda k, s=seg: getattr(s, k)
-                text = str(get("text")).strip()
-                if text:
+                start, end, text = (_field(seg, k) for k in ("start", "end", "text"))
+                if str(text).strip():
                     yield Segment(
-                        round(base + float(get("start")), 3),
-                        round(base + float(get("end")), 3),
-                        text,
+                        round(base + float(start), 3),
+                        round(base + float(end), 3),
+                        str(text).strip(),
                     )
 
     meta = TranscriptionInfo(
@@ -185,6 +190,11 @@ def transcribe_groq(
         duration=audio.duration,
     )
     return Transcription(meta, stream())
+
+
+def _field(segment: object, key: str) -> Any:
+    """Groq's SDK returns segments as dicts or as objects, depending on its version."""
+    return segment.get(key) if isinstance(segment, dict) else getattr(segment, key)
 
 
 def _wav_bytes(samples: np.ndarray, rate: int) -> bytes:

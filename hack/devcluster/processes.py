@@ -3,6 +3,7 @@ later test session) can find and stop what an earlier process started."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -89,10 +90,8 @@ def kill_group(pgid: int, timeout: float) -> None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _group_alive(pgid: int) -> bool:

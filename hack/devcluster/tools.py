@@ -1,0 +1,38 @@
+"""The cached binaries: built by the hack/build-*.sh scripts on first use, then reused."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from devcluster.config import HACK_DIR
+
+K8S_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd")
+
+
+def _build(script: str) -> Path:
+    # stdout's last line is the cache dir; progress goes to stderr, which we let through.
+    result = subprocess.run([str(HACK_DIR / script)], check=True, stdout=subprocess.PIPE,
+                            text=True)
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def ensure_k8s_binaries() -> Path:
+    return _build("build-k8s.sh")
+
+
+def ensure_minio() -> Path:
+    return _build("build-minio.sh") / "minio"
+
+
+def link_tools(bin_dir: Path, k8s_dir: Path, minio: Path | None) -> None:
+    """Symlink the cached binaries into <state>/bin so `.cluster/bin/kubectl` works."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    targets = {name: k8s_dir / name for name in K8S_BINARIES}
+    if minio is not None:
+        targets["minio"] = minio
+    for name, target in targets.items():
+        link = bin_dir / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target)
