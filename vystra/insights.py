@@ -56,7 +56,7 @@ _STOPWORDS = frozenset(
     two under until up us use used using very want was way we well were what when where which
     while who whom why will with would yes yet you your yours yourself yourselves going gonna
     okay oh um uh first next later another every something anything into onto per via still
-    back take takes come comes go goes""".split()  # noqa: SIM905
+    back take takes come comes go goes""".split()
 )
 _WORD = re.compile(r"[a-zA-Z][a-zA-Z'-]+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")

@@ -82,6 +82,14 @@ def semantic(
     return [_hit(r) for r in rows]
 
 
+_ALL_TERMS = "plainto_tsquery('english', %s)"
+# any term: an OR of the query's stemmed lexemes ('simple' keeps them as they are)
+_ANY_TERM = (
+    "(SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | '))"
+    " FROM unnest(to_tsvector('english', %s)))"
+)
+
+
 def keyword(
     conn: psycopg.Connection,
     query: str,
@@ -89,12 +97,31 @@ def keyword(
     tenant: str,
     limit: int,
     video_ids: Sequence[str] | None = None,
+    any_term: bool = True,
+) -> list[Hit]:
+    """Segments containing all the query's terms, then (if too few, and ``any_term``) any.
+
+    Matching all terms first keeps common words from pulling thousands of rows into ranking.
+    """
+    hits = _keyword(conn, _ALL_TERMS, query, tenant, limit, video_ids)
+    if any_term and len(hits) < limit:
+        seen = {(h.video_id, h.start) for h in hits}
+        more = _keyword(conn, _ANY_TERM, query, tenant, limit, video_ids)
+        hits += [h for h in more if (h.video_id, h.start) not in seen][: limit - len(hits)]
+    return hits
+
+
+def _keyword(
+    conn: psycopg.Connection,
+    tsquery_sql: str,
+    query: str,
+    tenant: str,
+    limit: int,
+    video_ids: Sequence[str] | None,
 ) -> list[Hit]:
     where, args = _scope(video_ids)
-    # any query term may match (OR of the query's stemmed lexemes); rank rewards matching more
     rows = conn.execute(
-        "WITH q AS (SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) AS q"
-        "           FROM unnest(to_tsvector('english', %s)))"
+        f"WITH q AS (SELECT {tsquery_sql} AS q)"
         " SELECT s.video_id, v.title, v.source, s.start_s, s.end_s, s.text,"
         "        ts_rank_cd(s.tsv, q.q, 1) AS score"
         " FROM segments s JOIN videos v ON v.id = s.video_id, q"
@@ -169,7 +196,8 @@ def search(
         semantic(
             conn, vector, tenant=tenant, limit=depth, video_ids=video_ids, ef_search=ef_search
         ),
-        keyword(conn, query, tenant=tenant, limit=depth, video_ids=video_ids),
+        # semantic ranking already covers partial matches: only exact term matches are fused
+        keyword(conn, query, tenant=tenant, limit=depth, video_ids=video_ids, any_term=False),
         limit,
     )
 
