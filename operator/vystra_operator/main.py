@@ -1,0 +1,47 @@
+"""``vystra-operator``: run the Kopf operator (one active replica, no peering)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import kopf
+from prometheus_client import start_http_server
+
+from vystra.k8s import load_kube_config
+from vystra_operator.config import get_operator_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vystra-operator", description=__doc__)
+    parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--log-format", choices=["json", "plain"], default="json")
+    parser.add_argument("--liveness", default="http://0.0.0.0:8081/healthz")
+    args = parser.parse_args(argv)
+
+    settings = get_operator_settings()
+    kopf.configure(
+        verbose=args.verbose,
+        log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
+    )
+    logging.getLogger("vystra").setLevel(logging.INFO)
+    load_kube_config()  # for the kubernetes client used by the reconcile loop
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port)
+    import vystra_operator.handlers  # noqa: F401  registers the handlers
+
+    # standalone: one replica (Recreate rollout) instead of peering, whose freezes stall
+    # every replica; the loop is level-based, so a restart loses nothing.
+    kopf.run(
+        standalone=True,
+        clusterwide=settings.namespace is None,
+        namespaces=[settings.namespace] if settings.namespace else [],
+        liveness_endpoint=args.liveness or None,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

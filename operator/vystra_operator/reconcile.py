@@ -1,0 +1,331 @@
+"""The reconcile loop: one level-based pass over every VideoIngest, its Job and the pools.
+
+Each pass lists the current state from the API server and acts on it; nothing is kept in
+memory between passes. A restarted operator therefore picks up exactly where the cluster is:
+Job names are deterministic (a second create answers 409), status patches are idempotent, and
+a Job that finished while no operator was watching is still seen finished on the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from vystra.k8s import GROUP, KIND, PLURAL, VERSION
+from vystra_operator import metrics
+from vystra_operator.config import OperatorSettings, Pool
+from vystra_operator.jobs import LABEL_POOL, LABEL_UID, SELECTOR, render_job
+from vystra_operator.placement import Candidate, Capacity, Decision, Speeds, place
+from vystra_operator.status import now, set_condition
+
+log = logging.getLogger("vystra.operator")
+
+TERMINAL = ("Succeeded", "Failed")
+# reasons the operator writes; any other reason in status came from the worker
+OPERATOR_REASONS = {"Created", "JobCreated", "WaitingForGPU", "WaitingForCPU", "JobRecreated"}
+
+
+@dataclass
+class Snapshot:
+    ingests: list[dict[str, Any]]
+    jobs: list[Any]  # V1Job
+    pods: list[Any]  # V1Pod
+    gpu_capacity: int
+
+
+def _parse_time(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _job_finished(job: Any) -> str | None:
+    for cond in job.status.conditions or []:
+        if cond.status == "True" and cond.type in ("Complete", "Failed"):
+            return cond.type
+    return None
+
+
+class Reconciler:
+    def __init__(self, settings: OperatorSettings, api_client: client.ApiClient | None = None):
+        self.settings = settings
+        self.pools: dict[str, Pool] = {p.name: p for p in settings.pools()}
+        self.custom = client.CustomObjectsApi(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self.identity = socket.gethostname()
+        gpu_pools = [p for p in self.pools.values() if p.gpu]
+        cpu_pools = [p for p in self.pools.values() if not p.gpu]
+        self.gpu_pool = gpu_pools[0] if gpu_pools else None
+        self.cpu_pool = cpu_pools[0] if cpu_pools else None
+        self.speeds = Speeds(
+            gpu_rtf=self.gpu_pool.rtf if self.gpu_pool else 1.0,
+            cpu_rtf=self.cpu_pool.rtf if self.cpu_pool else 1.0,
+            overhead=settings.job_overhead_seconds,
+            typical_duration=settings.default_duration_seconds,
+        )
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        # Jobs before VideoIngests: a worker writes its failure reason before it exits, so a
+        # Job seen failed here has that reason in the VideoIngest read after it.
+        ns = self.settings.namespace
+        if ns:
+            jobs = self.batch.list_namespaced_job(ns, label_selector=SELECTOR)
+            pods = self.core.list_namespaced_pod(ns, label_selector=SELECTOR)
+            ingests = self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)
+        else:
+            jobs = self.batch.list_job_for_all_namespaces(label_selector=SELECTOR)
+            pods = self.core.list_pod_for_all_namespaces(label_selector=SELECTOR)
+            ingests = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+        return Snapshot(ingests["items"], jobs.items, pods.items, self.gpu_capacity())
+
+    def gpu_capacity(self) -> int:
+        """GPUs allocatable on Ready, schedulable nodes of the GPU pool."""
+        if self.gpu_pool is None:
+            return 0
+        selector = ",".join(f"{k}={v}" for k, v in self.gpu_pool.node_selector.items())
+        total = 0
+        for node in self.core.list_node(label_selector=selector or None).items:
+            ready = any(
+                c.type == "Ready" and c.status == "True" for c in node.status.conditions or []
+            )
+            if ready and not node.spec.unschedulable:
+                total += int((node.status.allocatable or {}).get(self.settings.gpu_resource, 0))
+        return total
+
+    # -- the pass ----------------------------------------------------------------------------
+
+    def cycle(self) -> None:
+        snap = self.snapshot()
+        jobs = {j.metadata.labels.get(LABEL_UID): j for j in snap.jobs}
+        pods_by_uid: dict[str, list[Any]] = {}
+        for pod in snap.pods:
+            pods_by_uid.setdefault(pod.metadata.labels.get(LABEL_UID), []).append(pod)
+        running = {"gpu": 0, "cpu": 0}
+        for job in snap.jobs:
+            if _job_finished(job) is None:
+                pool = self.pools.get(job.metadata.labels.get(LABEL_POOL, ""))
+                running["gpu" if pool and pool.gpu else "cpu"] += 1
+
+        waiting: dict[str, tuple[dict[str, Any], Candidate]] = {}
+        for body in snap.ingests:
+            meta, status = body["metadata"], body.get("status") or {}
+            if meta.get("deletionTimestamp") or status.get("phase") in TERMINAL:
+                continue
+            job = jobs.get(meta["uid"])
+            if job is not None:
+                self.sync_with_job(body, job, pods_by_uid.get(meta["uid"], []))
+                continue
+            spec = body.get("spec") or {}
+            key = f"{meta['namespace']}/{meta['name']}"
+            waiting[key] = (
+                body,
+                Candidate(
+                    key=key,
+                    accelerator=spec.get("accelerator", "auto"),
+                    priority=int(spec.get("priority", 0)),
+                    created=_parse_time(meta.get("creationTimestamp")),
+                    duration=float(
+                        spec.get("durationHintSeconds") or self.settings.default_duration_seconds
+                    ),
+                ),
+            )
+
+        cpu_slots = self.cpu_pool.max_concurrent if self.cpu_pool else 0
+        capacity = Capacity(
+            gpu_free=max(0, snap.gpu_capacity - running["gpu"]),
+            gpu_total=snap.gpu_capacity,
+            cpu_free=max(0, cpu_slots - running["cpu"]),
+        )
+        decisions = place([c for _, c in waiting.values()], capacity, self.speeds)
+        queued = {"gpu": 0, "cpu": 0}
+        for key, (body, _) in waiting.items():
+            decision = decisions[key]
+            if decision.pool is None:
+                queued["cpu" if decision.reason == "WaitingForCPU" else "gpu"] += 1
+                self.mark_queued(body, decision)
+            else:
+                self.admit(body, self.pools_for(decision.pool), decision)
+                running[decision.pool] += 1
+        for pool in ("gpu", "cpu"):
+            metrics.QUEUE_DEPTH.labels(pool).set(queued[pool])
+            metrics.RUNNING.labels(pool).set(running[pool])
+        metrics.GPU_CAPACITY.set(snap.gpu_capacity)
+
+    def pools_for(self, kind: str) -> Pool:
+        pool = self.gpu_pool if kind == "gpu" else self.cpu_pool
+        assert pool is not None  # placement only chooses pools that exist
+        return pool
+
+    # -- transitions -------------------------------------------------------------------------
+
+    def admit(self, body: dict[str, Any], pool: Pool, decision: Decision) -> None:
+        meta, status = body["metadata"], body.get("status") or {}
+        job = render_job(body, pool, self.settings)
+        recreated = status.get("phase") == "Running"  # its Job vanished (deleted by hand)
+        try:
+            self.batch.create_namespaced_job(meta["namespace"], job)
+            metrics.JOBS_CREATED.labels(pool.name).inc()
+        except ApiException as exc:
+            if exc.status != 409:  # 409: created by an earlier pass or operator instance
+                raise
+        reason = "JobRecreated" if recreated else "JobCreated"
+        message = f"Job {job['metadata']['name']} on the {pool.name} pool: {decision.message}"
+        wait = (datetime.now(UTC) - _parse_time(meta.get("creationTimestamp"))).total_seconds()
+        if not recreated:
+            metrics.ADMISSION_WAIT.observe(max(0.0, wait))
+        self.patch_status(
+            body,
+            {
+                "phase": "Running",
+                "reason": reason,
+                "message": message,
+                "pool": pool.name,
+                "jobName": job["metadata"]["name"],
+                "startedAt": status.get("startedAt") or now(),
+                "conditions": self._conditions(body, "Admitted", True, reason, message),
+            },
+        )
+        self.event(body, "Normal", "Admitted", message)
+
+    def mark_queued(self, body: dict[str, Any], decision: Decision) -> None:
+        status = body.get("status") or {}
+        if status.get("phase") == "Queued" and status.get("message") == decision.message:
+            return
+        first = status.get("phase") != "Queued"
+        self.patch_status(
+            body,
+            {
+                "phase": "Queued",
+                "reason": decision.reason,
+                "message": decision.message,
+                "queuedAt": status.get("queuedAt") or now(),
+                "conditions": self._conditions(
+                    body, "Admitted", False, decision.reason, decision.message
+                ),
+            },
+        )
+        if first:
+            self.event(body, "Normal", "Queued", decision.message)
+
+    def sync_with_job(self, body: dict[str, Any], job: Any, pods: list[Any]) -> None:
+        status = body.get("status") or {}
+        js = job.status
+        attempts = (js.active or 0) + (js.failed or 0) + (js.succeeded or 0)
+        latest = max(pods, key=lambda p: p.metadata.creation_timestamp, default=None)
+        node = latest.spec.node_name if latest is not None and latest.spec.node_name else None
+        finished = _job_finished(job)
+        pool = job.metadata.labels.get(LABEL_POOL, "")
+        patch: dict[str, Any] = {}
+        if attempts != status.get("attempts"):
+            patch["attempts"] = attempts
+        if node and node != status.get("node"):
+            patch["node"] = node
+        if status.get("phase") != "Running" and finished is None:
+            patch.update(phase="Running", pool=pool, jobName=job.metadata.name)
+        if finished == "Complete":
+            progress = status.get("progress") or {}
+            message = f"{progress.get('segments', 0)} segments indexed"
+            patch.update(
+                phase="Succeeded",
+                reason="Completed",
+                message=message,
+                finishedAt=now(),
+                conditions=self._conditions(body, "Succeeded", True, "Completed", message),
+            )
+            self.finish(body, job, pool, "Succeeded", "Completed", message, patch)
+        elif finished == "Failed":
+            reason, message = self._failure(status, job)
+            patch.update(
+                phase="Failed",
+                reason=reason,
+                message=message,
+                finishedAt=now(),
+                conditions=self._conditions(body, "Failed", True, reason, message),
+            )
+            metrics.FAILURES.labels(reason).inc()
+            self.finish(body, job, pool, "Failed", reason, message, patch)
+        elif patch:
+            if attempts > 1 and "attempts" in patch:
+                patch["message"] = f"retrying after a failed pod: attempt {attempts}"
+            self.patch_status(body, patch)
+
+    def finish(self, body, job, pool, phase, reason, message, patch) -> None:
+        self.patch_status(body, patch)
+        self.event(body, "Normal" if phase == "Succeeded" else "Warning", reason, message)
+        started = job.metadata.creation_timestamp
+        if started is not None:
+            elapsed = (datetime.now(UTC) - started).total_seconds()
+            metrics.JOB_DURATION.labels(pool, phase).observe(max(0.0, elapsed))
+
+    @staticmethod
+    def _failure(status: dict[str, Any], job: Any) -> tuple[str, str]:
+        """The worker's own reason (e.g. NoAudioTrack) if it wrote one, else the Job's."""
+        if status.get("reason") and status["reason"] not in OPERATOR_REASONS:
+            return status["reason"], status.get("message") or status["reason"]
+        for cond in job.status.conditions or []:
+            if cond.type == "Failed" and cond.status == "True":
+                return cond.reason or "JobFailed", cond.message or "the worker Job failed"
+        return "JobFailed", "the worker Job failed"
+
+    def _conditions(self, body, type_: str, value: bool, reason: str, message: str):
+        status = body.get("status") or {}
+        return set_condition(
+            status.get("conditions"),
+            type_,
+            value,
+            reason,
+            message,
+            body["metadata"].get("generation"),
+        )
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def patch_status(self, body: dict[str, Any], status: dict[str, Any]) -> None:
+        meta = body["metadata"]
+        status = {**status, "observedGeneration": meta.get("generation")}
+        try:
+            self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": status}
+            )
+        except ApiException as exc:
+            if exc.status != 404:  # deleted meanwhile: nothing to report on
+                raise
+        body.setdefault("status", {}).update(status)
+
+    def event(self, body: dict[str, Any], type_: str, reason: str, message: str) -> None:
+        meta = body["metadata"]
+        stamp = now()
+        try:
+            self.core.create_namespaced_event(
+                meta["namespace"],
+                {
+                    "metadata": {"generateName": f"{meta['name']}."},
+                    "involvedObject": {
+                        "apiVersion": f"{GROUP}/{VERSION}",
+                        "kind": KIND,
+                        "name": meta["name"],
+                        "namespace": meta["namespace"],
+                        "uid": meta["uid"],
+                    },
+                    "type": type_,
+                    "reason": reason,
+                    "message": message[:1024],
+                    "firstTimestamp": stamp,
+                    "lastTimestamp": stamp,
+                    "count": 1,
+                    "source": {"component": "vystra-operator"},
+                    "reportingComponent": "vystra.io/operator",
+                    "reportingInstance": self.identity,
+                },
+            )
+        except ApiException:  # events are informational; never block a transition on them
+            log.warning("could not post event %s for %s", reason, meta["name"])

@@ -1,0 +1,140 @@
+"""Running the operator against the dev cluster, and preparing namespaces for workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+import yaml
+from devcluster import DevCluster, S3Info
+from kubernetes import client, utils
+
+from vystra.k8s import GROUP, PLURAL, VERSION
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def install_crd(cluster: DevCluster) -> None:
+    cluster.kubectl("apply", "-f", str(REPO / "crds"))
+    cluster.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/videoingests.vystra.io",
+    )
+
+
+def prepare_namespace(cluster: DevCluster, namespace: str, database_url: str, s3: S3Info) -> None:
+    """Worker RBAC from examples/, and the worker's configuration as ConfigMap and Secret."""
+    for doc in yaml.safe_load_all((REPO / "examples" / "worker-rbac.yaml").read_text()):
+        utils.create_from_dict(cluster.api_client, doc, namespace=namespace)
+    creds = {k: v for k, v in s3.env().items() if k.startswith("AWS_")}
+    cluster.core.create_namespaced_config_map(
+        namespace,
+        client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="vystra-worker"),
+            data={"VYSTRA_S3_BUCKET": s3.bucket, "VYSTRA_WHISPER_THREADS": "1"},
+        ),
+    )
+    cluster.core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(
+            metadata=client.V1ObjectMeta(name="vystra-worker"),
+            string_data={"DATABASE_URL": database_url, **creds},
+        ),
+    )
+
+
+class Operator:
+    """``vystra-operator`` as a local process with the admin kubeconfig."""
+
+    def __init__(self, cluster: DevCluster, database_url: str, log_dir: Path) -> None:
+        self.cluster = cluster
+        self.metrics_port = free_port()
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("VYSTRA_", "KUBE"))},
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "DATABASE_URL": database_url,
+            "VYSTRA_OPERATOR_METRICS_PORT": str(self.metrics_port),
+            "VYSTRA_OPERATOR_RESYNC_SECONDS": "1",
+        }
+        self.log_dir = log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+        log = (self.log_dir / f"operator-{self.starts}.log").open("wb")
+        self.proc = subprocess.Popen(
+            [
+                str(REPO / ".venv/bin/vystra-operator"),
+                "--log-format",
+                "plain",
+                "--liveness",
+                f"http://127.0.0.1:{free_port()}/healthz",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup handlers, as in a node crash."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("*.log")))
+
+
+def get_vi(cluster: DevCluster, namespace: str, name: str) -> dict:
+    return client.CustomObjectsApi(cluster.api_client).get_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name
+    )
+
+
+def create_vi(cluster: DevCluster, namespace: str, name: str, **spec) -> dict:
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "VideoIngest",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    return client.CustomObjectsApi(cluster.api_client).create_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, body
+    )
+
+
+def wait_phase(
+    cluster: DevCluster, namespace: str, name: str, phases: tuple[str, ...], timeout: float = 300
+) -> dict:
+    def check():
+        body = get_vi(cluster, namespace, name)
+        return body if (body.get("status") or {}).get("phase") in phases else None
+
+    try:
+        return cluster.wait_for(check, timeout, f"{namespace}/{name} to be {'/'.join(phases)}")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}: {get_vi(cluster, namespace, name).get('status')}") from None
+
+
+def vi_gone(cluster: DevCluster, namespace: str, name: str, timeout: float = 60) -> None:
+    cluster.wait_for_gone(lambda: get_vi(cluster, namespace, name), timeout, f"vi {name}")

@@ -1,0 +1,266 @@
+"""The operator on the real control plane: VideoIngests become Jobs on the right pool, run the
+real pipeline through the node agent, and end in a terminal phase whatever happens."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+import pytest
+from kubernetes import client
+
+from vystra.db import store
+from vystra.demo import TALK, make_talk_video
+from vystra.embed import get_embedder
+from vystra.k8s import GROUP, PLURAL, VERSION
+from vystra.search import search
+
+from .operator_env import (
+    REPO,
+    Operator,
+    create_vi,
+    get_vi,
+    install_crd,
+    prepare_namespace,
+    vi_gone,
+    wait_phase,
+)
+
+
+@pytest.fixture(scope="module")
+def operator(cluster, db, tmp_path_factory):
+    install_crd(cluster)
+    op = Operator(cluster, db.url, tmp_path_factory.mktemp("operator"))
+    op.start()
+    yield op
+    op.stop()
+
+
+@pytest.fixture
+def ns(cluster, namespace, db, s3, operator):
+    prepare_namespace(cluster, namespace, db.url, s3)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def media(s3, talk, media_dir) -> dict[str, str]:
+    """Sources in the test bucket: the talk, a three-times longer talk, a damaged file."""
+    long_talk = media_dir / "long_talk.mp4"
+    if not long_talk.exists():
+        make_talk_video(long_talk, TALK * 3)
+    broken = media_dir / "broken.mp4"
+    broken.write_bytes(talk[0].read_bytes()[:30000])
+    files = {"talk": talk[0], "long": long_talk, "broken": broken}
+    keys = {}
+    for name, path in files.items():
+        key = f"talks/{path.name}"
+        s3.client().upload_file(str(path), s3.bucket, key)
+        keys[name] = f"s3://{s3.bucket}/{key}"
+    return keys
+
+
+def job_pods(cluster, namespace: str, body: dict) -> list:
+    uid = body["metadata"]["uid"]
+    return cluster.core.list_namespaced_pod(
+        namespace, label_selector=f"vystra.io/ingest-uid={uid}"
+    ).items
+
+
+def test_example_ingest_succeeds_and_is_searchable(cluster, ns, media, db, settings):
+    assert media["talk"] == "s3://vystra/talks/six_topic_talk.mp4"  # what the example names
+    applied = cluster.kubectl("apply", "-n", ns, "-f", str(REPO / "examples/videoingest.yaml"))
+    assert "six-topic-talk created" in applied.stdout
+    body = wait_phase(cluster, ns, "six-topic-talk", ("Succeeded", "Failed"))
+    status = body["status"]
+    assert status["phase"] == "Succeeded", status
+    assert status["progress"]["segments"] > 0 and status["progress"]["percent"] == "100%"
+    assert status["pool"] == "gpu" and status["node"].startswith("vystra-gpu")
+    assert status["attempts"] == 1 and status["videoId"] and status["observedGeneration"] == 1
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions == {"Admitted": "True", "Succeeded": "True"}
+
+    table = cluster.kubectl("get", "vi", "-n", ns).stdout
+    header, row = table.splitlines()[:2]
+    assert header.split() == ["NAME", "PHASE", "ACCEL", "POOL", "PROGRESS", "SEGMENTS", "AGE"]
+    assert row.split()[:6] == [
+        "six-topic-talk",
+        "Succeeded",
+        "auto",
+        "gpu",
+        "100%",
+        str(status["progress"]["segments"]),
+    ]
+    wide = cluster.kubectl("get", "videoingests", "-n", ns, "-o", "wide").stdout
+    assert status["jobName"] in wide and status["node"] in wide
+
+    events = cluster.kubectl(
+        "get", "events", "-n", ns, "--field-selector", "involvedObject.name=six-topic-talk"
+    ).stdout
+    assert "Admitted" in events and "Completed" in events
+
+    with db.connect() as conn:
+        hits = search(
+            conn, get_embedder(settings), "improvised music from New Orleans", tenant=ns, limit=1
+        )
+    assert hits and hits[0].video_id == status["videoId"] and "jazz" in hits[0].text.lower()
+
+
+def test_pools_follow_the_accelerator(cluster, ns, media):
+    create_vi(cluster, ns, "on-gpu", source=media["talk"], accelerator="gpu", insights=False)
+    create_vi(cluster, ns, "on-cpu", source=media["talk"], accelerator="cpu", insights=False)
+    for name, pool in (("on-gpu", "gpu"), ("on-cpu", "cpu")):
+        body = wait_phase(cluster, ns, name, ("Succeeded", "Failed"))
+        assert body["status"]["phase"] == "Succeeded" and body["status"]["pool"] == pool
+        [pod] = job_pods(cluster, ns, body)
+        node = cluster.core.read_node(pod.spec.node_name)
+        assert node.metadata.labels["vystra.io/pool"] == pool
+        assert pod.spec.node_selector["kubernetes.io/arch"] == "amd64"
+        limits = pod.spec.containers[0].resources.limits or {}
+        if pool == "gpu":
+            assert limits["nvidia.com/gpu"] == "1"
+            assert any(t.key == "nvidia.com/gpu" for t in pod.spec.tolerations)
+        else:
+            assert "nvidia.com/gpu" not in limits
+
+
+def test_gpu_queue_priority_and_auto_spill_to_cpu(cluster, ns, media):
+    create_vi(cluster, ns, "g-short", source=media["talk"], accelerator="gpu", insights=False)
+    create_vi(cluster, ns, "g-long", source=media["long"], accelerator="gpu", insights=False)
+    for name in ("g-short", "g-long"):
+        wait_phase(cluster, ns, name, ("Running",), timeout=60)
+    create_vi(cluster, ns, "q-low", source=media["talk"], accelerator="gpu", priority=1)
+    time.sleep(0.5)  # q-high is younger: only its priority can put it first
+    create_vi(cluster, ns, "q-high", source=media["talk"], accelerator="gpu", priority=10)
+    for name in ("q-low", "q-high"):
+        body = wait_phase(cluster, ns, name, ("Queued",), timeout=30)
+        assert body["status"]["reason"] == "WaitingForGPU", body["status"]
+    create_vi(
+        cluster, ns, "auto-short", source=media["talk"], accelerator="auto", durationHintSeconds=30
+    )
+    auto = wait_phase(cluster, ns, "auto-short", ("Running", "Succeeded"), timeout=60)
+    assert auto["status"]["pool"] == "cpu", auto["status"]
+    assert "GPU wait" in auto["status"]["message"]
+
+    # when the first GPU frees, the high-priority ingest goes first
+    high = wait_phase(cluster, ns, "q-high", ("Running", "Succeeded", "Failed"), timeout=300)
+    low = get_vi(cluster, ns, "q-low")
+    assert high["status"]["pool"] == "gpu"
+    assert low["status"]["phase"] == "Queued", low["status"]
+    for name in ("g-short", "g-long", "q-low", "q-high", "auto-short"):
+        assert wait_phase(cluster, ns, name, ("Succeeded", "Failed"))["status"]["phase"] == (
+            "Succeeded"
+        )
+
+
+def test_bad_video_fails_once_with_the_pipeline_reason(cluster, ns, media):
+    create_vi(cluster, ns, "broken", source=media["broken"])
+    body = wait_phase(cluster, ns, "broken", ("Succeeded", "Failed"))
+    status = body["status"]
+    assert status["phase"] == "Failed"
+    assert status["reason"] == "CorruptMedia" and "damaged" in status["message"]
+    assert status["attempts"] == 1  # the pod failure policy stops retries of bad input
+    assert {c["type"]: c["status"] for c in status["conditions"]}["Failed"] == "True"
+    events = cluster.kubectl("get", "events", "-n", ns).stdout
+    assert "CorruptMedia" in events
+
+
+def test_invalid_specs_are_rejected_at_apply(cluster, ns, media):
+    proc = cluster.kubectl(
+        "apply", "-n", ns, "-f", str(REPO / "examples/videoingest-invalid.yaml"), check=False
+    )
+    assert proc.returncode != 0
+    assert 'spec.accelerator: Unsupported value: "tpu"' in proc.stderr
+    assert "spec.source" in proc.stderr
+    assert "overlapSeconds must be below" in proc.stderr
+    create_vi(cluster, ns, "fixed-source", source=media["talk"], accelerator="cpu")
+    proc = cluster.kubectl(
+        "patch",
+        "vi",
+        "fixed-source",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        '{"spec": {"source": "s3://vystra/other.mp4"}}',
+        check=False,
+    )
+    assert proc.returncode != 0 and "spec.source is immutable" in proc.stderr
+    explained = cluster.kubectl("explain", "videoingest.spec.accelerator").stdout
+    assert "auto prefers the GPU pool" in explained
+
+
+def test_deleting_a_running_ingest_kills_it_and_removes_its_data(cluster, ns, media, db):
+    create_vi(cluster, ns, "doomed", source=media["long"], accelerator="cpu")
+
+    def storing():
+        status = get_vi(cluster, ns, "doomed").get("status") or {}
+        segments = (status.get("progress") or {}).get("segments", 0)
+        return status if status.get("phase") == "Running" and segments > 0 else None
+
+    status = cluster.wait_for(storing, 240, "segments while running")  # progress is live
+    assert status["progress"]["percent"] != "100%"
+    body = get_vi(cluster, ns, "doomed")
+    [pod] = job_pods(cluster, ns, body)
+    cluster.custom.delete_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "doomed")
+    vi_gone(cluster, ns, "doomed")
+    assert job_pods(cluster, ns, body) == []
+    with pytest.raises(client.exceptions.ApiException):
+        cluster.batch.read_namespaced_job(status["jobName"], ns)
+    with db.connect() as conn:
+        assert store.get_video(conn, ns, status["videoId"]) is None
+        assert store.get_segments(conn, ns, status["videoId"]) == []
+    assert pod.metadata.name not in cluster.kubectl("get", "pods", "-n", ns).stdout
+
+
+def test_operator_killed_repeatedly_loses_nothing(cluster, ns, operator, media_dir, s3, db):
+    names = []
+    for i in range(5):
+        path = media_dir / f"pair_{i}.mp4"
+        if not path.exists():
+            make_talk_video(path, TALK[i : i + 2])
+        s3.client().upload_file(str(path), s3.bucket, f"pairs/{path.name}")
+        names.append(f"pair-{i}")
+        create_vi(
+            cluster,
+            ns,
+            names[-1],
+            source=f"s3://{s3.bucket}/pairs/{path.name}",
+            accelerator=("gpu", "cpu", "auto")[i % 3],
+            insights=False,
+        )
+    for delay in (1.0, 3.0, 6.0):
+        time.sleep(delay)
+        operator.kill()
+        operator.start()
+    bodies = [wait_phase(cluster, ns, n, ("Succeeded", "Failed"), timeout=400) for n in names]
+    assert [b["status"]["phase"] for b in bodies] == ["Succeeded"] * len(names), [
+        b["status"] for b in bodies
+    ]
+    jobs = cluster.batch.list_namespaced_job(ns).items
+    per_ingest = [j.metadata.labels["vystra.io/ingest"] for j in jobs]
+    assert sorted(per_ingest) == sorted(names)  # one Job each, never a duplicate
+    with db.connect() as conn:
+        videos = store.list_videos(conn, ns)
+        assert len(videos) == len(names)
+        for video in videos:
+            rows = conn.execute(
+                "SELECT count(*), count(DISTINCT ordinal), max(ordinal) + 1 FROM segments"
+                " WHERE video_id = %s",
+                (video.id,),
+            ).fetchone()
+            assert rows[0] == rows[1] == rows[2] == video.segment_count > 0
+
+
+def test_operator_metrics(operator, ns):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics").read()
+    text = text.decode()
+    for name in (
+        "vystra_operator_reconciles_total",
+        "vystra_operator_queue_depth",
+        "vystra_operator_jobs_created_total",
+        "vystra_operator_admission_wait_seconds",
+        "vystra_operator_job_duration_seconds",
+        "vystra_operator_failures_total",
+    ):
+        assert name in text
+

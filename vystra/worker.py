@@ -1,0 +1,136 @@
+"""``vystra-worker``: runs one VideoIngest inside its Kubernetes Job.
+
+It reads the resource, runs the shared pipeline, and writes progress (seconds processed,
+segments indexed, video id) to the resource's status subresource as segments land. On bad
+input it records the pipeline's reason and message in status and exits with
+``EXIT_INPUT_ERROR``, which the Job's pod failure policy turns into an immediate failure;
+any other error exits 1 so the Job retries (the pipeline is idempotent).
+The operator alone decides the phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlparse
+
+from vystra.db import open_database
+from vystra.errors import VystraError
+from vystra.k8s import (
+    EXIT_INPUT_ERROR,
+    GROUP,
+    PLURAL,
+    VERSION,
+    load_kube_config,
+    progress,
+    tenant_of,
+)
+from vystra.pipeline import IngestOptions, Pipeline, Progress
+from vystra.segment import SegmentOptions
+from vystra.settings import Settings, get_settings
+
+log = logging.getLogger("vystra.worker")
+STATUS_INTERVAL = 1.0  # seconds between progress patches: live, without flooding the API
+
+
+def resolve_source(source: str, settings: Settings) -> str:
+    """A bare object key (an API upload) is read from the configured bucket."""
+    if urlparse(source).scheme in ("s3", "http", "https"):
+        return source
+    if not settings.s3_bucket:
+        raise VystraError(f"source {source!r} is an object key but no VYSTRA_S3_BUCKET is set")
+    return f"s3://{settings.s3_bucket}/{source.lstrip('/')}"
+
+
+def options_from_spec(spec: dict[str, Any], settings: Settings) -> IngestOptions:
+    seg = spec.get("segmenting") or {}
+    return IngestOptions(
+        title=spec.get("title") or None,
+        language=spec.get("language") or None,
+        model=spec.get("model") or None,
+        segmenting=SegmentOptions(
+            float(seg.get("targetSeconds", settings.segment_target_seconds)),
+            float(seg.get("overlapSeconds", settings.segment_overlap_seconds)),
+            settings.segment_pause_seconds,
+        ),
+        insights=bool(spec.get("insights", True)),
+    )
+
+
+class StatusWriter:
+    """Merge-patches ``status`` of one VideoIngest, at most every STATUS_INTERVAL seconds."""
+
+    def __init__(self, api: Any, namespace: str, name: str) -> None:
+        self.api, self.namespace, self.name = api, namespace, name
+        self._last = 0.0
+
+    def patch(self, status: dict[str, Any]) -> None:
+        self.api.patch_namespaced_custom_object_status(
+            GROUP, VERSION, self.namespace, PLURAL, self.name, {"status": status}
+        )
+
+    def on_progress(self, p: Progress) -> None:
+        final = p.stage == "done"
+        if p.video_id is None or (not final and time.monotonic() - self._last < STATUS_INTERVAL):
+            return
+        self._last = time.monotonic()
+        try:
+            self.patch(
+                {
+                    "videoId": p.video_id,
+                    "progress": progress(p.processed_seconds, p.duration, p.segments),
+                }
+            )
+        except Exception:  # progress is best effort; the ingest itself must go on
+            log.warning("could not patch progress of %s/%s", self.namespace, self.name)
+
+
+def run(namespace: str, name: str, settings: Settings) -> int:
+    from kubernetes import client
+
+    load_kube_config()
+    api = client.CustomObjectsApi()
+    body = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+    writer = StatusWriter(api, namespace, name)
+    spec = body.get("spec") or {}
+    try:
+        options = options_from_spec(spec, settings)
+        source = resolve_source(spec["source"], settings)
+        with open_database(settings, max_size=2) as db:
+            result = Pipeline(settings, db).ingest(
+                source, options, tenant=tenant_of(body), on_progress=writer.on_progress
+            )
+        writer.patch(
+            {
+                "videoId": result.video_id,
+                "progress": progress(result.duration_s, result.duration_s, result.segments),
+            }
+        )
+        log.info("ingested %s as %s: %d segments", source, result.video_id, result.segments)
+        return 0
+    except (VystraError, ValueError) as exc:
+        reason = getattr(exc, "reason", "InvalidSpec")
+        log.error("%s: %s", reason, exc)
+        writer.patch({"reason": reason, "message": str(exc)})
+        return EXIT_INPUT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vystra-worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--namespace", required=True)
+    parser.add_argument("--name", required=True)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        return run(args.namespace, args.name, get_settings())
+    except Exception:
+        log.exception("worker failed; the Job will retry")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
