@@ -8,8 +8,11 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 module="${here}/k8s"
-version="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "${module}/go.mod")"
-etcd_version="$(awk '$1 == "go.etcd.io/etcd/server/v3" {print $2; exit}' "${module}/go.mod")"
+# The pinned versions, read from go.mod (a `require` line or an entry of a require block).
+pinned() { awk -v m="$1" '$1 == m {print $2; exit} $1 == "require" && $2 == m {print $3; exit}' \
+  "${module}/go.mod"; }
+version="$(pinned k8s.io/kubernetes)"
+etcd_version="$(pinned go.etcd.io/etcd/server/v3)"
 out="${VYSTRA_CACHE:-${HOME}/.cache/vystra}/k8s/${version}"
 force="${1:-}"
 

@@ -7,9 +7,19 @@ development and tests. See hack/README.md.
     down(cluster.config)
 """
 
-from devcluster.cluster import down, status, up
+from devcluster.cluster import down, free_port_base, running_port_base, status, up
 from devcluster.config import ClusterConfig, Ports
 from devcluster.handle import DevCluster
 from devcluster.s3 import S3Info
 
-__all__ = ["ClusterConfig", "DevCluster", "Ports", "S3Info", "down", "status", "up"]
+__all__ = [
+    "ClusterConfig",
+    "DevCluster",
+    "Ports",
+    "S3Info",
+    "down",
+    "free_port_base",
+    "running_port_base",
+    "status",
+    "up",
+]

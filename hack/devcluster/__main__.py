@@ -44,8 +44,9 @@ def _logs(cfg: ClusterConfig, target: str | None, lines: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="devcluster", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="devcluster", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--state-dir", type=Path)
     parser.add_argument("--port-base", type=int)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="stop every component; keeps the state dir")
     commands.add_parser("status", help="which components run, and the nodes")
     logs = commands.add_parser("logs", help="tail component and pod logs")
-    logs.add_argument("target", nargs="?",
-                      help="a component (kube-apiserver, node-agent, ...) or NAMESPACE/POD")
+    logs.add_argument(
+        "target", nargs="?", help="a component (kube-apiserver, node-agent, ...) or NAMESPACE/POD"
+    )
     logs.add_argument("-n", "--lines", type=int, default=40)
     commands.add_parser("tools", help="build (or reuse) the cached binaries")
     args = parser.parse_args(argv)
@@ -63,10 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "up":
         started = time.monotonic()
         cluster = up(cfg)
-        print(f"cluster up in {time.monotonic() - started:.1f}s\n"
-              f"  kubeconfig: {cluster.kubeconfig}\n  kubectl:    {cluster.kubectl_path}\n"
-              f"  S3:         {cluster.s3.endpoint_url} bucket {cluster.s3.bucket} "
-              f"(key {cluster.s3.access_key} / {cluster.s3.secret_key})")
+        print(
+            f"cluster up in {time.monotonic() - started:.1f}s\n"
+            f"  kubeconfig: {cluster.kubeconfig}\n  kubectl:    {cluster.kubectl_path}\n"
+            f"  S3:         {cluster.s3.endpoint_url} bucket {cluster.s3.bucket} "
+            f"(key {cluster.s3.access_key} / {cluster.s3.secret_key})"
+        )
     elif args.command == "down":
         stopped = down(cfg)
         print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
@@ -77,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         if running["kube-apiserver"]:
             from devcluster.handle import DevCluster
 
-            print(DevCluster(cfg).kubectl("get", "nodes", "-L", "vystra.io/pool",
-                                          check=False).stdout)
+            print(
+                DevCluster(cfg).kubectl("get", "nodes", "-L", "vystra.io/pool", check=False).stdout
+            )
         return 0 if all(running.values()) else 1
     elif args.command == "logs":
         return _logs(cfg, args.target, args.lines)

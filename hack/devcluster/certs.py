@@ -25,6 +25,7 @@ CLIENTS = {
     "scheduler": "/CN=system:kube-scheduler",
     "apiserver-kubelet-client": "/CN=kube-apiserver-kubelet-client/O=system:masters",
     "node-agent": "/CN=vystra-node-agent/O=system:masters",
+    "front-proxy-client": "/CN=front-proxy-client",
 }
 
 # A minimal openssl config, so the distribution's default `v3_ca` section does not turn every
@@ -77,10 +78,26 @@ def _leaf(paths: CertPaths, name: str, subject: str, cnf: Path, *exts: str) -> N
         return
     ext_args = [arg for ext in exts for arg in ("-addext", ext)]
     _openssl(
-        "req", "-x509", *_ec_key(), "-keyout", paths.key(name), "-out", paths.cert(name),
-        "-days", "3650", "-subj", subject, "-CA", paths.ca_cert, "-CAkey", paths.ca_key,
-        "-addext", "basicConstraints=critical,CA:FALSE",
-        "-addext", "keyUsage=critical,digitalSignature,keyEncipherment", *ext_args,
+        "req",
+        "-x509",
+        *_ec_key(),
+        "-keyout",
+        paths.key(name),
+        "-out",
+        paths.cert(name),
+        "-days",
+        "3650",
+        "-subj",
+        subject,
+        "-CA",
+        paths.ca_cert,
+        "-CAkey",
+        paths.ca_key,
+        "-addext",
+        "basicConstraints=critical,CA:FALSE",
+        "-addext",
+        "keyUsage=critical,digitalSignature,keyEncipherment",
+        *ext_args,
         cnf=cnf,
     )
 
@@ -93,21 +110,52 @@ def ensure_certs(directory: Path) -> CertPaths:
     cnf.write_text(_OPENSSL_CNF)
     if not paths.ca_cert.exists():
         _openssl(
-            "req", "-x509", *_ec_key(), "-keyout", paths.ca_key, "-out", paths.ca_cert,
-            "-days", "3650", "-subj", "/CN=vystra-dev-ca",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+            "req",
+            "-x509",
+            *_ec_key(),
+            "-keyout",
+            paths.ca_key,
+            "-out",
+            paths.ca_cert,
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=vystra-dev-ca",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
             cnf=cnf,
         )
-    _leaf(paths, "apiserver", "/CN=kube-apiserver", cnf,
-          f"subjectAltName={APISERVER_SANS}", "extendedKeyUsage=serverAuth")
-    _leaf(paths, "node-agent-serving", "/CN=vystra-node-agent", cnf,
-          "subjectAltName=IP:127.0.0.1,DNS:localhost", "extendedKeyUsage=serverAuth")
+    _leaf(
+        paths,
+        "apiserver",
+        "/CN=kube-apiserver",
+        cnf,
+        f"subjectAltName={APISERVER_SANS}",
+        "extendedKeyUsage=serverAuth",
+    )
+    _leaf(
+        paths,
+        "node-agent-serving",
+        "/CN=vystra-node-agent",
+        cnf,
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        "extendedKeyUsage=serverAuth",
+    )
     for name, subject in CLIENTS.items():
         _leaf(paths, name, subject, cnf, "extendedKeyUsage=clientAuth")
     if not paths.sa_key.exists():
-        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                 "-out", paths.sa_key, cnf=cnf)
+        _openssl(
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            paths.sa_key,
+            cnf=cnf,
+        )
         _openssl("pkey", "-in", paths.sa_key, "-pubout", "-out", paths.sa_pub, cnf=cnf)
     for key in directory.glob("*.key"):
         key.chmod(0o600)

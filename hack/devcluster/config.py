@@ -54,8 +54,16 @@ class Ports:
         return self.base + 7
 
     def all(self) -> dict[str, int]:
-        names = ["apiserver", "etcd_client", "etcd_peer", "controller_manager", "scheduler",
-                 "s3", "s3_console", "kubelet"]
+        names = [
+            "apiserver",
+            "etcd_client",
+            "etcd_peer",
+            "controller_manager",
+            "scheduler",
+            "s3",
+            "s3_console",
+            "kubelet",
+        ]
         return {name: getattr(self, name) for name in names}
 
 

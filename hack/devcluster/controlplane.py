@@ -7,13 +7,14 @@ RBAC and the Node authorizer on, bound service-account tokens, every default con
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from devcluster.certs import CertPaths
 from devcluster.config import LOOPBACK, ClusterConfig
-from devcluster.health import http_ok, https_ok, wait_for
+from devcluster.health import Fatal, http_ok, https_ok, wait_for
 from devcluster.kubeconfig import write_cert_kubeconfig
-from devcluster.processes import daemon_pid, start_daemon
+from devcluster.processes import daemon_alive, daemon_pid, start_daemon
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -59,6 +60,18 @@ def _apiserver_argv(config: ClusterConfig, bin_dir: Path, certs: CertPaths) -> l
         f"--kubelet-client-key={certs.key('apiserver-kubelet-client')}",
         f"--kubelet-certificate-authority={certs.ca_cert}",
         "--kubelet-preferred-address-types=InternalIP",
+        # The `kubernetes` Service cannot have loopback endpoints, and pods here reach the
+        # apiserver through their kubeconfig, not through Service networking.
+        "--endpoint-reconciler-type=none",
+        # The front-proxy (aggregation layer) CA; the controller manager and scheduler read it
+        # for delegated authentication and complain when it is missing.
+        f"--requestheader-client-ca-file={certs.ca_cert}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={certs.cert('front-proxy-client')}",
+        f"--proxy-client-key-file={certs.key('front-proxy-client')}",
         "--profiling=false",
         "--v=1",
     ]
@@ -107,12 +120,18 @@ def _scheduler_argv(config: ClusterConfig, bin_dir: Path) -> list[str]:
 def write_component_kubeconfigs(config: ClusterConfig, certs: CertPaths) -> None:
     for name in ("controller-manager", "scheduler", "node-agent"):
         write_cert_kubeconfig(
-            config.paths.certs / f"{name}.kubeconfig", config.server_url,
-            certs.ca_cert, certs.cert(name), certs.key(name),
+            config.paths.certs / f"{name}.kubeconfig",
+            config.server_url,
+            certs.ca_cert,
+            certs.cert(name),
+            certs.key(name),
         )
     write_cert_kubeconfig(
-        config.paths.kubeconfig, config.server_url,
-        certs.ca_cert, certs.cert("admin"), certs.key("admin"),
+        config.paths.kubeconfig,
+        config.server_url,
+        certs.ca_cert,
+        certs.cert("admin"),
+        certs.key("admin"),
     )
 
 
@@ -125,25 +144,34 @@ def start_control_plane(config: ClusterConfig, bin_dir: Path, certs: CertPaths) 
         if daemon_pid(name, paths.pids) is None:
             start_daemon(name, argv, paths.pids, paths.logs)
 
-    def alive(name: str) -> None:
-        if daemon_pid(name, paths.pids) is None:
+    def healthy(name: str, probe: Callable[[], bool]) -> bool:
+        if not daemon_alive(name, paths.pids):
             log = paths.logs / f"{name}.log"
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-            raise RuntimeError(f"{name} exited during start-up; last lines of {log}:\n{tail}")
+            last_run = log.read_text(errors="replace").rsplit("=== devcluster: starting", 1)[-1]
+            tail = "\n".join(last_run.splitlines()[-20:])
+            raise Fatal(f"{name} exited during start-up; last lines of {log}:\n{tail}")
+        return probe()
 
     start("etcd", _etcd_argv(config, bin_dir))
-    wait_for(lambda: alive("etcd") or http_ok(f"http://{LOOPBACK}:{ports.etcd_client}/health"),
-             30, "etcd")
+    etcd_health = f"http://{LOOPBACK}:{ports.etcd_client}/health"
+    wait_for(lambda: healthy("etcd", lambda: http_ok(etcd_health)), 30, "etcd")
     start("kube-apiserver", _apiserver_argv(config, bin_dir, certs))
+    admin = (certs.ca_cert, certs.cert("admin"), certs.key("admin"))
+    readyz = f"{config.server_url}/readyz"
     wait_for(
-        lambda: alive("kube-apiserver") or https_ok(
-            f"{config.server_url}/readyz", certs.ca_cert,
-            certs.cert("admin"), certs.key("admin")),
-        60, "kube-apiserver /readyz",
+        lambda: healthy("kube-apiserver", lambda: https_ok(readyz, *admin)),
+        60,
+        "kube-apiserver /readyz",
     )
     start("kube-controller-manager", _controller_manager_argv(config, bin_dir, certs))
     start("kube-scheduler", _scheduler_argv(config, bin_dir))
-    for name, port in (("kube-controller-manager", ports.controller_manager),
-                       ("kube-scheduler", ports.scheduler)):
-        wait_for(lambda n=name, p=port: alive(n) or https_ok(f"https://{LOOPBACK}:{p}/healthz"),
-                 60, f"{name} /healthz")
+    for name, port in (
+        ("kube-controller-manager", ports.controller_manager),
+        ("kube-scheduler", ports.scheduler),
+    ):
+        url = f"https://{LOOPBACK}:{port}/healthz"
+        wait_for(
+            lambda n=name, u=url: healthy(n, lambda: https_ok(u)),  # type: ignore[misc]
+            60,
+            f"{name} /healthz",
+        )

@@ -72,7 +72,11 @@ class DevCluster:
         """Run kubectl as cluster admin; `input` is passed on stdin (for `apply -f -`)."""
         return subprocess.run(
             [str(self.kubectl_path), f"--kubeconfig={self.kubeconfig}", *args],
-            check=check, capture_output=True, text=True, input=input, timeout=timeout,
+            check=check,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
         )
 
     def pod_log_path(self, namespace: str, pod: str) -> Path:
@@ -89,13 +93,18 @@ class DevCluster:
         return wait_for(check, timeout, what, interval=0.25)
 
     def wait_for_pod(
-        self, namespace: str, name: str, phases: tuple[str, ...] = TERMINAL_PHASES,
+        self,
+        namespace: str,
+        name: str,
+        phases: tuple[str, ...] = TERMINAL_PHASES,
         timeout: float = 60,
     ) -> client.V1Pod:
         """Wait until the pod is in one of `phases`; returns the pod."""
+
         def check() -> client.V1Pod | None:
             pod = self.core.read_namespaced_pod(name, namespace)
             return pod if pod.status.phase in phases else None
+
         return self.wait_for(check, timeout, f"pod {namespace}/{name} to be {'/'.join(phases)}")
 
     def job_pods(self, namespace: str, job: str) -> list[client.V1Pod]:
@@ -124,6 +133,7 @@ class DevCluster:
 
     def wait_for_gone(self, read: Callable[[], Any], timeout: float = 60, what: str = "object"):
         """Wait until `read()` raises 404."""
+
         def check() -> bool:
             try:
                 read()
@@ -132,12 +142,14 @@ class DevCluster:
                     return True
                 raise
             return False
+
         return self.wait_for(check, timeout, f"{what} to be deleted")
 
     def describe_job(self, namespace: str, name: str) -> str:
         """Job, its pods and their logs as text, for assertion messages."""
         lines = [self.kubectl("get", "job,pods", "-n", namespace, "-o", "wide", check=False).stdout]
         for pod in self.job_pods(namespace, name):
-            lines.append(f"--- log of {pod.metadata.name}:\n"
-                         f"{self.pod_log(namespace, pod.metadata.name)}")
+            lines.append(
+                f"--- log of {pod.metadata.name}:\n{self.pod_log(namespace, pod.metadata.name)}"
+            )
         return "\n".join(lines)

@@ -18,6 +18,10 @@ class Timeout(TimeoutError):
     pass
 
 
+class Fatal(RuntimeError):
+    """Raised by a check when waiting longer cannot help (the process being waited on died)."""
+
+
 def wait_for(
     check: Callable[[], T | None],
     timeout: float,
@@ -25,7 +29,8 @@ def wait_for(
     interval: float = 0.2,
 ) -> T:
     """Call `check` until it returns something truthy; raise Timeout naming `what` otherwise.
-    Exceptions raised by `check` count as "not yet" and the last one is reported."""
+    Exceptions raised by `check` count as "not yet" and the last one is reported, except
+    Fatal, which ends the wait at once."""
     deadline = time.monotonic() + timeout
     last_error: BaseException | None = None
     while True:
@@ -33,6 +38,8 @@ def wait_for(
             result = check()
             if result:
                 return result
+        except Fatal:
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready yet"
             last_error = exc
         if time.monotonic() >= deadline:

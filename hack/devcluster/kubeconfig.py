@@ -17,8 +17,12 @@ def _document(server: str, ca_cert: Path, user: dict[str, str], namespace: str) 
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "vystra-dev", "cluster": {
-            "server": server, "certificate-authority-data": _b64(ca_cert)}}],
+        "clusters": [
+            {
+                "name": "vystra-dev",
+                "cluster": {"server": server, "certificate-authority-data": _b64(ca_cert)},
+            }
+        ],
         "users": [{"name": "user", "user": user}],
         "contexts": [{"name": "vystra-dev", "context": context}],
         "current-context": "vystra-dev",

@@ -24,6 +24,9 @@ def start_daemon(
     pid_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / f"{name}.log", "ab") as log:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        log.write(f"=== devcluster: starting {name} at {stamp}\n".encode())
+        log.flush()
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -50,6 +53,16 @@ def daemon_pid(name: str, pid_dir: Path) -> int | None:
     if cmdline != exe or _is_zombie(pid):
         return None
     return pid
+
+
+def daemon_alive(name: str, pid_dir: Path) -> bool:
+    """Whether the recorded process still exists. Unlike daemon_pid this does not compare the
+    executable, which right after the fork is still the parent's, so it suits start-up checks."""
+    try:
+        pid = int((pid_dir / f"{name}.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return not _is_zombie(pid)
 
 
 def _is_zombie(pid: int) -> bool:

@@ -70,9 +70,14 @@ def start_s3(config: ClusterConfig, minio_bin: Path) -> S3Info:
             "MINIO_REGION": REGION,
         }
         argv = [
-            str(minio_bin), "server", str(paths.s3_data), "--quiet",
-            "--address", f"{LOOPBACK}:{config.ports.s3}",
-            "--console-address", f"{LOOPBACK}:{config.ports.s3_console}",
+            str(minio_bin),
+            "server",
+            str(paths.s3_data),
+            "--quiet",
+            "--address",
+            f"{LOOPBACK}:{config.ports.s3}",
+            "--console-address",
+            f"{LOOPBACK}:{config.ports.s3_console}",
         ]
         start_daemon("minio", argv, paths.pids, paths.logs, env=env)
     wait_for(lambda: http_ok(f"{info.endpoint_url}/minio/health/live"), 60, "MinIO")

@@ -12,8 +12,7 @@ K8S_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "
 
 def _build(script: str) -> Path:
     # stdout's last line is the cache dir; progress goes to stderr, which we let through.
-    result = subprocess.run([str(HACK_DIR / script)], check=True, stdout=subprocess.PIPE,
-                            text=True)
+    result = subprocess.run([str(HACK_DIR / script)], check=True, stdout=subprocess.PIPE, text=True)
     return Path(result.stdout.strip().splitlines()[-1])
 
 

@@ -5,9 +5,11 @@
 - `namespace` (test):    a fresh namespace with its default service account, deleted afterwards.
 - `s3`        (session): S3Info — endpoint_url, access_key, secret_key, bucket, client().
 
-The test cluster uses its own ports (VYSTRA_TEST_CLUSTER_PORT_BASE, default 16540) and a
-temporary state dir, so it runs next to a dev cluster from `make cluster-up`. To keep it up
-between runs, set VYSTRA_TEST_CLUSTER_STATE_DIR to a fixed dir and VYSTRA_TEST_CLUSTER_KEEP=1.
+The test cluster uses a temporary state dir and the first free port range from 16540
+(VYSTRA_TEST_CLUSTER_PORT_BASE pins one), so it runs next to a dev cluster from
+`make cluster-up` and next to another test session. To keep it up between runs (seconds
+saved per run), set VYSTRA_TEST_CLUSTER_STATE_DIR to a fixed dir and VYSTRA_TEST_CLUSTER_KEEP=1;
+the next session finds it running there and reuses it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from devcluster import ClusterConfig, DevCluster, Ports, S3Info, down, up
+from devcluster import (
+    ClusterConfig,
+    DevCluster,
+    Ports,
+    S3Info,
+    down,
+    free_port_base,
+    running_port_base,
+    up,
+)
 from kubernetes import client
 
 HERE = Path(__file__).parent
@@ -35,7 +46,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
     fixed_dir = os.environ.get("VYSTRA_TEST_CLUSTER_STATE_DIR")
     state_dir = Path(fixed_dir) if fixed_dir else tmp_path_factory.mktemp("devcluster")
-    port_base = int(os.environ.get("VYSTRA_TEST_CLUSTER_PORT_BASE", "16540"))
+    if "VYSTRA_TEST_CLUSTER_PORT_BASE" in os.environ:
+        port_base = int(os.environ["VYSTRA_TEST_CLUSTER_PORT_BASE"])
+    else:
+        port_base = running_port_base(state_dir) or free_port_base(16540)
     cfg = ClusterConfig.from_env(state_dir=state_dir, ports=Ports(port_base))
     try:
         yield up(cfg)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,13 @@ def _only_pod(cluster: DevCluster, namespace: str, job_name: str) -> client.V1Po
     pods = cluster.job_pods(namespace, job_name)
     assert len(pods) == 1, [p.metadata.name for p in pods]
     return pods[0]
+
+
+def _wait_running(cluster: DevCluster, namespace: str, job_name: str) -> None:
+    def running() -> bool:
+        return any(p.status.phase == "Running" for p in cluster.job_pods(namespace, job_name))
+
+    cluster.wait_for(running, 60, f"a running pod of job {job_name}")
 
 
 def _release_gate(path: Path) -> list[str]:
@@ -52,6 +60,21 @@ def test_nodes_are_the_configured_pools(cluster: DevCluster) -> None:
     for node in cpu:
         assert "nvidia.com/gpu" not in node.status.allocatable
         assert not node.spec.taints
+
+
+def test_node_leases_are_renewed(cluster: DevCluster) -> None:
+    leases = client.CoordinationV1Api(cluster.api_client)
+
+    def renew_times() -> dict[str, datetime]:
+        items = leases.list_namespaced_lease("kube-node-lease").items
+        return {lease.metadata.name: lease.spec.renew_time for lease in items}
+
+    before = renew_times()
+    assert set(before) == {n.metadata.name for n in cluster.core.list_node().items}
+    # The agent renews every 10 s; the node lifecycle controller would taint it after 40 s.
+    cluster.wait_for(
+        lambda: all(renew_times()[name] > before[name] for name in before), 25, "lease renewals"
+    )
 
 
 def test_gpu_job_runs_its_command_on_a_gpu_node(
@@ -111,13 +134,7 @@ def test_gpu_pod_stays_pending_until_a_gpu_frees(
         spec = pod_spec(_release_gate(gates[name]), gpu=True)
         cluster.batch.create_namespaced_job(namespace, job(f"gpu-{name}", spec))
     for name in ("a", "b"):
-        cluster.wait_for(
-            lambda n=name: [
-                p for p in cluster.job_pods(namespace, f"gpu-{n}") if p.status.phase == "Running"
-            ],
-            30,
-            f"gpu-{name} running",
-        )
+        _wait_running(cluster, namespace, f"gpu-{name}")
     spec = pod_spec(_release_gate(gates["c"]), gpu=True)
     cluster.batch.create_namespaced_job(namespace, job("gpu-c", spec))
 
@@ -134,11 +151,7 @@ def test_gpu_pod_stays_pending_until_a_gpu_frees(
     freed_node = _only_pod(cluster, namespace, "gpu-a").spec.node_name
     gates["a"].touch()
     cluster.wait_for_job(namespace, "gpu-a")
-    cluster.wait_for(
-        lambda: [p for p in cluster.job_pods(namespace, "gpu-c") if p.status.phase == "Running"],
-        60,
-        "gpu-c running",
-    )
+    _wait_running(cluster, namespace, "gpu-c")
     assert _only_pod(cluster, namespace, "gpu-c").spec.node_name == freed_node
     gates["b"].touch()
     gates["c"].touch()
@@ -170,7 +183,8 @@ def test_deleting_a_job_kills_its_process_and_collects_its_pods(
     cluster: DevCluster, namespace: str, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "pid"
-    spec = pod_spec(["sh", "-c", f"echo $$ > {pid_file}; exec sleep 600"])
+    # The sleep is a child of the shell: only killing the whole process group ends both.
+    spec = pod_spec(["sh", "-c", f"sleep 600 & echo $! > {pid_file}; wait"])
     cluster.batch.create_namespaced_job(namespace, job("sleeper", spec))
     pid = cluster.wait_for(
         lambda: pid_file.exists() and pid_file.read_text().strip(), 30, "the sleeper to start"
@@ -193,6 +207,35 @@ def test_deleting_a_job_kills_its_process_and_collects_its_pods(
         30,
         "the job's pods to be garbage-collected",
     )
+
+
+def test_on_failure_restarts_the_container_in_place(
+    cluster: DevCluster, namespace: str, tmp_path: Path
+) -> None:
+    marker = tmp_path / "tried"
+    # Fails on the first run, succeeds on the second: the kubelet restarts it in the same pod.
+    command = ["sh", "-c", f"if [ -e {marker} ]; then echo second; else touch {marker}; exit 1; fi"]
+    spec = pod_spec(command, restart_policy="OnFailure")
+    cluster.batch.create_namespaced_job(namespace, job("flaky", spec, backoff_limit=3))
+    cluster.wait_for_job(namespace, "flaky")
+
+    status = _only_pod(cluster, namespace, "flaky").status.container_statuses[0]
+    assert status.restart_count == 1
+    assert status.last_state.terminated.exit_code == 1
+    assert status.state.terminated.exit_code == 0
+
+
+def test_init_containers_run_first(cluster: DevCluster, namespace: str, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    spec = pod_spec(["sh", "-c", f"cat {shared}"])
+    spec["initContainers"] = [
+        {"name": "prepare", "image": "busybox", "command": ["sh", "-c", f"echo ready > {shared}"]}
+    ]
+    cluster.core.create_namespaced_pod(namespace, pod("with-init", spec))
+    done = cluster.wait_for_pod(namespace, "with-init")
+    assert done.status.phase == "Succeeded"
+    assert done.status.init_container_statuses[0].state.terminated.exit_code == 0
+    assert cluster.pod_log(namespace, "with-init").strip() == "ready"
 
 
 def test_pod_active_deadline_ends_it(cluster: DevCluster, namespace: str) -> None:
@@ -252,13 +295,35 @@ def test_pod_acts_as_its_service_account_under_rbac(cluster: DevCluster, namespa
     assert "pods 1" in output and "secrets 403" in output, output
 
 
-def test_kubectl_logs_reach_the_node_agent(cluster: DevCluster, namespace: str) -> None:
-    cluster.core.create_namespaced_pod(
-        namespace, pod("talker", pod_spec(["sh", "-c", "echo line-one; echo line-two"]))
+def test_kubectl_run_and_logs_go_through_the_node_agent(
+    cluster: DevCluster, namespace: str
+) -> None:
+    # `kubectl run IMAGE -- ARGS` sets only args: they replace busybox's CMD (sh), as on Docker.
+    cluster.kubectl(
+        "run",
+        "talker",
+        "-n",
+        namespace,
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        "echo line-one; echo line-two",
     )
     cluster.wait_for_pod(namespace, "talker")
     result = cluster.kubectl("logs", "-n", namespace, "talker")
     assert result.stdout.splitlines() == ["line-one", "line-two"]
+
+
+def test_kubectl_logs_follow_ends_with_the_pod(cluster: DevCluster, namespace: str) -> None:
+    spec = pod_spec(["sh", "-c", "echo first; sleep 2; echo second"])
+    cluster.core.create_namespaced_pod(namespace, pod("slow-talker", spec))
+    cluster.wait_for_pod(namespace, "slow-talker", phases=("Running", "Succeeded"))
+    followed = cluster.kubectl("logs", "-f", "-n", namespace, "slow-talker", timeout=30)
+    assert followed.stdout.splitlines() == ["first", "second"]
+    tail = cluster.kubectl("logs", "--tail=1", "-n", namespace, "slow-talker")
+    assert tail.stdout.splitlines() == ["second"]
 
 
 def test_unmapped_image_leaves_the_pod_pending(cluster: DevCluster, namespace: str) -> None:

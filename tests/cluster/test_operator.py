@@ -170,8 +170,17 @@ def test_invalid_specs_are_rejected_at_apply(cluster, ns, media):
     )
     assert proc.returncode != 0
     assert 'spec.accelerator: Unsupported value: "tpu"' in proc.stderr
-    assert "spec.source" in proc.stderr
-    assert "overlapSeconds must be below" in proc.stderr
+    assert 'spec.source: Invalid value: "ftp://example.org/video.mp4"' in proc.stderr
+    with pytest.raises(client.exceptions.ApiException) as rejected:  # CEL rule
+        create_vi(
+            cluster,
+            ns,
+            "overlap",
+            source=media["talk"],
+            segmenting={"targetSeconds": 10, "overlapSeconds": 12},
+        )
+    assert rejected.value.status == 422
+    assert "overlapSeconds must be below segmenting.targetSeconds" in rejected.value.body
     create_vi(cluster, ns, "fixed-source", source=media["talk"], accelerator="cpu")
     proc = cluster.kubectl(
         "patch",
@@ -263,4 +272,3 @@ def test_operator_metrics(operator, ns):
         "vystra_operator_failures_total",
     ):
         assert name in text
-

@@ -32,22 +32,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
-    cfg = ClusterConfig(state_dir=args.state_dir, ports=Ports(args.port_base),
-                        node_pools_file=args.node_pools, images_file=args.images, venv=args.venv)
+    cfg = ClusterConfig(
+        state_dir=args.state_dir,
+        ports=Ports(args.port_base),
+        node_pools_file=args.node_pools,
+        images_file=args.images,
+        venv=args.venv,
+    )
     paths = cfg.paths
     certs = CertPaths(paths.certs)
     configuration = client.Configuration()
-    config.load_kube_config(str(paths.certs / "node-agent.kubeconfig"),
-                            client_configuration=configuration)
+    config.load_kube_config(
+        str(paths.certs / "node-agent.kubeconfig"), client_configuration=configuration
+    )
     configuration.connection_pool_maxsize = 32
     api = client.ApiClient(configuration)
 
     images = ImageMap.load(args.images, args.venv, extra_path=[paths.bin])
     ctx = RunnerContext(api, images, cfg.server_url, certs.ca_cert, paths.pods, paths.logs)
     registry = NodeRegistry(api, load_nodes(args.node_pools), cfg.ports.kubelet)
-    serve_logs(cfg.ports.kubelet, paths.logs, certs.cert("node-agent-serving"),
-               certs.key("node-agent-serving"), certs.ca_cert)
     agent = NodeAgent(ctx, registry)
+    serving = (certs.cert("node-agent-serving"), certs.key("node-agent-serving"), certs.ca_cert)
+    serve_logs(cfg.ports.kubelet, paths.logs, agent.is_running, serving)
 
     done = threading.Event()
     failed = threading.Event()

@@ -57,8 +57,10 @@ class NodeAgent:
         for uid in gone:
             self._forget(uid)
         stream = watch.Watch().stream(
-            self.core.list_pod_for_all_namespaces, field_selector=selector,
-            resource_version=pods.metadata.resource_version, timeout_seconds=WATCH_SECONDS,
+            self.core.list_pod_for_all_namespaces,
+            field_selector=selector,
+            resource_version=pods.metadata.resource_version,
+            timeout_seconds=WATCH_SECONDS,
             allow_watch_bookmarks=True,
         )
         for event in stream:
@@ -78,7 +80,8 @@ class NodeAgent:
             runner = self.runners.get(uid)
             if runner is None:
                 if pod.metadata.deletion_timestamp is not None or (
-                        pod.status and pod.status.phase in TERMINAL):
+                    pod.status and pod.status.phase in TERMINAL
+                ):
                     # Nothing of ours runs for it (finished, or from an earlier agent): let a
                     # deleted pod go at once, as the kubelet does for pods it is not running.
                     if pod.metadata.deletion_timestamp is not None:
@@ -110,21 +113,37 @@ class NodeAgent:
         meta = pod.metadata
         try:
             self.core.delete_namespaced_pod(
-                meta.name, meta.namespace, grace_period_seconds=0,
+                meta.name,
+                meta.namespace,
+                grace_period_seconds=0,
                 body=client.V1DeleteOptions(
-                    grace_period_seconds=0, preconditions=client.V1Preconditions(uid=meta.uid)),
+                    grace_period_seconds=0, preconditions=client.V1Preconditions(uid=meta.uid)
+                ),
             )
         except ApiException as exc:
             if exc.status not in (404, 409):
                 log.warning("delete of %s/%s failed: %s", meta.namespace, meta.name, exc.reason)
 
     def _mark_lost(self, pod: Any) -> None:
-        body = {"status": {"phase": "Failed", "reason": "NodeAgentRestarted",
-                           "message": "the node agent restarted while this pod was running"}}
+        body = {
+            "status": {
+                "phase": "Failed",
+                "reason": "NodeAgentRestarted",
+                "message": "the node agent restarted while this pod was running",
+            }
+        }
         try:
             self.core.patch_namespaced_pod_status(pod.metadata.name, pod.metadata.namespace, body)
         except ApiException as exc:
             log.warning("could not mark %s lost: %s", pod.metadata.name, exc.reason)
+
+    def is_running(self, namespace: str, name: str) -> bool:
+        """Whether a pod of that name still has a live runner here (for `kubectl logs -f`)."""
+        with self._lock:
+            return any(
+                r.is_alive() and r.namespace == namespace and r.pod_name == name
+                for r in self.runners.values()
+            )
 
     def shutdown(self) -> None:
         """Stop every pod process (the cluster is going away) and the heartbeats."""

@@ -79,8 +79,10 @@ class EnvBuilder:
                     data = dict(obj.data or {})
                 else:
                     obj = self.core.read_namespaced_secret(name, self.namespace)
-                    data = {k: base64.b64decode(v).decode(errors="replace")
-                            for k, v in (obj.data or {}).items()}
+                    data = {
+                        k: base64.b64decode(v).decode(errors="replace")
+                        for k, v in (obj.data or {}).items()
+                    }
             except ApiException as exc:
                 if exc.status != 404:
                     raise

@@ -20,7 +20,8 @@ class ImageNotMapped(LookupError):
 class ImageRule:
     patterns: tuple[str, ...]
     runtime: str  # "venv" or "host"
-    entrypoint: tuple[str, ...]
+    entrypoint: tuple[str, ...]  # the image's ENTRYPOINT
+    cmd: tuple[str, ...]  # the image's CMD
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,14 @@ class ImageMap:
             runtime = entry.get("runtime", "host")
             if runtime not in ("venv", "host"):
                 raise ValueError(f"{path}: unknown runtime {runtime!r} for {patterns}")
-            rules.append(ImageRule(tuple(patterns), runtime, tuple(entry.get("entrypoint", ()))))
+            rules.append(
+                ImageRule(
+                    tuple(patterns),
+                    runtime,
+                    tuple(entry.get("entrypoint", ())),
+                    tuple(entry.get("cmd", ())),
+                )
+            )
         return cls(rules, venv, extra_path)
 
     def rule_for(self, image: str) -> ImageRule:
@@ -69,15 +77,18 @@ class ImageMap:
         raise ImageNotMapped(f"image {image!r} matches no rule in the node agent's images.yaml")
 
     def resolve(self, image: str, command: list[str], args: list[str]) -> ResolvedCommand:
-        """Kubernetes' rules: `command` replaces the image's ENTRYPOINT; `args` are appended
-        to whichever is used. argv[0] is resolved against the runtime's PATH here, so a
+        """Kubernetes' rules: `command` replaces the image's ENTRYPOINT and drops its CMD;
+        `args` replace the CMD. argv[0] is resolved against the runtime's PATH here, so a
         missing program surfaces as a start error rather than an exec failure in a child."""
         rule = self.rule_for(image)
-        argv = [*(command or rule.entrypoint), *args]
+        argv = [*command, *args] if command else [*rule.entrypoint, *(args or rule.cmd)]
         if not argv:
             raise ImageNotMapped(f"image {image!r}: no command and no entrypoint configured")
-        dirs = [*([str(self.venv / "bin")] if rule.runtime == "venv" else []), HOST_PATH,
-                *self.extra_path]
+        dirs = [
+            *([str(self.venv / "bin")] if rule.runtime == "venv" else []),
+            HOST_PATH,
+            *self.extra_path,
+        ]
         path_env = ":".join(dirs)
         if "/" not in argv[0]:
             found = shutil.which(argv[0], path=path_env)

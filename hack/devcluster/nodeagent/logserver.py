@@ -10,12 +10,13 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 
-def _handler(logs_dir: Path) -> type[BaseHTTPRequestHandler]:
+def _handler(logs_dir: Path, running: Callable[[str, str], bool]) -> type[BaseHTTPRequestHandler]:
     class LogHandler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass  # the apiserver already logs every request
@@ -38,7 +39,7 @@ def _handler(logs_dir: Path) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(lines)
             if query.get("follow", ["false"])[0] == "true":
-                self._follow(path)
+                self._follow(path, lambda: running(namespace, pod))
 
         def _tail(self, path: Path, query: dict[str, list[str]]) -> bytes:
             data = path.read_bytes()
@@ -48,23 +49,35 @@ def _handler(logs_dir: Path) -> type[BaseHTTPRequestHandler]:
             self._offset = path.stat().st_size
             return data
 
-        def _follow(self, path: Path) -> None:
-            # Ends when the client goes away or the pod's file is removed.
-            while path.exists():
-                size = path.stat().st_size
+        def _follow(self, path: Path, running: Callable[[], bool]) -> None:
+            # Like the kubelet: stream until the pod's containers have exited (or the client
+            # goes away), then flush what is left.
+            while True:
+                alive = running()
+                size = path.stat().st_size if path.exists() else self._offset
                 if size > self._offset:
                     with open(path, "rb") as handle:
                         handle.seek(self._offset)
                         self.wfile.write(handle.read(size - self._offset))
                         self.wfile.flush()
                     self._offset = size
+                if not alive:
+                    return
                 time.sleep(0.5)
 
     return LogHandler
 
 
-def serve_logs(port: int, logs_dir: Path, cert: Path, key: Path, ca: Path) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(logs_dir))
+def serve_logs(
+    port: int,
+    logs_dir: Path,
+    running: Callable[[str, str], bool],
+    tls: tuple[Path, Path, Path],
+) -> ThreadingHTTPServer:
+    """Serve pod logs on 127.0.0.1:`port`. `running(namespace, pod)` says whether a follow
+    request should keep waiting for output; `tls` is (certificate, key, client CA)."""
+    cert, key, ca = tls
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(logs_dir, running))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(ca))
     context.load_cert_chain(str(cert), str(key))
     context.verify_mode = ssl.CERT_REQUIRED

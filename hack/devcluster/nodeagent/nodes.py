@@ -34,8 +34,14 @@ def _conditions() -> list[dict[str, Any]]:
     stamp = _now()
 
     def cond(kind: str, status: str, reason: str, message: str) -> dict[str, Any]:
-        return {"type": kind, "status": status, "reason": reason, "message": message,
-                "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}
+        return {
+            "type": kind,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": stamp,
+        }
 
     return [
         cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "node agent"),
@@ -46,26 +52,30 @@ def _conditions() -> list[dict[str, Any]]:
 
 
 def _status(node: NodeSpec, kubelet_port: int, version: str) -> dict[str, Any]:
-    return {"status": {
-        "capacity": node.capacity,
-        "allocatable": node.capacity,
-        "conditions": _conditions(),
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                      {"type": "Hostname", "address": node.name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
-        "nodeInfo": {
-            "architecture": node.labels.get("kubernetes.io/arch", "amd64"),
-            "operatingSystem": "linux",
-            "kernelVersion": platform.release(),
-            "osImage": "vystra node agent",
-            "containerRuntimeVersion": "vystra-local://0.1",
-            "kubeletVersion": version,
-            "kubeProxyVersion": "",
-            "machineID": node.name,
-            "systemUUID": node.name,
-            "bootID": node.name,
-        },
-    }}
+    return {
+        "status": {
+            "capacity": node.capacity,
+            "allocatable": node.capacity,
+            "conditions": _conditions(),
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": node.name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
+            "nodeInfo": {
+                "architecture": node.labels.get("kubernetes.io/arch", "amd64"),
+                "operatingSystem": "linux",
+                "kernelVersion": platform.release(),
+                "osImage": "vystra node agent",
+                "containerRuntimeVersion": "vystra-local://0.1",
+                "kubeletVersion": version,
+                "kubeProxyVersion": "",
+                "machineID": node.name,
+                "systemUUID": node.name,
+                "bootID": node.name,
+            },
+        }
+    }
 
 
 class NodeRegistry:
@@ -83,8 +93,10 @@ class NodeRegistry:
         """Create the nodes, or bring existing ones back to the configured labels, taints and
         capacity (a restarted agent must not keep stale configuration)."""
         for node in self.nodes:
-            body = {"metadata": {"name": node.name, "labels": node.labels},
-                    "spec": {"taints": [dict(t) for t in node.taints]}}
+            body = {
+                "metadata": {"name": node.name, "labels": node.labels},
+                "spec": {"taints": [dict(t) for t in node.taints]},
+            }
             try:
                 created = self.core.create_node(body)
             except ApiException as exc:
@@ -97,8 +109,11 @@ class NodeRegistry:
         log.info("registered nodes %s", sorted(self.names))
 
     def _renew_lease(self, name: str) -> None:
-        spec = {"holderIdentity": name, "leaseDurationSeconds": LEASE_SECONDS,
-                "renewTime": _micro_now()}
+        spec = {
+            "holderIdentity": name,
+            "leaseDurationSeconds": LEASE_SECONDS,
+            "renewTime": _micro_now(),
+        }
         try:
             self.coordination.patch_namespaced_lease(name, LEASE_NAMESPACE, {"spec": spec})
         except ApiException as exc:
@@ -106,8 +121,10 @@ class NodeRegistry:
                 raise
             # Owned by the Node, as the kubelet does it, so deleting the node removes the lease.
             owner = {"apiVersion": "v1", "kind": "Node", "name": name, "uid": self._uids[name]}
-            self.coordination.create_namespaced_lease(LEASE_NAMESPACE, {
-                "metadata": {"name": name, "ownerReferences": [owner]}, "spec": spec})
+            self.coordination.create_namespaced_lease(
+                LEASE_NAMESPACE,
+                {"metadata": {"name": name, "ownerReferences": [owner]}, "spec": spec},
+            )
 
     def heartbeat_forever(self) -> None:
         ticks = 0
@@ -118,7 +135,8 @@ class NodeRegistry:
                     self._renew_lease(node.name)
                     if ticks % (STATUS_SECONDS // RENEW_SECONDS) == 0:
                         self.core.patch_node_status(
-                            node.name, {"status": {"conditions": _conditions()}})
+                            node.name, {"status": {"conditions": _conditions()}}
+                        )
                 except Exception as exc:  # the apiserver may be restarting; try next tick
                     log.warning("heartbeat for %s failed: %r", node.name, exc)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 TOKEN_SECONDS = 24 * 3600
 TOKEN_REFRESH_SECONDS = 3600
 MAX_BACKOFF_SECONDS = 10.0
+STATUS_ATTEMPTS = 30
 # Every container process carries this variable, so a cleanup can prove a pid is ours.
 POD_UID_ENV = "VYSTRA_NODE_AGENT_POD_UID"
 
@@ -71,14 +73,14 @@ class PodRunner(threading.Thread):
         self.start_time = now()
         self.started_monotonic = time.monotonic()
         self.deadline = pod.spec.active_deadline_seconds
-        self.inits = [ContainerState(c.name, c.image, init=True)
-                      for c in pod.spec.init_containers or []]
+        self.inits = [
+            ContainerState(c.name, c.image, init=True) for c in pod.spec.init_containers or []
+        ]
         self.mains = [ContainerState(c.name, c.image) for c in pod.spec.containers]
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._stop_reason: str | None = None
         self._grace = 30.0
         self._wake = threading.Event()
-        self.env: dict[str, str] = {}
         self._token_written = 0.0
 
     # ---- called from the agent's watch thread -------------------------------------------
@@ -121,7 +123,7 @@ class PodRunner(threading.Thread):
                 self._backoff(state)
         for state in self.mains:
             self._start(containers[state.name], state)
-        self._patch(self._phase_while_running())
+        self._patch("Running")
         self._supervise(containers)
 
     def _run_to_completion(self, spec: Any, state: ContainerState) -> bool:
@@ -156,17 +158,15 @@ class PodRunner(threading.Thread):
                 self._patch("Failed" if failed else "Succeeded")
                 return
             if changed:
-                self._patch(self._phase_while_running())
-
-    def _phase_while_running(self) -> str:
-        return "Running"
+                self._patch("Running")
 
     def _should_restart(self, state: ContainerState) -> bool:
         return self.restart_policy == "Always" or (
-            self.restart_policy == "OnFailure" and state.exit_code != 0)
+            self.restart_policy == "OnFailure" and state.exit_code != 0
+        )
 
     def _delay(self, state: ContainerState) -> float:
-        return min(MAX_BACKOFF_SECONDS, 2.0 ** state.restart_count)
+        return min(MAX_BACKOFF_SECONDS, 2.0**state.restart_count)
 
     def _backoff(self, state: ContainerState) -> None:
         until = time.monotonic() + self._delay(state)
@@ -184,7 +184,13 @@ class PodRunner(threading.Thread):
             self._grace = 0.0
             raise Stop
         if self._token_written and time.monotonic() - self._token_written > TOKEN_REFRESH_SECONDS:
-            self._write_token()
+            try:
+                self._write_token()
+            except Exception as exc:  # the old token stays valid for hours: retry in a minute
+                log.warning(
+                    "pod %s/%s: token refresh failed: %r", self.namespace, self.pod_name, exc
+                )
+                self._token_written += 60
 
     # ---- processes ----------------------------------------------------------------------
 
@@ -217,15 +223,26 @@ class PodRunner(threading.Thread):
         cwd = spec.working_dir if spec.working_dir and os.path.isdir(spec.working_dir) else self.dir
         with open(self.log_path, "ab") as log_file:
             proc = subprocess.Popen(
-                resolved.argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                resolved.argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.procs[state.name] = proc
         (self.dir / f"{state.name}.pid").write_text(str(proc.pid))
         state.state, state.reason, state.message = "running", "", ""
         state.pid, state.started_at, state.exit_code = proc.pid, now(), None
-        log.info("pod %s/%s container %s: started pid %d: %s", self.namespace, self.pod_name,
-                 state.name, proc.pid, resolved.argv)
+        log.info(
+            "pod %s/%s container %s: started pid %d: %s",
+            self.namespace,
+            self.pod_name,
+            state.name,
+            proc.pid,
+            resolved.argv,
+        )
 
     def _container_env(self, spec: Any) -> dict[str, str]:
         env = {
@@ -251,7 +268,11 @@ class PodRunner(threading.Thread):
 
     def _terminated(self, state: ContainerState, code: int, reason: str, message: str) -> None:
         state.state, state.exit_code, state.reason, state.message = (
-            "terminated", code, reason, message)
+            "terminated",
+            code,
+            reason,
+            message,
+        )
         state.started_at = state.started_at or now()
         state.finished_at = now()
 
@@ -275,21 +296,28 @@ class PodRunner(threading.Thread):
             if state.state != "terminated":
                 self._terminated(state, 137, "ContainerStatusUnknown", "pod stopped before start")
         if reason == "DeadlineExceeded":
-            self._patch("Failed", reason="DeadlineExceeded",
-                        message="Pod was active on the node longer than the specified deadline")
+            self._patch(
+                "Failed",
+                reason="DeadlineExceeded",
+                message="Pod was active on the node longer than the specified deadline",
+            )
             return
         failed = any(s.exit_code != 0 for s in self.mains)
         self._patch("Failed" if failed else "Succeeded")
         try:
             self.core.delete_namespaced_pod(
-                self.pod_name, self.namespace, grace_period_seconds=0,
+                self.pod_name,
+                self.namespace,
+                grace_period_seconds=0,
                 body=client.V1DeleteOptions(
-                    grace_period_seconds=0, preconditions=client.V1Preconditions(uid=self.uid)),
+                    grace_period_seconds=0, preconditions=client.V1Preconditions(uid=self.uid)
+                ),
             )
         except ApiException as exc:
             if exc.status not in (404, 409):
-                log.warning("pod %s/%s: final delete failed: %s", self.namespace,
-                            self.pod_name, exc.reason)
+                log.warning(
+                    "pod %s/%s: final delete failed: %s", self.namespace, self.pod_name, exc.reason
+                )
 
     # ---- API ----------------------------------------------------------------------------
 
@@ -300,14 +328,16 @@ class PodRunner(threading.Thread):
         if spec.automount_service_account_token is False:
             return
         account = spec.service_account_name or "default"
-        request = client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(
-            audiences=[],
-            expiration_seconds=TOKEN_SECONDS,
-            bound_object_ref=client.V1BoundObjectReference(
-                api_version="v1", kind="Pod", name=self.pod_name, uid=self.uid),
-        ))
-        result = self.core.create_namespaced_service_account_token(
-            account, self.namespace, request)
+        request = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(
+                audiences=[],
+                expiration_seconds=TOKEN_SECONDS,
+                bound_object_ref=client.V1BoundObjectReference(
+                    api_version="v1", kind="Pod", name=self.pod_name, uid=self.uid
+                ),
+            )
+        )
+        result = self.core.create_namespaced_service_account_token(account, self.namespace, request)
         sa_dir = self.dir / "serviceaccount"
         sa_dir.mkdir(parents=True, exist_ok=True)
         token_file = sa_dir / "token"
@@ -316,15 +346,40 @@ class PodRunner(threading.Thread):
         tmp.replace(token_file)
         (sa_dir / "namespace").write_text(self.namespace)
         (sa_dir / "ca.crt").write_bytes(self.ctx.ca_cert.read_bytes())
-        write_token_kubeconfig(self.dir / "kubeconfig", self.ctx.server_url, self.ctx.ca_cert,
-                               token_file, self.namespace)
+        write_token_kubeconfig(
+            self.dir / "kubeconfig",
+            self.ctx.server_url,
+            self.ctx.ca_cert,
+            token_file,
+            self.namespace,
+        )
         self._token_written = time.monotonic()
 
     def _patch(self, phase: str, reason: str | None = None, message: str | None = None) -> None:
+        """Write the pod's status, retrying for a while if the apiserver is unreachable (the
+        kubelet keeps retrying too; a lost terminal status would leave a Job hanging)."""
         body = pod_status(phase, [*self.inits, *self.mains], self.start_time, reason, message)
-        try:
-            self.core.patch_namespaced_pod_status(self.pod_name, self.namespace, body)
-        except ApiException as exc:
-            if exc.status != 404:
-                log.warning("pod %s/%s: status update failed: %s %s", self.namespace,
-                            self.pod_name, exc.status, exc.reason)
+        for attempt in range(STATUS_ATTEMPTS):
+            try:
+                self.core.patch_namespaced_pod_status(self.pod_name, self.namespace, body)
+                return
+            except ApiException as exc:
+                if exc.status == 404:
+                    return  # the pod is gone: nothing to report to
+                if exc.status < 500:
+                    log.warning(
+                        "pod %s/%s: status update rejected: %s %s",
+                        self.namespace,
+                        self.pod_name,
+                        exc.status,
+                        exc.reason,
+                    )
+                    return
+                error: Exception = exc
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                error = exc
+            if attempt == STATUS_ATTEMPTS - 1:
+                log.warning(
+                    "pod %s/%s: status update failed: %r", self.namespace, self.pod_name, error
+                )
+            time.sleep(1)

@@ -32,11 +32,16 @@ class ContainerState:
         if self.state == "running":
             state: dict[str, Any] = {"running": {"startedAt": self.started_at}}
         elif self.state == "terminated":
-            state = {"terminated": {
-                "exitCode": self.exit_code, "reason": self.reason, "message": self.message or None,
-                "startedAt": self.started_at, "finishedAt": self.finished_at,
-                "containerID": self._container_id(),
-            }}
+            state = {
+                "terminated": {
+                    "exitCode": self.exit_code,
+                    "reason": self.reason,
+                    "message": self.message or None,
+                    "startedAt": self.started_at,
+                    "finishedAt": self.finished_at,
+                    "containerID": self._container_id(),
+                }
+            }
         else:
             state = {"waiting": {"reason": self.reason, "message": self.message or None}}
         status: dict[str, Any] = {
@@ -58,8 +63,13 @@ class ContainerState:
 
 
 def condition(kind: str, true: bool, reason: str | None = None) -> dict[str, Any]:
-    return {"type": kind, "status": "True" if true else "False", "reason": reason,
-            "lastTransitionTime": now(), "lastProbeTime": None}
+    return {
+        "type": kind,
+        "status": "True" if true else "False",
+        "reason": reason,
+        "lastTransitionTime": now(),
+        "lastProbeTime": None,
+    }
 
 
 def pod_status(
@@ -73,21 +83,23 @@ def pod_status(
     init = [c for c in containers if c.init]
     running = phase == "Running" and all(c.state == "running" for c in main)
     initialized = all(c.state == "terminated" and c.exit_code == 0 for c in init)
-    return {"status": {
-        "phase": phase,
-        "reason": reason,
-        "message": message,
-        "hostIP": "127.0.0.1",
-        "hostIPs": [{"ip": "127.0.0.1"}],
-        "podIP": "127.0.0.1",
-        "podIPs": [{"ip": "127.0.0.1"}],
-        "startTime": start_time,
-        "conditions": [
-            condition("PodReadyToStartContainers", True),
-            condition("Initialized", initialized),
-            condition("ContainersReady", running),
-            condition("Ready", running),
-        ],
-        "initContainerStatuses": [c.render() for c in init] or None,
-        "containerStatuses": [c.render() for c in main],
-    }}
+    return {
+        "status": {
+            "phase": phase,
+            "reason": reason,
+            "message": message,
+            "hostIP": "127.0.0.1",
+            "hostIPs": [{"ip": "127.0.0.1"}],
+            "podIP": "127.0.0.1",
+            "podIPs": [{"ip": "127.0.0.1"}],
+            "startTime": start_time,
+            "conditions": [
+                condition("PodReadyToStartContainers", True),
+                condition("Initialized", initialized),
+                condition("ContainersReady", running),
+                condition("Ready", running),
+            ],
+            "initContainerStatuses": [c.render() for c in init] or None,
+            "containerStatuses": [c.render() for c in main],
+        }
+    }
