@@ -27,6 +27,9 @@ class Pool(BaseModel):
     image: str = "ghcr.io/vystra/worker:0.1.0-cpu"
     requests: dict[str, str] = Field(default_factory=lambda: {"cpu": "1", "memory": "2Gi"})
     limits: dict[str, str] = Field(default_factory=lambda: {"memory": "8Gi"})
+    env: dict[str, str] = Field(
+        default_factory=dict, description="Extra worker environment, e.g. VYSTRA_WHISPER_THREADS."
+    )
 
 
 DEFAULT_POOLS = [

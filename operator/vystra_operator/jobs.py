@@ -63,9 +63,10 @@ def render_job(body: dict[str, Any], pool: Pool, settings: OperatorSettings) -> 
         "image": pool.image,
         "imagePullPolicy": settings.image_pull_policy,
         "args": ["--namespace", meta["namespace"], "--name", meta["name"]],
+        # the worker detects CUDA itself (device auto); a pool may still pin settings
         "env": [
-            {"name": "VYSTRA_WHISPER_DEVICE", "value": "cuda" if pool.gpu else "cpu"},
             {"name": "VYSTRA_HOME", "value": "/tmp/vystra"},
+            *({"name": k, "value": v} for k, v in pool.env.items()),
         ],
         "envFrom": [
             {"configMapRef": {"name": settings.worker_config_map, "optional": True}},
