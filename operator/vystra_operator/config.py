@@ -53,6 +53,12 @@ class OperatorSettings(BaseSettings):
     pools_file: Path | None = Field(default=None, description="YAML list of pools (see Pool).")
     gpu_resource: str = "nvidia.com/gpu"
     worker_service_account: str = "vystra-worker"
+    worker_cluster_role: str = "vystra-worker"
+    config_namespace: str | None = Field(
+        default=None,
+        description="Namespace holding the worker ConfigMap and Secret (the Helm release's);"
+        " set, the operator prepares every namespace it runs Jobs in (workeraccess.py).",
+    )
     worker_config_map: str = "vystra-worker"
     worker_secret: str = "vystra-worker"
     image_pull_policy: str = "IfNotPresent"

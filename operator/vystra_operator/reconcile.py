@@ -26,6 +26,7 @@ from vystra_operator.config import OperatorSettings, Pool
 from vystra_operator.jobs import LABEL_POOL, LABEL_UID, SELECTOR, render_job
 from vystra_operator.placement import Candidate, Capacity, Decision, Speeds, place
 from vystra_operator.status import now, set_condition
+from vystra_operator.workeraccess import WorkerAccess
 
 log = logging.getLogger("vystra.operator")
 
@@ -64,6 +65,7 @@ class Reconciler:
         self.batch = client.BatchV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self.identity = socket.gethostname()
+        self.worker_access = WorkerAccess(settings, api_client)
         self.executor = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="reconcile")
         gpu_pools = [p for p in self.pools.values() if p.gpu]
         cpu_pools = [p for p in self.pools.values() if not p.gpu]
@@ -180,6 +182,7 @@ class Reconciler:
     def admit(self, body: dict[str, Any], pool: Pool, decision: Decision) -> None:
         meta, status = body["metadata"], body.get("status") or {}
         job = render_job(body, pool, self.settings)
+        self.worker_access.ensure(meta["namespace"])
         recreated = status.get("phase") == "Running"  # its Job vanished (deleted by hand)
         try:
             self.batch.create_namespaced_job(meta["namespace"], job)

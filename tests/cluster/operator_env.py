@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 from devcluster import DevCluster, S3Info
-from kubernetes import client, utils
+from kubernetes import client
 
 from vystra.k8s import GROUP, PLURAL, VERSION
 
@@ -33,25 +33,44 @@ def install_crd(cluster: DevCluster) -> None:
     )
 
 
-def prepare_namespace(cluster: DevCluster, namespace: str, database_url: str, s3: S3Info) -> None:
-    """Worker RBAC from examples/, and the worker's configuration as ConfigMap and Secret."""
-    for doc in yaml.safe_load_all((REPO / "examples" / "worker-rbac.yaml").read_text()):
-        utils.create_from_dict(cluster.api_client, doc, namespace=namespace)
-    creds = {k: v for k, v in s3.env().items() if k.startswith("AWS_")}
-    cluster.core.create_namespaced_config_map(
-        namespace,
-        client.V1ConfigMap(
-            metadata=client.V1ObjectMeta(name="vystra-worker"),
-            data={"VYSTRA_S3_BUCKET": s3.bucket, "VYSTRA_WHISPER_THREADS": "1"},
-        ),
-    )
-    cluster.core.create_namespaced_secret(
-        namespace,
-        client.V1Secret(
-            metadata=client.V1ObjectMeta(name="vystra-worker"),
-            string_data={"DATABASE_URL": database_url, **creds},
-        ),
-    )
+CONFIG_NAMESPACE = "vystra-system"
+
+
+def worker_rules() -> list[dict]:
+    """The worker's permissions, as examples/worker-rbac.yaml grants them."""
+    docs = yaml.safe_load_all((REPO / "examples" / "worker-rbac.yaml").read_text())
+    return next(d for d in docs if d["kind"] == "Role")["rules"]
+
+
+def prepare_config_namespace(cluster: DevCluster, database_url: str, s3: S3Info) -> None:
+    """What a Helm release provides: the worker ClusterRole, and the worker's configuration as
+    a ConfigMap and a Secret in the operator's namespace, which the operator copies to every
+    namespace it runs Jobs in."""
+    docs = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CONFIG_NAMESPACE}},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "vystra-worker"},
+            "rules": worker_rules(),
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "vystra-worker", "namespace": CONFIG_NAMESPACE},
+            "data": {"VYSTRA_S3_BUCKET": s3.bucket, "VYSTRA_WHISPER_THREADS": "1"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "vystra-worker", "namespace": CONFIG_NAMESPACE},
+            "stringData": {
+                "DATABASE_URL": database_url,
+                **{k: v for k, v in s3.env().items() if k.startswith("AWS_")},
+            },
+        },
+    ]
+    cluster.kubectl("apply", "-f", "-", input="\n---\n".join(yaml.safe_dump(d) for d in docs))
 
 
 class Operator:
@@ -66,6 +85,7 @@ class Operator:
             "DATABASE_URL": database_url,
             "VYSTRA_OPERATOR_METRICS_PORT": str(self.metrics_port),
             "VYSTRA_OPERATOR_RESYNC_SECONDS": "1",
+            "VYSTRA_OPERATOR_CONFIG_NAMESPACE": CONFIG_NAMESPACE,
         }
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None

@@ -21,15 +21,16 @@ from .operator_env import (
     create_vi,
     get_vi,
     install_crd,
-    prepare_namespace,
+    prepare_config_namespace,
     vi_gone,
     wait_phase,
 )
 
 
 @pytest.fixture(scope="module")
-def operator(cluster, db, tmp_path_factory):
+def operator(cluster, db, s3, tmp_path_factory):
     install_crd(cluster)
+    prepare_config_namespace(cluster, db.url, s3)
     op = Operator(cluster, db.url, tmp_path_factory.mktemp("operator"))
     op.start()
     yield op
@@ -37,8 +38,8 @@ def operator(cluster, db, tmp_path_factory):
 
 
 @pytest.fixture
-def ns(cluster, namespace, db, s3, operator):
-    prepare_namespace(cluster, namespace, db.url, s3)
+def ns(namespace, operator):
+    """A namespace with nothing in it: the operator sets up what workers need."""
     return namespace
 
 

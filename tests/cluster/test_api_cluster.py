@@ -1,0 +1,180 @@
+"""The API in cluster mode against the real control plane: ingests are VideoIngest resources in
+the tenant's namespace, uploads go to the S3 server with presigned URLs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from api_helpers import Caller, LiveServer, stream_events
+from kubernetes import client
+
+from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
+from vystra.tenants import create_tenant
+from vystra_api.main import create_app
+
+from .operator_env import Operator, install_crd, prepare_config_namespace
+
+PREFIX = "vystra-api-"
+
+
+@pytest.fixture(scope="module")
+def api_url(cluster, db, s3, settings) -> Iterator[str]:
+    install_crd(cluster)
+    cluster_settings = settings.model_copy(
+        update={
+            "mode": "cluster",
+            "kubeconfig": Path(cluster.kubeconfig),
+            "s3_endpoint_url": s3.endpoint_url,
+            "s3_bucket": s3.bucket,
+            "tenant_namespace_prefix": PREFIX,
+        }
+    )
+    with pytest.MonkeyPatch.context() as mp:  # boto3 reads its credentials from the environment
+        for key, value in s3.env().items():
+            mp.setenv(key, value)
+        with LiveServer(create_app(cluster_settings, db=db)) as url:
+            yield url
+
+
+def new_caller(db) -> Caller:  # noqa: ANN001
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    with db.connect() as conn:
+        return Caller(name, create_tenant(conn, name))
+
+
+def custom(cluster) -> client.CustomObjectsApi:  # noqa: ANN001
+    return client.CustomObjectsApi(cluster.api_client)
+
+
+def test_ingests_are_resources_in_the_tenants_namespace(cluster, db, api_url) -> None:
+    """Without the operator: create, read, list, isolate and delete VideoIngests."""
+    a, b = new_caller(db), new_caller(db)
+    with httpx.Client(base_url=api_url, timeout=60) as api:
+        ready = api.get("/readyz").json()
+        assert ready["kubernetes"] == "ok" and ready["mode"] == "cluster"
+        created = api.post(
+            "/v1/ingests",
+            headers=a.headers,
+            json={"url": "https://media.example/talk.mp4", "priority": 5, "accelerator": "cpu"},
+        )
+        assert created.status_code == 201, created.text
+        ingest = created.json()
+        body = custom(cluster).get_namespaced_custom_object(
+            GROUP, VERSION, PREFIX + a.tenant, PLURAL, ingest["id"]
+        )
+        assert body["metadata"]["labels"][TENANT_LABEL] == a.tenant
+        assert body["spec"]["source"] == "https://media.example/talk.mp4"
+        assert body["spec"]["priority"] == 5 and body["spec"]["accelerator"] == "cpu"
+        assert ingest["phase"] == "Pending"
+
+        # the worker writes status; the API reports it
+        custom(cluster).patch_namespaced_custom_object_status(
+            GROUP,
+            VERSION,
+            PREFIX + a.tenant,
+            PLURAL,
+            ingest["id"],
+            {
+                "status": {
+                    "phase": "Running",
+                    "videoId": "v123",
+                    "progress": {"processedSeconds": 30, "durationSeconds": 120, "segments": 2},
+                }
+            },
+        )
+        seen = api.get(f"/v1/ingests/{ingest['id']}", headers=a.headers).json()
+        assert seen["phase"] == "Running" and seen["video_id"] == "v123"
+        assert seen["progress"]["percent"] == 25.0 and seen["progress"]["segments"] == 2
+
+        listed = api.get("/v1/ingests", headers=a.headers).json()["items"]
+        assert [i["id"] for i in listed] == [ingest["id"]]
+        assert api.get("/v1/ingests", headers=b.headers).json()["items"] == []
+        for method in ("GET", "DELETE"):
+            assert (
+                api.request(method, f"/v1/ingests/{ingest['id']}", headers=b.headers).status_code
+                == 404
+            )
+        assert api.get(f"/v1/ingests/{ingest['id']}/events", headers=b.headers).status_code == 404
+
+        assert api.delete(f"/v1/ingests/{ingest['id']}", headers=a.headers).status_code == 204
+        gone = api.get(f"/v1/ingests/{ingest['id']}", headers=a.headers)
+        assert gone.status_code in (200, 404)  # 200 only while a finalizer runs
+
+
+def test_presigned_s3_upload(cluster, db, s3, api_url) -> None:
+    caller = new_caller(db)
+    data = b"\x00\x00\x00\x18ftypmp42" + bytes(1000)
+    with httpx.Client(base_url=api_url, headers=caller.headers, timeout=60) as api:
+        upload = api.post(
+            "/v1/uploads",
+            json={"filename": "clip.mp4", "size_bytes": len(data), "content_type": "video/mp4"},
+        ).json()
+        assert upload["url"].startswith(s3.endpoint_url)
+        assert api.post(f"/v1/uploads/{upload['id']}/complete").json()["error"] == "NotUploaded"
+        # the store itself enforces the signed size and type
+        assert (
+            httpx.put(upload["url"], content=data + b"x", headers=upload["headers"]).status_code
+            >= 400
+        )
+        assert (
+            httpx.put(
+                upload["url"], content=data, headers={"Content-Type": "text/plain"}
+            ).status_code
+            >= 400
+        )
+        put = httpx.put(upload["url"], content=data, headers=upload["headers"])
+        assert put.status_code == 200, put.text
+        done = api.post(f"/v1/uploads/{upload['id']}/complete").json()
+        assert done["status"] == "complete" and done["key"].startswith(f"uploads/{caller.tenant}/")
+        head = s3.client().head_object(Bucket=s3.bucket, Key=done["key"])
+        assert head["ContentLength"] == len(data)
+
+
+@pytest.fixture(scope="module")
+def operator(cluster, db, s3, tmp_path_factory, api_url) -> Iterator[Operator]:
+    prepare_config_namespace(cluster, db.url, s3)  # the operator equips tenant namespaces
+    op = Operator(cluster, db.url, tmp_path_factory.mktemp("operator-api"))
+    op.start()
+    yield op
+    op.stop()
+
+
+def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk) -> None:
+    path, sections = talk
+    data = path.read_bytes()
+    caller = new_caller(db)
+    namespace = PREFIX + caller.tenant  # created by the API on the first ingest
+    try:
+        with httpx.Client(base_url=api_url, headers=caller.headers, timeout=60) as api:
+            upload = api.post(
+                "/v1/uploads",
+                json={"filename": path.name, "size_bytes": len(data), "content_type": "video/mp4"},
+            ).json()
+            assert httpx.put(upload["url"], content=data, headers=upload["headers"]).is_success
+            assert api.post(f"/v1/uploads/{upload['id']}/complete").json()["status"] == "complete"
+            ingest = api.post(
+                "/v1/ingests",
+                json={"upload_id": upload["id"], "title": "Cluster talk", "accelerator": "cpu"},
+            ).json()
+            events = stream_events(api, f"/v1/ingests/{ingest['id']}/events", caller.headers, 600)
+            final = events[-1][1]
+            assert events[-1][0] == "end" and final["phase"] == "Succeeded", (
+                final,
+                operator.logs()[-3000:],
+            )
+            assert any(n == "segment" for n, _ in events)
+            found = api.get("/v1/search", params={"q": "baking bread with wild yeast"}).json()
+            sourdough = next(s for s in sections if s.topic == "sourdough")
+            top = found["results"][0]
+            assert top["video_id"] == final["video_id"] and top["title"] == "Cluster talk"
+            assert top["start"] < sourdough.end and top["end"] > sourdough.start
+            media = httpx.get(top["link"].split("#")[0], headers={"Range": "bytes=0-99"})
+            assert media.status_code == 206 and media.content == data[:100]
+            vtt = api.get(f"/v1/videos/{final['video_id']}/subtitles.vtt")
+            assert vtt.text.startswith("WEBVTT") and "sourdough" in vtt.text.lower()
+    finally:
+        cluster.core.delete_namespace(namespace)
