@@ -7,7 +7,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := espeak-ng
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench bench-ingest bench-search lint format lock clean
+.PHONY: install demo test test-fast bench bench-ingest bench-search bench-operator lint format \
+	lock clean
 
 install: $(STAMP)
 
@@ -28,13 +29,15 @@ $(STAMP): requirements.lock pyproject.toml
 demo: install
 	$(PY) -m vystra.demo
 
-test: install
+# The cluster tests need the Kubernetes, etcd and MinIO binaries: built once from Go modules
+# into ~/.cache/vystra (about 10 minutes cold on 2 cores), reused afterwards.
+test: install cluster-tools
 	$(PY) -m pytest -q
 
 test-fast: install
 	$(PY) -m pytest -q -m "not cluster"
 
-bench: bench-ingest bench-search
+bench: bench-ingest bench-search bench-operator
 
 bench-ingest: install
 	$(PY) benchmarks/ingest_bench.py
@@ -42,10 +45,13 @@ bench-ingest: install
 bench-search: install
 	$(PY) benchmarks/search_bench.py
 
+bench-operator: install cluster-tools
+	$(PY) benchmarks/operator_bench.py
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy vystra
+	$(VENV)/bin/mypy vystra api/vystra_api
 
 format: install
 	$(VENV)/bin/ruff format .

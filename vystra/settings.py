@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         description="Cluster mode: kubeconfig file; unset: in-cluster service account.",
     )
     upload_max_bytes: int = Field(default=20 * 1024**3, gt=0)
-    upload_url_ttl_seconds: int = Field(default=900, ge=10, le=7 * 24 * 3600)
+    upload_url_ttl_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
     upload_multipart_threshold_bytes: int = Field(
         default=512 * 1024**2, gt=0, description="S3 uploads above this size are multipart."
     )

@@ -1,0 +1,43 @@
+"""Where ingests run: in this process (local mode) or as VideoIngest resources (cluster mode)."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from vystra_api.models import IngestPublic, IngestSpec
+
+
+class QueueFullError(Exception):
+    """Local mode's queue holds as many ingests as it may; try again later."""
+
+
+class BackendError(Exception):
+    """The backend (database or Kubernetes API) failed; not the caller's fault."""
+
+
+class IngestBackend(Protocol):
+    kind: str
+
+    def create(
+        self, tenant: str, ingest_id: str, source: str, upload_id: str | None, spec: IngestSpec
+    ) -> IngestPublic: ...
+
+    def get(self, tenant: str, ingest_id: str) -> IngestPublic | None: ...
+
+    def list(
+        self, tenant: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[IngestPublic], str | None]: ...
+
+    def delete(self, tenant: str, ingest_id: str) -> bool:
+        """Delete the ingest (cancelling it if running); False if the tenant has no such id."""
+        ...
+
+    def counts_by_phase(self) -> dict[str, int]: ...
+
+    def check(self) -> None:
+        """Raise if the backend cannot be reached (for /readyz)."""
+        ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...

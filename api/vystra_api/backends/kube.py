@@ -1,0 +1,252 @@
+"""Cluster mode: an ingest is a VideoIngest resource in the tenant's namespace.
+
+The API only creates, reads and deletes resources; the operator schedules them and the worker
+writes their status. Tenancy is the namespace (``tenant_namespace_prefix`` + tenant) plus the
+``vystra.io/tenant`` label, and a resource whose label names another tenant is invisible.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from vystra.k8s import GROUP, KIND, PLURAL, TENANT_LABEL, VERSION
+from vystra.settings import Settings
+from vystra_api.backends import BackendError
+from vystra_api.errors import ApiError
+from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
+
+log = logging.getLogger(__name__)
+
+UPLOAD_ANNOTATION = "vystra.io/upload-id"
+_SPEC_FIELDS = tuple(IngestSpec.model_fields)
+
+
+def _spec_of(spec: dict[str, Any]) -> IngestSpec:
+    """The known options of a resource's spec (one made with kubectl may carry more)."""
+    known = {k: v for k, v in spec.items() if k in _SPEC_FIELDS and v not in (None, "")}
+    if isinstance(known.get("segmenting"), dict):
+        known["segmenting"] = {
+            k: v for k, v in known["segmenting"].items() if k in ("targetSeconds", "overlapSeconds")
+        }
+    try:
+        return IngestSpec.model_validate(known)
+    except ValueError:  # written by hand outside our limits: show it, do not fail the read
+        return IngestSpec.model_construct(**known)
+
+
+def to_public(obj: dict[str, Any]) -> IngestPublic:
+    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    progress = status.get("progress") or {}
+    processed = float(progress.get("processedSeconds") or 0)
+    duration = float(progress.get("durationSeconds") or 0)
+    return IngestPublic(
+        id=meta["name"],
+        phase=status.get("phase") or "Pending",
+        reason=status.get("reason"),
+        message=status.get("message"),
+        source=spec.get("source", ""),
+        upload_id=(meta.get("annotations") or {}).get(UPLOAD_ANNOTATION),
+        video_id=status.get("videoId"),
+        progress=IngestProgress(
+            processed_seconds=processed,
+            duration_seconds=duration,
+            segments=int(progress.get("segments") or 0),
+            percent=round(min(100.0, 100 * processed / duration), 1) if duration else 0.0,
+        ),
+        attempts=int(status.get("attempts") or 0),
+        spec=_spec_of(spec),
+        created_at=meta.get("creationTimestamp"),
+        started_at=status.get("startedAt"),
+        finished_at=status.get("finishedAt"),
+    )
+
+
+class KubeBackend:
+    kind = "cluster"
+
+    def __init__(self, settings: Settings) -> None:
+        from kubernetes import client, config
+
+        if settings.kubeconfig:
+            api_client = config.new_client_from_config(str(settings.kubeconfig))
+        else:
+            config.load_incluster_config()
+            api_client = client.ApiClient()
+        self.settings = settings
+        self.custom = client.CustomObjectsApi(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self.version = client.VersionApi(api_client)
+        self._namespaces: set[str] = set()
+        self._lock = threading.Lock()
+
+    def namespace(self, tenant: str) -> str:
+        return f"{self.settings.tenant_namespace_prefix}{tenant}"
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the Kubernetes API; its 5xx and connection errors become BackendError."""
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return fn(*args, **kwargs)
+        except ApiException as exc:
+            if exc.status and exc.status < 500:
+                raise
+            raise BackendError(f"Kubernetes API error {exc.status}: {exc.reason}") from exc
+        except Exception as exc:  # urllib3 connection errors and the like
+            raise BackendError(f"Kubernetes API unreachable: {type(exc).__name__}") from exc
+
+    def _ensure_namespace(self, tenant: str) -> str:
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        name = self.namespace(tenant)
+        with self._lock:
+            if name in self._namespaces:
+                return name
+        body = client.V1Namespace(
+            metadata=client.V1ObjectMeta(name=name, labels={TENANT_LABEL: tenant})
+        )
+        try:
+            self._call(self.core.create_namespace, body)
+        except ApiException as exc:
+            if exc.status != 409:  # 409: it exists already
+                raise BackendError(f"cannot create namespace {name}: {exc.reason}") from exc
+        with self._lock:
+            self._namespaces.add(name)
+        return name
+
+    def create(
+        self, tenant: str, ingest_id: str, source: str, upload_id: str | None, spec: IngestSpec
+    ) -> IngestPublic:
+        from kubernetes.client.exceptions import ApiException
+
+        namespace = self._ensure_namespace(tenant)
+        metadata: dict[str, Any] = {
+            "name": ingest_id,
+            "namespace": namespace,
+            "labels": {TENANT_LABEL: tenant},
+        }
+        if upload_id:
+            metadata["annotations"] = {UPLOAD_ANNOTATION: upload_id}
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": KIND,
+            "metadata": metadata,
+            "spec": {"source": source, **spec.model_dump(mode="json", exclude_none=True)},
+        }
+        try:
+            created = self._call(
+                self.custom.create_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                body,
+            )
+        except ApiException as exc:  # the CRD's validation refused the spec
+            raise ApiError(422, f"the VideoIngest was rejected: {_message(exc)}") from exc
+        return to_public(created)
+
+    def _read(self, tenant: str, ingest_id: str) -> dict[str, Any] | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            obj = self._call(
+                self.custom.get_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace(tenant),
+                PLURAL,
+                ingest_id,
+            )
+        except ApiException as exc:
+            if exc.status in (400, 404, 422):
+                return None
+            raise BackendError(f"Kubernetes API error {exc.status}: {exc.reason}") from exc
+        return obj if _belongs(obj, tenant) else None
+
+    def get(self, tenant: str, ingest_id: str) -> IngestPublic | None:
+        obj = self._read(tenant, ingest_id)
+        return to_public(obj) if obj else None
+
+    def list(
+        self, tenant: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[IngestPublic], str | None]:
+        from kubernetes.client.exceptions import ApiException
+
+        kwargs: dict[str, Any] = {"limit": limit}
+        if cursor:
+            kwargs["_continue"] = cursor
+        try:
+            found = self._call(
+                self.custom.list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace(tenant),
+                PLURAL,
+                **kwargs,
+            )
+        except ApiException as exc:
+            raise ApiError(400, "the cursor is invalid or has expired; list again") from exc
+        items = [to_public(o) for o in found.get("items", []) if _belongs(o, tenant)]
+        items.sort(key=lambda i: (i.created_at is None, i.created_at), reverse=True)
+        return items, (found.get("metadata") or {}).get("continue") or None
+
+    def delete(self, tenant: str, ingest_id: str) -> bool:
+        from kubernetes.client.exceptions import ApiException
+
+        if self._read(tenant, ingest_id) is None:
+            return False
+        try:  # the operator's finalizer cancels the Job and honours spec.retain
+            self._call(
+                self.custom.delete_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                self.namespace(tenant),
+                PLURAL,
+                ingest_id,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise BackendError(f"Kubernetes API error {exc.status}: {exc.reason}") from exc
+        return True
+
+    def counts_by_phase(self) -> dict[str, int]:
+        found = self._call(
+            self.custom.list_cluster_custom_object,
+            GROUP,
+            VERSION,
+            PLURAL,
+            label_selector=TENANT_LABEL,
+        )
+        counts: dict[str, int] = {}
+        for obj in found.get("items", []):
+            phase = (obj.get("status") or {}).get("phase") or "Pending"
+            counts[phase] = counts.get(phase, 0) + 1
+        return counts
+
+    def check(self) -> None:
+        self._call(self.version.get_code)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+def _belongs(obj: dict[str, Any], tenant: str) -> bool:
+    label = ((obj.get("metadata") or {}).get("labels") or {}).get(TENANT_LABEL)
+    return label in (None, tenant)  # unlabelled: made with kubectl in the tenant's namespace
+
+
+def _message(exc: Any) -> str:
+    import json
+
+    try:
+        return str(json.loads(exc.body).get("message", exc.reason))
+    except (TypeError, ValueError, AttributeError):
+        return str(exc.reason)

@@ -1,0 +1,271 @@
+"""Local mode: ingests queued in Postgres and run by a few threads of the API process.
+
+The queue is bounded (``api_queue_size`` rows waiting), so a burst of requests gets a clear 503
+instead of an unbounded backlog. Rows survive a restart: a Running row whose heartbeat stops
+is queued again (the pipeline's upserts make the re-run safe).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from vystra.db import Database
+from vystra.db import ingests as rows
+from vystra.errors import VystraError
+from vystra.pipeline import IngestOptions, Pipeline, Progress
+from vystra.segment import SegmentOptions
+from vystra.settings import Settings
+from vystra_api import cleanup
+from vystra_api.backends import QueueFullError
+from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
+from vystra_api.objectstore import ObjectStore
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 15.0
+STALE_SECONDS = 90.0  # six missed heartbeats: the process that ran it is gone
+MAX_ATTEMPTS = 3
+ALREADY_INGESTED = "AlreadyIngested"  # the video belongs to an earlier ingest: never delete it
+_QUEUE_LOCK = 0x56797375  # serialises "count the queue, then add to it"
+
+
+class Cancelled(Exception):
+    """The ingest's row was deleted while it ran."""
+
+
+def to_public(row: rows.IngestRow) -> IngestPublic:
+    duration = row.duration_seconds
+    percent = min(100.0, 100.0 * row.processed_seconds / duration) if duration else 0.0
+    return IngestPublic(
+        id=row.id,
+        phase=row.phase,  # type: ignore[arg-type]
+        reason=row.reason,
+        message=row.message,
+        source=row.source,
+        upload_id=row.upload_id,
+        video_id=row.video_id,
+        stage=row.stage if row.phase == "Running" else None,
+        progress=IngestProgress(
+            processed_seconds=row.processed_seconds,
+            duration_seconds=duration,
+            segments=row.segments,
+            percent=round(percent, 1),
+        ),
+        attempts=row.attempts,
+        spec=IngestSpec.model_validate(row.spec),
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
+
+
+class LocalBackend:
+    kind = "local"
+
+    def __init__(self, settings: Settings, db: Database, objects: ObjectStore) -> None:
+        self.settings = settings
+        self.db = db
+        self.objects = objects
+        self.pipeline = Pipeline(settings, db)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    # requests
+    def create(
+        self, tenant: str, ingest_id: str, source: str, upload_id: str | None, spec: IngestSpec
+    ) -> IngestPublic:
+        with self.db.connect() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_QUEUE_LOCK,))
+            if rows.queued_count(conn) >= self.settings.api_queue_size:
+                raise QueueFullError(
+                    f"{self.settings.api_queue_size} ingests are already queued; retry later"
+                )
+            row = rows.create_ingest(
+                conn,
+                ingest_id=ingest_id,
+                tenant=tenant,
+                source=source,
+                upload_id=upload_id,
+                spec=spec.model_dump(mode="json"),
+                priority=spec.priority,
+            )
+        self._wake.set()
+        return to_public(row)
+
+    def get(self, tenant: str, ingest_id: str) -> IngestPublic | None:
+        with self.db.connect() as conn:
+            row = rows.get_ingest(conn, tenant, ingest_id)
+        return to_public(row) if row else None
+
+    def list(
+        self, tenant: str, *, limit: int, cursor: str | None
+    ) -> tuple[list[IngestPublic], str | None]:
+        offset = int(cursor) if cursor and cursor.isdigit() else 0
+        with self.db.connect() as conn:
+            found = rows.list_ingests(conn, tenant, limit=limit + 1, offset=offset)
+        more = len(found) > limit
+        return [to_public(r) for r in found[:limit]], str(offset + limit) if more else None
+
+    def delete(self, tenant: str, ingest_id: str) -> bool:
+        with self.db.connect() as conn:
+            row = rows.delete_ingest(conn, tenant, ingest_id)
+            if row is None:
+                return False
+            # a Running ingest notices at its next progress report and cleans up itself
+            if row.phase in rows.TERMINAL:
+                self._discard_video(conn, row.tenant, row.spec, row.video_id, row.reason)
+        return True
+
+    def counts_by_phase(self) -> dict[str, int]:
+        with self.db.connect() as conn:
+            return rows.count_by_phase(conn)
+
+    def check(self) -> None:
+        with self.db.connect() as conn:
+            conn.execute("SELECT 1")
+
+    # workers
+    def start(self) -> None:
+        for n in range(self.settings.api_workers):
+            thread = threading.Thread(target=self._work, name=f"ingest-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        beat = threading.Thread(target=self._heartbeat, name="ingest-heartbeat", daemon=True)
+        beat.start()
+        self._threads.append(beat)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout=2)  # a thread inside Whisper finishes later; its row recovers
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with self._lock:
+                    running = list(self._running)
+                with self.db.connect() as conn:
+                    if running:
+                        conn.execute(
+                            "UPDATE ingests SET heartbeat_at = now()"
+                            " WHERE id = ANY(%s) AND phase = 'Running'",
+                            (running,),
+                        )
+                    if rows.requeue_orphans(
+                        conn, stale_seconds=STALE_SECONDS, max_attempts=MAX_ATTEMPTS
+                    ):
+                        self._wake.set()
+            except Exception:  # a database hiccup must not end the heartbeat
+                log.exception("ingest heartbeat failed")
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self.db.connect() as conn:
+                    row = rows.claim_next(conn)
+            except Exception:
+                log.exception("could not claim an ingest")
+                row = None
+            if row is None:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            with self._lock:
+                self._running.add(row.id)
+            try:
+                self._run(row)
+            finally:
+                with self._lock:
+                    self._running.discard(row.id)
+
+    def _run(self, row: rows.IngestRow) -> None:
+        spec = IngestSpec.model_validate(row.spec)
+        options = IngestOptions(
+            title=spec.title,
+            language=spec.language,
+            model=spec.model,
+            segmenting=SegmentOptions(
+                spec.segmenting.targetSeconds,
+                spec.segmenting.overlapSeconds,
+                self.settings.segment_pause_seconds,
+            ),
+            insights=spec.insights,
+        )
+        seen_video: list[str] = []
+
+        def on_progress(p: Progress) -> None:
+            if p.video_id:
+                seen_video[:] = [p.video_id]
+            with self.db.connect() as conn:
+                alive = rows.report_progress(
+                    conn,
+                    row.id,
+                    stage=p.stage,
+                    processed_seconds=p.processed_seconds,
+                    duration_seconds=p.duration,
+                    segments=p.segments,
+                    video_id=p.video_id,
+                )
+            if not alive:
+                raise Cancelled(row.id)
+
+        outcome: dict[str, Any]
+        try:
+            result = self.pipeline.ingest(
+                row.source, options, tenant=row.tenant, on_progress=on_progress
+            )
+            exists = result.status == "exists"
+            outcome = {
+                "phase": "Succeeded",
+                "reason": ALREADY_INGESTED if exists else "Indexed",
+                "message": (
+                    f"these bytes were already ingested as video {result.video_id}"
+                    if exists
+                    else f"{result.segments} segments indexed"
+                ),
+                "video_id": result.video_id,
+                "segments": result.segments,
+                "duration_seconds": result.duration_s,
+            }
+        except Cancelled:
+            outcome = {"phase": None, "video_id": seen_video[0] if seen_video else None}
+        except VystraError as exc:
+            outcome = {"phase": "Failed", "reason": exc.reason, "message": str(exc)}
+        except Exception as exc:  # a bug; the row must still end, not stay Running
+            log.exception("ingest %s failed", row.id)
+            outcome = {
+                "phase": "Failed",
+                "reason": "InternalError",
+                "message": f"{type(exc).__name__}: {exc}",
+            }
+        with self.db.connect() as conn:
+            finished = outcome["phase"] is not None and rows.finish(
+                conn,
+                row.id,
+                phase=outcome["phase"],
+                reason=outcome["reason"],
+                message=outcome["message"],
+                video_id=outcome.get("video_id"),
+                segments=outcome.get("segments"),
+                duration_seconds=outcome.get("duration_seconds"),
+            )
+            if not finished:  # deleted while running: honour its retain option now
+                self._discard_video(
+                    conn,
+                    row.tenant,
+                    row.spec,
+                    outcome.get("video_id") or (seen_video[0] if seen_video else None),
+                    outcome.get("reason"),
+                )
+
+    def _discard_video(
+        self, conn: Any, tenant: str, spec: dict, video_id: str | None, reason: str | None
+    ) -> None:
+        if video_id and not spec.get("retain") and reason != ALREADY_INGESTED:
+            cleanup.delete_video(conn, self.objects, tenant, video_id)

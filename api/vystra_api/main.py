@@ -1,0 +1,73 @@
+"""The FastAPI application: routers, error handlers and the process's state.
+
+uvicorn --factory vystra_api.main:create_app     # or: vystra serve --host H --port P
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from vystra.db import Database, open_database
+from vystra.settings import Settings, get_settings
+from vystra_api import errors
+from vystra_api.backends import IngestBackend
+from vystra_api.limits import BodyLimit
+from vystra_api.metrics import Metrics, RequestTimer
+from vystra_api.models import ErrorBody
+from vystra_api.objectstore import ObjectStore, open_store
+from vystra_api.routes import health, ingests, media, search, uploads, videos
+from vystra_api.state import AppState
+
+
+def open_backend(settings: Settings, db: Database, objects: ObjectStore) -> IngestBackend:
+    if settings.mode == "cluster":
+        from vystra_api.backends.kube import KubeBackend
+
+        return KubeBackend(settings)
+    from vystra_api.backends.local import LocalBackend
+
+    return LocalBackend(settings, db, objects)
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    """Build the app; ``db`` lets a caller share its pool (the app then leaves it open)."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = db or open_database(settings, max_size=8)
+        objects = open_store(settings)
+        backend = open_backend(settings, database, objects)
+        metrics.watch_ingests(backend.counts_by_phase)
+        app.state.vystra = AppState(settings, database, objects, backend, metrics)
+        backend.start()
+        try:
+            yield
+        finally:
+            backend.stop()
+            if db is None:
+                database.close()
+
+    app = FastAPI(
+        title="Vystra",
+        version="1.0",
+        summary="Self-hosted video search: uploads, ingests, videos and search.",
+        description="Every /v1 route except the signed upload and media URLs needs a tenant's"
+        " API key as a bearer token. Errors are JSON: `{error, message}`.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    # errors are ErrorBody, not FastAPI's default validation shape: say so in the schema
+    errors_doc: dict[int | str, dict[str, Any]] = {
+        "4XX": {"model": ErrorBody, "description": "Bad request, with a message."}
+    }
+    for module in (uploads, ingests, videos, search, media, health):
+        app.include_router(module.router, responses=errors_doc)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(RequestTimer, metrics=metrics)
+    return app

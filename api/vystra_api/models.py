@@ -1,0 +1,252 @@
+"""Request and response bodies, in small families per resource (Create, Public, List).
+
+Ingest options use the VideoIngest spec's own field names and limits, so a request body and a
+``kubectl apply`` manifest read the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from vystra.search import MAX_LIMIT, MAX_QUERY_CHARS, Mode
+
+MAX_PAGE = 200
+ID_MAX = 64
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt option is an error, not a no-op
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:  # Postgres text cannot hold NUL
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="Stable CamelCase reason, e.g. NotFound.")
+    message: str = Field(description="What went wrong, for people.")
+    details: list[dict[str, Any]] | None = None
+
+
+# uploads
+
+
+class UploadCreate(Strict):
+    filename: str = Field(min_length=1, max_length=255, examples=["keynote.mp4"])
+    size_bytes: int = Field(gt=0, description="Exact size of the file; the store enforces it.")
+    content_type: str = Field(min_length=3, max_length=100, examples=["video/mp4"])
+
+
+class UploadPart(Strict):
+    number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class UploadComplete(Strict):
+    parts: list[UploadPart] | None = Field(
+        default=None, max_length=10_000, description="Multipart uploads: each part's ETag."
+    )
+
+
+class PartTargetPublic(BaseModel):
+    number: int
+    url: str
+    size_bytes: int
+
+
+class UploadPublic(BaseModel):
+    id: str
+    key: str = Field(description="Object key; usable as a VideoIngest source.")
+    filename: str
+    content_type: str
+    size_bytes: int
+    status: Literal["pending", "complete"]
+    expires_at: datetime
+    created_at: datetime
+
+
+class UploadTargetPublic(UploadPublic):
+    method: Literal["PUT"] = "PUT"
+    url: str | None = Field(description="Presigned URL for one PUT; null for multipart.")
+    headers: dict[str, str] = Field(description="Headers the PUT must carry.")
+    part_size: int | None = None
+    parts: list[PartTargetPublic] = Field(default_factory=list)
+
+
+# ingests
+
+
+class Segmenting(Strict):
+    targetSeconds: float = Field(default=15.0, ge=1, le=600)  # noqa: N815 - the CRD's names
+    overlapSeconds: float = Field(default=3.0, ge=0, le=300)  # noqa: N815
+
+    @model_validator(mode="after")
+    def _overlap_below_target(self) -> Segmenting:
+        if self.overlapSeconds >= self.targetSeconds:
+            raise ValueError("segmenting.overlapSeconds must be below segmenting.targetSeconds")
+        return self
+
+
+class IngestSpec(Strict):
+    """The options of a VideoIngest, minus its source."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$", examples=["en"])
+    model: str | None = Field(
+        default=None,
+        max_length=256,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Whisper model name known to the workers; unset: their default.",
+    )
+    accelerator: Literal["auto", "gpu", "cpu"] = "auto"
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    segmenting: Segmenting = Field(default_factory=Segmenting)
+    insights: bool = True
+    retain: bool = Field(default=False, description="Keep the video when the ingest is deleted.")
+
+
+class IngestCreate(IngestSpec):
+    upload_id: str | None = Field(default=None, max_length=ID_MAX)
+    url: str | None = Field(default=None, max_length=2048, examples=["https://example.org/a.mp4"])
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str | None) -> str | None:
+        # s3:// and paths would let one tenant read objects or files that are not theirs
+        if url is not None:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValueError("url must be an http:// or https:// URL")
+            if any(c.isspace() for c in url):
+                raise ValueError("url must not contain whitespace")
+        return url
+
+    @model_validator(mode="after")
+    def _one_source(self) -> IngestCreate:
+        if (self.upload_id is None) == (self.url is None):
+            raise ValueError("give exactly one of upload_id and url")
+        return self
+
+    def spec(self) -> IngestSpec:
+        return IngestSpec.model_validate(self.model_dump(exclude={"upload_id", "url"}))
+
+
+Phase = Literal["Pending", "Queued", "Running", "Succeeded", "Failed"]
+
+
+class IngestProgress(BaseModel):
+    processed_seconds: float = 0.0
+    duration_seconds: float = 0.0
+    segments: int = 0
+    percent: float = 0.0
+
+
+class IngestPublic(BaseModel):
+    id: str
+    phase: Phase
+    reason: str | None = None
+    message: str | None = None
+    source: str
+    upload_id: str | None = None
+    video_id: str | None = None
+    stage: str | None = Field(default=None, description="Pipeline stage, when running.")
+    progress: IngestProgress
+    attempts: int = 0
+    spec: IngestSpec
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.phase in ("Succeeded", "Failed")
+
+
+class IngestList(BaseModel):
+    items: list[IngestPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+# videos
+
+
+class VideoPublic(BaseModel):
+    id: str
+    title: str
+    status: Literal["processing", "ready", "failed"]
+    duration_s: float | None
+    segments: int
+    language: str | None
+    error_reason: str | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TranscriptLine(BaseModel):
+    start: float
+    end: float
+    text: str
+
+
+class VideoDetail(VideoPublic):
+    source: str
+    model: str | None
+    embedding_model: str | None
+    processed_seconds: float
+    insights_status: str | None
+    insights: dict[str, Any] | None
+    media_url: str | None = Field(description="A playable URL for the video, when stored here.")
+    transcript: list[TranscriptLine]
+
+
+class VideoList(BaseModel):
+    items: list[VideoPublic]
+    next_cursor: str | None
+
+
+# search
+
+
+class Moment(BaseModel):
+    video_id: str
+    title: str
+    start: float
+    end: float
+    text: str
+    score: float
+    link: str = Field(description="Plays the video from `start`.")
+
+
+class SearchResults(BaseModel):
+    query: str
+    mode: Mode
+    results: list[Moment]
+
+
+__all__ = [
+    "MAX_LIMIT",
+    "MAX_PAGE",
+    "MAX_QUERY_CHARS",
+    "ErrorBody",
+    "IngestCreate",
+    "IngestList",
+    "IngestPublic",
+    "IngestSpec",
+    "Moment",
+    "SearchResults",
+    "UploadComplete",
+    "UploadCreate",
+    "UploadPublic",
+    "UploadTargetPublic",
+    "VideoDetail",
+    "VideoList",
+    "VideoPublic",
+]

@@ -1,0 +1,149 @@
+"""Ingests: queue a video (local mode) or create a VideoIngest (cluster mode); watch it live."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from vystra.db import uploads
+from vystra.db.listing import segments_after
+from vystra_api.deps import IngestId, StateDep, TenantDep, valid_id
+from vystra_api.errors import ApiError, not_found
+from vystra_api.models import MAX_PAGE, IngestCreate, IngestList, IngestPublic
+from vystra_api.state import AppState
+
+router = APIRouter(prefix="/v1/ingests", tags=["ingests"])
+
+POLL_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+
+
+@router.post("", status_code=201, summary="Ingest an upload or a URL")
+def create_ingest(body: IngestCreate, tenant: TenantDep, state: StateDep) -> IngestPublic:
+    if body.upload_id is not None:
+        valid_id("upload", body.upload_id)
+        with state.db.connect() as conn:
+            upload = uploads.get_upload(conn, body.upload_id, tenant)
+        if upload is None:
+            raise not_found("upload", body.upload_id)
+        if upload.status != "complete":
+            raise ApiError(
+                409, f"upload {upload.id} is not complete: PUT the file, then POST .../complete"
+            )
+        source = state.objects.source_for(upload.object_key)
+    else:
+        assert body.url is not None
+        source = body.url
+    ingest_id = f"ing-{uuid.uuid4().hex[:12]}"
+    return state.backend.create(tenant, ingest_id, source, body.upload_id, body.spec())
+
+
+@router.get("", summary="The tenant's ingests, newest first")
+def list_ingests(
+    tenant: TenantDep,
+    state: StateDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=4096)] = None,
+) -> IngestList:
+    items, next_cursor = state.backend.list(tenant, limit=limit, cursor=cursor)
+    return IngestList(items=items, next_cursor=next_cursor)
+
+
+def _get(state: AppState, tenant: str, ingest_id: str) -> IngestPublic:
+    valid_id("ingest", ingest_id)
+    found = state.backend.get(tenant, ingest_id)
+    if found is None:
+        raise not_found("ingest", ingest_id)
+    return found
+
+
+@router.get("/{ingest_id}", summary="Phase, progress and error of an ingest")
+def get_ingest(ingest_id: IngestId, tenant: TenantDep, state: StateDep) -> IngestPublic:
+    return _get(state, tenant, ingest_id)
+
+
+@router.delete(
+    "/{ingest_id}",
+    status_code=204,
+    summary="Delete an ingest (cancels it if running; the video goes too unless spec.retain)",
+)
+def delete_ingest(ingest_id: IngestId, tenant: TenantDep, state: StateDep) -> Response:
+    valid_id("ingest", ingest_id)
+    if not state.backend.delete(tenant, ingest_id):
+        raise not_found("ingest", ingest_id)
+    return Response(status_code=204)
+
+
+def _event(name: str, data: Any) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@router.get(
+    "/{ingest_id}/events",
+    summary="Server-Sent Events: progress and new transcript segments until the ingest ends",
+    description="Events: `progress` (the ingest, when it changes), `segment` (ordinal, start,"
+    " end, text; each once), `end` (the final ingest, or `{id, deleted: true}`).",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def ingest_events(
+    ingest_id: IngestId, tenant: TenantDep, state: StateDep, request: Request
+) -> StreamingResponse:
+    first = await run_in_threadpool(_get, state, tenant, ingest_id)  # 404 before streaming
+    return StreamingResponse(
+        _stream(state, tenant, first, request),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _stream(
+    state: AppState, tenant: str, first: IngestPublic, request: Request
+) -> AsyncIterator[str]:
+    ingest: IngestPublic | None = first
+    ingest_id = first.id
+    last_state: Any = None
+    last_ordinal = -1
+    last_sent = time.monotonic()
+
+    def new_segments(video_id: str, after: int) -> list[dict[str, Any]]:
+        with state.db.connect() as conn:
+            found = segments_after(conn, tenant, video_id, after)
+        return [
+            {"ordinal": s.ordinal, "start": s.start, "end": s.end, "text": s.text} for s in found
+        ]
+
+    while True:
+        if ingest is None:  # deleted while watched
+            yield _event("end", {"id": ingest_id, "deleted": True})
+            return
+        public = ingest.model_dump(mode="json")
+        now_state = (ingest.phase, ingest.stage, public["progress"], ingest.video_id)
+        if now_state != last_state:
+            last_state = now_state
+            last_sent = time.monotonic()
+            yield _event("progress", public)
+        if ingest.video_id:
+            while batch := await run_in_threadpool(new_segments, ingest.video_id, last_ordinal):
+                for segment in batch:
+                    yield _event("segment", segment)
+                last_ordinal = batch[-1]["ordinal"]
+                last_sent = time.monotonic()
+        if ingest.finished:
+            yield _event("end", public)
+            return
+        if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+            last_sent = time.monotonic()
+            yield ": keep-alive\n\n"  # proxies close connections that stay silent
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(POLL_SECONDS)
+        ingest = await run_in_threadpool(state.backend.get, tenant, ingest_id)

@@ -1,0 +1,69 @@
+"""Search: plain-language queries to the moments that answer them, with a link to play each."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from vystra.db.listing import video_sources
+from vystra.search import MAX_LIMIT, MAX_QUERY_CHARS, Mode, search
+from vystra_api.deps import StateDep, TenantDep
+from vystra_api.errors import ApiError
+from vystra_api.models import Moment, SearchResults
+from vystra_api.routes.videos import media_url
+
+router = APIRouter(prefix="/v1/search", tags=["search"])
+
+MAX_VIDEO_FILTERS = 100
+
+
+@router.get("", summary="Find the moments that match a query")
+def search_moments(
+    tenant: TenantDep,
+    state: StateDep,
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The query.")],
+    mode: Mode = Mode.hybrid,
+    video_id: Annotated[
+        list[str] | None,
+        Query(max_length=MAX_VIDEO_FILTERS, description="Only these videos (repeatable)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
+) -> SearchResults:
+    if "\x00" in q or any("\x00" in v or len(v) > 64 for v in video_id or ()):
+        raise ApiError(400, "q and video_id must be plain text without NUL characters")
+    embedder = state.embedder() if mode is not Mode.keyword else None
+    started = time.perf_counter()
+    with state.db.connect() as conn:
+        hits = search(
+            conn,
+            embedder,
+            q,
+            tenant=tenant,
+            mode=mode,
+            limit=limit,
+            video_ids=video_id or None,
+            ef_search=state.settings.hnsw_ef_search,
+        )
+        sources = video_sources(conn, tenant, list({h.video_id for h in hits})) if hits else {}
+    state.metrics.search.labels(mode.value).observe(time.perf_counter() - started)
+    base_url = str(request.base_url)
+    urls = {vid: media_url(state, tenant, src, base_url) for vid, src in sources.items()}
+    return SearchResults(
+        query=q,
+        mode=mode,
+        results=[
+            Moment(
+                video_id=h.video_id,
+                title=h.title,
+                start=h.start,
+                end=h.end,
+                text=h.text,
+                score=h.score,
+                link=f"{urls[h.video_id]}#t={h.start:.1f}" if urls.get(h.video_id) else h.link,
+            )
+            for h in hits
+        ],
+    )

@@ -1,0 +1,25 @@
+"""Run the API with uvicorn: ``vystra serve`` and the ``vystra-api`` entry point."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+import uvicorn
+
+from vystra.settings import Settings, get_settings
+from vystra_api.main import create_app
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
+    # one process: local mode's queue and workers live in it (scale out in cluster mode)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="vystra-api", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    serve(get_settings(), args.host, args.port)
+    return 0
