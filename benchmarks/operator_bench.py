@@ -91,6 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=500)
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--operator-log", type=Path, help="keep the operator's log here")
     args = parser.parse_args()
 
     state = Path(tempfile.mkdtemp(prefix="vystra-opbench-"))
@@ -142,8 +143,8 @@ def main() -> None:
                 f"http://127.0.0.1:{free_port()}/healthz",
             ],
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=args.operator_log.open("wb") if args.operator_log else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
         )
         time.sleep(5)  # operator start-up is not part of the measurement
 

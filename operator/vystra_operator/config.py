@@ -51,6 +51,11 @@ class OperatorSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VYSTRA_OPERATOR_", extra="ignore")
 
     pools_file: Path | None = Field(default=None, description="YAML list of pools (see Pool).")
+    pools_yaml: str | None = Field(
+        default=None,
+        description="The pools file's content itself: the Helm chart passes it from a ConfigMap"
+        " key as an environment variable, which needs no volume.",
+    )
     gpu_resource: str = "nvidia.com/gpu"
     worker_service_account: str = "vystra-worker"
     worker_cluster_role: str = "vystra-worker"
@@ -76,9 +81,12 @@ class OperatorSettings(BaseSettings):
     namespace: str | None = Field(default=None, description="Watch one namespace; unset: all.")
 
     def pools(self) -> list[Pool]:
-        if self.pools_file is None:
+        if self.pools_yaml is not None:
+            data = yaml.safe_load(self.pools_yaml) or {}
+        elif self.pools_file is not None:
+            data = yaml.safe_load(self.pools_file.read_text()) or {}
+        else:
             return DEFAULT_POOLS
-        data = yaml.safe_load(self.pools_file.read_text()) or {}
         return [Pool.model_validate(p) for p in data.get("pools", [])]
 
 

@@ -70,7 +70,6 @@ async def seen(status: dict[str, Any], patch: kopf.Patch, memo: kopf.Memo, **_: 
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
-@kopf.on.event("", "v1", "pods", labels=MANAGED)
 async def child_changed(memo: kopf.Memo, **_: Any) -> None:
     memo.wake.set()
 

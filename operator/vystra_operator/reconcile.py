@@ -8,8 +8,10 @@ a Job that finished while no operator was watching is still seen finished on the
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,8 +41,8 @@ OPERATOR_REASONS = {"Created", "JobCreated", "WaitingForGPU", "WaitingForCPU", "
 @dataclass
 class Snapshot:
     ingests: list[dict[str, Any]]
-    jobs: list[Any]  # V1Job
-    pods: list[Any]  # V1Pod
+    jobs: list[dict[str, Any]]
+    pods: list[dict[str, Any]]
     gpu_capacity: int
 
 
@@ -50,10 +52,18 @@ def _parse_time(value: str | None) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _job_finished(job: Any) -> str | None:
-    for cond in job.status.conditions or []:
-        if cond.status == "True" and cond.type in ("Complete", "Failed"):
-            return cond.type
+def _items(response: Any) -> list[dict[str, Any]]:
+    return json.loads(response.data)["items"]
+
+
+def _labels(obj: dict[str, Any]) -> dict[str, str]:
+    return obj["metadata"].get("labels") or {}
+
+
+def _job_finished(job: dict[str, Any]) -> str | None:
+    for cond in job.get("status", {}).get("conditions") or []:
+        if cond["status"] == "True" and cond["type"] in ("Complete", "Failed"):
+            return cond["type"]
     return None
 
 
@@ -83,16 +93,19 @@ class Reconciler:
     def snapshot(self) -> Snapshot:
         # Jobs before VideoIngests: a worker writes its failure reason before it exits, so a
         # Job seen failed here has that reason in the VideoIngest read after it.
+        # Plain JSON, not client models: building models for hundreds of pods costs more
+        # than the whole rest of a pass.
+        raw = {"_preload_content": False}
         ns = self.settings.namespace
         if ns:
-            jobs = self.batch.list_namespaced_job(ns, label_selector=SELECTOR)
-            pods = self.core.list_namespaced_pod(ns, label_selector=SELECTOR)
-            ingests = self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)
+            jobs = self.batch.list_namespaced_job(ns, label_selector=SELECTOR, **raw)
+            pods = self.core.list_namespaced_pod(ns, label_selector=SELECTOR, **raw)
+            ingests = self.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, **raw)
         else:
-            jobs = self.batch.list_job_for_all_namespaces(label_selector=SELECTOR)
-            pods = self.core.list_pod_for_all_namespaces(label_selector=SELECTOR)
-            ingests = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
-        return Snapshot(ingests["items"], jobs.items, pods.items, self.gpu_capacity())
+            jobs = self.batch.list_job_for_all_namespaces(label_selector=SELECTOR, **raw)
+            pods = self.core.list_pod_for_all_namespaces(label_selector=SELECTOR, **raw)
+            ingests = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **raw)
+        return Snapshot(_items(ingests), _items(jobs), _items(pods), self.gpu_capacity())
 
     def gpu_capacity(self) -> int:
         """GPUs allocatable on Ready, schedulable nodes of the GPU pool."""
@@ -111,15 +124,17 @@ class Reconciler:
     # -- the pass ----------------------------------------------------------------------------
 
     def cycle(self) -> None:
+        started = time.monotonic()
         snap = self.snapshot()
-        jobs = {j.metadata.labels.get(LABEL_UID): j for j in snap.jobs}
+        listed = time.monotonic()
+        jobs = {_labels(j).get(LABEL_UID): j for j in snap.jobs}
         pods_by_uid: dict[str, list[Any]] = {}
         for pod in snap.pods:
-            pods_by_uid.setdefault(pod.metadata.labels.get(LABEL_UID), []).append(pod)
+            pods_by_uid.setdefault(_labels(pod).get(LABEL_UID), []).append(pod)
         running = {"gpu": 0, "cpu": 0}
         for job in snap.jobs:
             if _job_finished(job) is None:
-                pool = self.pools.get(job.metadata.labels.get(LABEL_POOL, ""))
+                pool = self.pools.get(_labels(job).get(LABEL_POOL, ""))
                 running["gpu" if pool and pool.gpu else "cpu"] += 1
 
         writes: list[Callable[[], None]] = []
@@ -156,21 +171,39 @@ class Reconciler:
         )
         decisions = place([c for _, c in waiting.values()], capacity, self.speeds)
         queued = {"gpu": 0, "cpu": 0}
+        admitted: list[tuple[dict[str, Any], Pool, Decision]] = []
         for key, (body, _) in waiting.items():
             decision = decisions[key]
             if decision.pool is None:
                 queued["cpu" if decision.reason == "WaitingForCPU" else "gpu"] += 1
                 writes.append(partial(self.mark_queued, body, decision))
             else:
-                writes.append(partial(self.admit, body, self.pools_for(decision.pool), decision))
+                admitted.append((body, self.pools_for(decision.pool), decision))
                 running[decision.pool] += 1
-        # decisions are final for this pass; their API writes are independent of each other
-        for future in [self.executor.submit(write) for write in writes]:
-            future.result()
+        # Decisions are final for this pass and their API writes independent of each other.
+        # Jobs go first, all of them, so work starts before the bookkeeping is written.
+        names = self._run([partial(self.create_job, body, pool) for body, pool, _ in admitted])
+        writes += [
+            partial(self.record_admission, body, pool, decision, name)
+            for (body, pool, decision), name in zip(admitted, names, strict=True)
+        ]
+        self._run(writes)
+        if writes:
+            log.info(
+                "pass: %d ingests, %d waiting, %d queued; listed in %.2fs, wrote in %.2fs",
+                len(snap.ingests),
+                len(waiting),
+                sum(queued.values()),
+                listed - started,
+                time.monotonic() - listed,
+            )
         for pool in ("gpu", "cpu"):
             metrics.QUEUE_DEPTH.labels(pool).set(queued[pool])
             metrics.RUNNING.labels(pool).set(running[pool])
         metrics.GPU_CAPACITY.set(snap.gpu_capacity)
+
+    def _run(self, calls: list[Callable[[], Any]]) -> list[Any]:
+        return [future.result() for future in [self.executor.submit(c) for c in calls]]
 
     def pools_for(self, kind: str) -> Pool:
         pool = self.gpu_pool if kind == "gpu" else self.cpu_pool
@@ -179,19 +212,25 @@ class Reconciler:
 
     # -- transitions -------------------------------------------------------------------------
 
-    def admit(self, body: dict[str, Any], pool: Pool, decision: Decision) -> None:
-        meta, status = body["metadata"], body.get("status") or {}
+    def create_job(self, body: dict[str, Any], pool: Pool) -> str:
+        meta = body["metadata"]
         job = render_job(body, pool, self.settings)
         self.worker_access.ensure(meta["namespace"])
-        recreated = status.get("phase") == "Running"  # its Job vanished (deleted by hand)
         try:
-            self.batch.create_namespaced_job(meta["namespace"], job)
+            self.batch.create_namespaced_job(meta["namespace"], job, _preload_content=False)
             metrics.JOBS_CREATED.labels(pool.name).inc()
         except ApiException as exc:
             if exc.status != 409:  # 409: created by an earlier pass or operator instance
                 raise
+        return job["metadata"]["name"]
+
+    def record_admission(
+        self, body: dict[str, Any], pool: Pool, decision: Decision, job_name: str
+    ) -> None:
+        meta, status = body["metadata"], body.get("status") or {}
+        recreated = status.get("phase") == "Running"  # its Job vanished (deleted by hand)
         reason = "JobRecreated" if recreated else "JobCreated"
-        message = f"Job {job['metadata']['name']} on the {pool.name} pool: {decision.message}"
+        message = f"Job {job_name} on the {pool.name} pool: {decision.message}"
         wait = (datetime.now(UTC) - _parse_time(meta.get("creationTimestamp"))).total_seconds()
         if not recreated:
             metrics.ADMISSION_WAIT.observe(max(0.0, wait))
@@ -202,7 +241,7 @@ class Reconciler:
                 "reason": reason,
                 "message": message,
                 "pool": pool.name,
-                "jobName": job["metadata"]["name"],
+                "jobName": job_name,
                 "startedAt": status.get("startedAt") or now(),
                 "conditions": self._conditions(body, "Admitted", True, reason, message),
             },
@@ -229,21 +268,23 @@ class Reconciler:
         if first:
             self.event(body, "Normal", "Queued", decision.message)
 
-    def sync_with_job(self, body: dict[str, Any], job: Any, pods: list[Any]) -> None:
+    def sync_with_job(
+        self, body: dict[str, Any], job: dict[str, Any], pods: list[dict[str, Any]]
+    ) -> None:
         status = body.get("status") or {}
-        js = job.status
-        attempts = (js.active or 0) + (js.failed or 0) + (js.succeeded or 0)
-        latest = max(pods, key=lambda p: p.metadata.creation_timestamp, default=None)
-        node = latest.spec.node_name if latest is not None and latest.spec.node_name else None
+        js = job.get("status") or {}
+        attempts = js.get("active", 0) + js.get("failed", 0) + js.get("succeeded", 0)
+        latest = max(pods, key=lambda p: p["metadata"]["creationTimestamp"], default=None)
+        node = (latest or {}).get("spec", {}).get("nodeName")
         finished = _job_finished(job)
-        pool = job.metadata.labels.get(LABEL_POOL, "")
+        pool = _labels(job).get(LABEL_POOL, "")
         patch: dict[str, Any] = {}
         if attempts != status.get("attempts"):
             patch["attempts"] = attempts
         if node and node != status.get("node"):
             patch["node"] = node
         if status.get("phase") != "Running" and finished is None:
-            patch.update(phase="Running", pool=pool, jobName=job.metadata.name)
+            patch.update(phase="Running", pool=pool, jobName=job["metadata"]["name"])
         if finished == "Complete":
             progress = status.get("progress") or {}
             message = f"{progress.get('segments', 0)} segments indexed"
@@ -274,19 +315,18 @@ class Reconciler:
     def finish(self, body, job, pool, phase, reason, message, patch) -> None:
         self.patch_status(body, patch)
         self.event(body, "Normal" if phase == "Succeeded" else "Warning", reason, message)
-        started = job.metadata.creation_timestamp
-        if started is not None:
-            elapsed = (datetime.now(UTC) - started).total_seconds()
-            metrics.JOB_DURATION.labels(pool, phase).observe(max(0.0, elapsed))
+        started = _parse_time(job["metadata"].get("creationTimestamp"))
+        elapsed = (datetime.now(UTC) - started).total_seconds()
+        metrics.JOB_DURATION.labels(pool, phase).observe(max(0.0, elapsed))
 
     @staticmethod
-    def _failure(status: dict[str, Any], job: Any) -> tuple[str, str]:
+    def _failure(status: dict[str, Any], job: dict[str, Any]) -> tuple[str, str]:
         """The worker's own reason (e.g. NoAudioTrack) if it wrote one, else the Job's."""
         if status.get("reason") and status["reason"] not in OPERATOR_REASONS:
             return status["reason"], status.get("message") or status["reason"]
-        for cond in job.status.conditions or []:
-            if cond.type == "Failed" and cond.status == "True":
-                return cond.reason or "JobFailed", cond.message or "the worker Job failed"
+        for cond in job.get("status", {}).get("conditions") or []:
+            if cond["type"] == "Failed" and cond["status"] == "True":
+                return cond.get("reason") or "JobFailed", cond.get("message") or "Job failed"
         return "JobFailed", "the worker Job failed"
 
     def _conditions(self, body, type_: str, value: bool, reason: str, message: str):
@@ -307,7 +347,13 @@ class Reconciler:
         status = {**status, "observedGeneration": meta.get("generation")}
         try:
             self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], {"status": status}
+                GROUP,
+                VERSION,
+                meta["namespace"],
+                PLURAL,
+                meta["name"],
+                {"status": status},
+                _preload_content=False,  # the answer is not needed: skip parsing it
             )
         except ApiException as exc:
             if exc.status != 404:  # deleted meanwhile: nothing to report on
@@ -339,6 +385,7 @@ class Reconciler:
                     "reportingComponent": "vystra.io/operator",
                     "reportingInstance": self.identity,
                 },
+                _preload_content=False,
             )
         except ApiException:  # events are informational; never block a transition on them
             log.warning("could not post event %s for %s", reason, meta["name"])
