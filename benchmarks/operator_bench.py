@@ -40,16 +40,18 @@ POOLS = """pools:
 
 
 def watch_jobs(batch: client.BatchV1Api, namespace: str, seen: dict[str, float], stop) -> None:
+    """Record when each Job is first seen (the watch ends with the cluster; that is fine)."""
     w = watch.Watch()
-    for event in w.stream(batch.list_namespaced_job, namespace, timeout_seconds=600):
-        if event["type"] == "ADDED":
-            key = (
-                event["object"].metadata.labels.get("vystra.io/ingest")
-                or event["object"].metadata.name
-            )
-            seen.setdefault(key, time.monotonic())
-        if stop.is_set():
-            w.stop()
+    try:
+        for event in w.stream(batch.list_namespaced_job, namespace, timeout_seconds=600):
+            if event["type"] == "ADDED":
+                labels = event["object"].metadata.labels or {}
+                seen.setdefault(labels.get("vystra.io/ingest", ""), time.monotonic())
+            if stop.is_set():
+                w.stop()
+    except Exception:
+        if not stop.is_set():
+            raise
 
 
 def run(api: client.ApiClient, namespace: str, count: int, clients: int, create) -> dict:
