@@ -24,67 +24,35 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from search_bench import PER_VIDEO, mix, sentences
+from synthetic import load, mix
 
-from vystra.db import open_database, store
+from vystra.db import open_database
 from vystra.embed import get_embedder
 from vystra.search import search
-from vystra.segment import Chunk
 from vystra.settings import Settings
 from vystra.tenants import create_tenant
 
 TENANT = "bench"
 
 
-def load(settings: Settings, segments: int, base_count: int) -> list[str]:
-    """Write the segments by COPY, build HNSW after, and return held-out query texts."""
+def load_corpus(settings: Settings, segments: int, base_count: int) -> list[str]:
+    """Load the synthetic segments for TENANT and return held-out query texts."""
     rng = np.random.default_rng(7)
-    embedder = get_embedder(settings)
-    texts = sentences(base_count, rng)
-    base = embedder.embed(texts)
-    vectors, pairs = mix(base, rng, segments)
-    t0 = time.perf_counter()
-    with open_database(settings) as db, db.connect() as conn:
-        conn.execute("DROP INDEX segments_embedding_hnsw")
-        conn.commit()
-        for v in range(0, segments, PER_VIDEO):
-            video_id = f"vbench{v // PER_VIDEO:06d}"
-            store.begin_video(
-                conn,
-                video_id=video_id,
-                tenant=TENANT,
-                title=f"Video {v // PER_VIDEO}",
-                source=f"https://media.example/{video_id}.mp4",
-                sha256=video_id,
-                size_bytes=1,
-                duration=PER_VIDEO * 10.0,
-                options={},
-            )
-            rows = range(v, min(v + PER_VIDEO, segments))
-            chunks = [
-                Chunk(i - v, (i - v) * 10.0, (i - v) * 10.0 + 9.5, f"{texts[a]} {texts[b]}")
-                for i, (a, b) in zip(rows, pairs[v : v + len(rows)], strict=True)
-            ]
-            store.write_segments(
-                conn,
-                video_id=video_id,
-                tenant=TENANT,
-                chunks=chunks,
-                vectors=vectors[v : v + len(chunks)],
-                processed_seconds=0,
-            )
-            conn.commit()
-        conn.execute("SET maintenance_work_mem = '1GB'")
-        conn.execute(
-            "CREATE INDEX segments_embedding_hnsw ON segments"
-            " USING hnsw (embedding vector_cosine_ops)"
+    with open_database(settings) as db:
+        corpus = load(
+            db,
+            get_embedder(settings),
+            tenant=TENANT,
+            segments=segments,
+            base_count=base_count,
+            rng=rng,
         )
-        conn.commit()
-        conn.execute("ANALYZE segments")
-        conn.commit()
-    print(f"loaded {segments} segments and built HNSW in {time.perf_counter() - t0:.1f} s")
-    _, qpairs = mix(base, rng, 400)
-    return [texts[a].split(" in ")[0] for a, _ in qpairs]
+    print(
+        f"loaded {segments} segments in {corpus.load_seconds:.1f} s, "
+        f"HNSW built in {corpus.build_seconds:.1f} s"
+    )
+    _, qpairs = mix(corpus.base, rng, 400)
+    return [corpus.texts[a].split(" in ")[0] for a, _ in qpairs]
 
 
 def run_concurrently(
@@ -136,7 +104,7 @@ def main() -> None:
 
     home = Path(tempfile.mkdtemp(prefix="vystra-api-bench-"))
     settings = Settings(home=home, database_url=None, groq_api_key=None)
-    texts = load(settings, args.segments, args.base)
+    texts = load_corpus(settings, args.segments, args.base)
     queries = [texts[i % len(texts)] for i in range(args.queries)]
     with open_database(settings) as db, db.connect() as conn:
         key = create_tenant(conn, TENANT)
