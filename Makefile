@@ -51,7 +51,7 @@ bench-operator: install cluster-tools
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy vystra api/vystra_api
+	$(VENV)/bin/mypy vystra api/vystra_api operator/vystra_operator
 
 format: install
 	$(VENV)/bin/ruff format .

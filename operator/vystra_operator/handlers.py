@@ -61,7 +61,7 @@ async def _reconcile_forever(memo: kopf.Memo) -> None:
 
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.resume(GROUP, VERSION, PLURAL)
-async def seen(status: dict[str, Any], patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+async def seen(status: kopf.Status, patch: kopf.Patch, memo: Any, **_: Any) -> None:
     if not status.get("phase"):
         patch.status["phase"] = "Pending"
         patch.status["reason"] = "Created"
@@ -76,13 +76,19 @@ async def child_changed(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 def deleted(
-    body: kopf.Body, spec: kopf.Spec, status: kopf.Status, name: str, namespace: str, **_: Any
+    body: kopf.Body,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    name: str,
+    namespace: str | None,
+    **_: Any,
 ) -> None:
     """Stop the worker first, then remove the video's data (unless ``spec.retain``).
 
     Waiting for the pods to be gone matters: a worker still running after the cleanup could
     write segments for a video that no longer exists.
     """
+    assert namespace is not None  # VideoIngest is namespaced
     uid = body["metadata"]["uid"]
     batch, core = client.BatchV1Api(), client.CoreV1Api()
     with contextlib.suppress(ApiException):

@@ -127,15 +127,15 @@ class Reconciler:
         started = time.monotonic()
         snap = self.snapshot()
         listed = time.monotonic()
-        jobs = {_labels(j).get(LABEL_UID): j for j in snap.jobs}
-        pods_by_uid: dict[str, list[Any]] = {}
+        jobs = {_labels(j).get(LABEL_UID, ""): j for j in snap.jobs}
+        pods_by_uid: dict[str, list[dict[str, Any]]] = {}
         for pod in snap.pods:
-            pods_by_uid.setdefault(_labels(pod).get(LABEL_UID), []).append(pod)
+            pods_by_uid.setdefault(_labels(pod).get(LABEL_UID, ""), []).append(pod)
         running = {"gpu": 0, "cpu": 0}
-        for job in snap.jobs:
-            if _job_finished(job) is None:
-                pool = self.pools.get(_labels(job).get(LABEL_POOL, ""))
-                running["gpu" if pool and pool.gpu else "cpu"] += 1
+        for child in snap.jobs:
+            if _job_finished(child) is None:
+                job_pool = self.pools.get(_labels(child).get(LABEL_POOL, ""))
+                running["gpu" if job_pool and job_pool.gpu else "cpu"] += 1
 
         writes: list[Callable[[], None]] = []
         waiting: dict[str, tuple[dict[str, Any], Candidate]] = {}
@@ -197,9 +197,9 @@ class Reconciler:
                 listed - started,
                 time.monotonic() - listed,
             )
-        for pool in ("gpu", "cpu"):
-            metrics.QUEUE_DEPTH.labels(pool).set(queued[pool])
-            metrics.RUNNING.labels(pool).set(running[pool])
+        for kind in ("gpu", "cpu"):
+            metrics.QUEUE_DEPTH.labels(kind).set(queued[kind])
+            metrics.RUNNING.labels(kind).set(running[kind])
         metrics.GPU_CAPACITY.set(snap.gpu_capacity)
 
     def _run(self, calls: list[Callable[[], Any]]) -> list[Any]:

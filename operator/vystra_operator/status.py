@@ -29,7 +29,7 @@ def set_condition(
             if generation is not None:
                 cond["observedGeneration"] = generation
             return out
-    new = {
+    new: dict[str, Any] = {
         "type": type_,
         "status": value,
         "reason": reason,
