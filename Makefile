@@ -31,7 +31,7 @@ demo: install
 
 # The cluster tests need the Kubernetes, etcd and MinIO binaries: built once from Go modules
 # into ~/.cache/vystra (about 10 minutes cold on 2 cores), reused afterwards.
-test: install cluster-tools
+test: install cluster-tools stripe-mock
 	$(PY) -m pytest -q
 
 test-fast: install
@@ -68,3 +68,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
 
 include hack/cluster.mk
+include hack/billing.mk

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -106,6 +106,42 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = Field(default=6 * 3600, ge=60)
     api_workers: int = Field(default=1, ge=1, le=64, description="Local mode: parallel ingests.")
     api_queue_size: int = Field(default=32, ge=1, description="Local mode: queued ingests, max.")
+
+    # billing (Stripe). Secrets are SecretStr: they never show in a repr, a log line or an error.
+    billing_enabled: bool = Field(
+        default=False,
+        description="Enforce plans (quotas, 402) and report usage to Stripe; off: self-hosted,"
+        " no limits (usage is still recorded and shown).",
+    )
+    stripe_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("STRIPE_API_KEY", "VYSTRA_STRIPE_API_KEY")
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("STRIPE_WEBHOOK_SECRET", "VYSTRA_STRIPE_WEBHOOK_SECRET"),
+    )
+    stripe_api_base: str | None = Field(
+        default=None, description="Stripe API address; unset: api.stripe.com (tests: stripe-mock)."
+    )
+    stripe_meter_event_name: str = Field(
+        default="vystra_processed_seconds",
+        description="The Billing Meter's event name that processed seconds are reported under.",
+    )
+    billing_plans_file: Path | None = Field(
+        default=None, description="YAML list of plans (see vystra/billing/plans.py)."
+    )
+    billing_plans_yaml: str | None = Field(
+        default=None, description="The plans file's content itself (the chart passes it inline)."
+    )
+    billing_default_plan: str | None = Field(
+        default="free",
+        description="Plan of a tenant that never subscribed; empty: such tenants get 402.",
+    )
+    billing_success_url: str = "http://127.0.0.1:8000/billing/success"
+    billing_cancel_url: str = "http://127.0.0.1:8000/billing/cancel"
+    billing_report_interval_seconds: float = Field(
+        default=30.0, gt=0, description="How often unreported usage is sent to Stripe."
+    )
 
     @property
     def home_dir(self) -> Path:

@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from vystra.billing.quota import QuotaExceeded
+from vystra.billing.stripe_api import BillingNotConfigured
 from vystra.errors import VystraError
 from vystra_api.backends import BackendError, QueueFullError
 from vystra_api.objectstore import ObjectStoreError
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 _REASONS = {
     400: "BadRequest",
     401: "Unauthorized",
+    402: "PaymentRequired",
     403: "Forbidden",
     404: "NotFound",
     405: "MethodNotAllowed",
@@ -103,6 +106,16 @@ def install(app: FastAPI) -> None:
     async def _vystra(_: Request, exc: VystraError) -> JSONResponse:
         reason = exc.reason if exc.reason != "Error" else "BadRequest"
         return error_response(400, reason, str(exc))
+
+    @app.exception_handler(QuotaExceeded)
+    async def _quota(_: Request, exc: QuotaExceeded) -> JSONResponse:
+        # details[0].limit names the limit for programs; the message says it for people
+        return error_response(402, exc.reason, str(exc), details=[exc.detail])
+
+    @app.exception_handler(BillingNotConfigured)
+    async def _billing_off(_: Request, exc: BillingNotConfigured) -> JSONResponse:
+        # not a 5xx: the service works, it just does not sell plans (self-hosted)
+        return error_response(404, exc.reason, str(exc))
 
     @app.exception_handler(QueueFullError)
     async def _queue_full(_: Request, exc: QueueFullError) -> JSONResponse:

@@ -19,8 +19,8 @@ from vystra_api.limits import BodyLimit
 from vystra_api.metrics import Metrics, RequestTimer
 from vystra_api.models import ErrorBody
 from vystra_api.objectstore import ObjectStore, open_store
-from vystra_api.routes import health, ingests, media, search, uploads, videos
-from vystra_api.state import AppState
+from vystra_api.routes import billing, health, ingests, media, search, uploads, videos
+from vystra_api.state import AppState, open_billing
 
 
 def open_backend(settings: Settings, db: Database, objects: ObjectStore) -> IngestBackend:
@@ -43,12 +43,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         database = db or open_database(settings, max_size=8)
         objects = open_store(settings)
         backend = open_backend(settings, database, objects)
+        billing_state = open_billing(settings, database)
         metrics.watch_ingests(backend.counts_by_phase)
-        app.state.vystra = AppState(settings, database, objects, backend, metrics)
+        app.state.vystra = AppState(settings, database, objects, backend, metrics, billing_state)
         backend.start()
+        billing_state.start()
         try:
             yield
         finally:
+            billing_state.stop()
             backend.stop()
             if db is None:
                 database.close()
@@ -66,7 +69,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     errors_doc: dict[int | str, dict[str, Any]] = {
         "4XX": {"model": ErrorBody, "description": "Bad request, with a message."}
     }
-    for module in (uploads, ingests, videos, search, media, health):
+    for module in (uploads, ingests, videos, search, media, billing, health):
         app.include_router(module.router, responses=errors_doc)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestTimer, metrics=metrics)

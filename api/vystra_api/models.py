@@ -107,6 +107,13 @@ class IngestSpec(Strict):
     )
     accelerator: Literal["auto", "gpu", "cpu"] = "auto"
     priority: int = Field(default=0, ge=-1000, le=1000)
+    durationHintSeconds: float | None = Field(  # noqa: N815
+        default=None,
+        ge=0,
+        le=86400,
+        description="Expected length of the video: helps placement, and plan limits are"
+        " checked against it before anything runs.",
+    )
     segmenting: Segmenting = Field(default_factory=Segmenting)
     insights: bool = True
     retain: bool = Field(default=False, description="Keep the video when the ingest is deleted.")
@@ -229,6 +236,55 @@ class SearchResults(BaseModel):
     query: str
     mode: Mode
     results: list[Moment]
+
+
+# billing
+
+
+class CheckoutCreate(Strict):
+    plan: str = Field(min_length=1, max_length=40, examples=["pro"])
+    success_url: str | None = Field(
+        default=None, max_length=2048, description="Where Checkout sends the customer after paying."
+    )
+    cancel_url: str | None = Field(default=None, max_length=2048)
+
+    @field_validator("success_url", "cancel_url")
+    @classmethod
+    def _http_only(cls, url: str | None) -> str | None:
+        if url is not None and urlparse(url).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+class CheckoutPublic(BaseModel):
+    id: str = Field(description="The Stripe Checkout Session id.")
+    url: str | None = Field(description="Send the customer here to pay.")
+    plan: str
+
+
+class PlanPublic(BaseModel):
+    name: str
+    included_minutes: float
+    overage: bool = Field(description="Minutes beyond the included ones are billed (else 402).")
+    max_video_seconds: float | None
+    max_concurrent_ingests: int | None
+    gpu_allowed: bool
+    purchasable: bool = Field(description="Has Stripe prices: can be bought through Checkout.")
+
+
+class UsagePublic(BaseModel):
+    plan: PlanPublic | None = Field(description="The plan in force; null: none (402 on ingest).")
+    status: str = Field(description="Subscription status: none, active, past_due, canceled, ...")
+    enforced: bool = Field(description="Whether plan limits are enforced on this service.")
+    period_start: datetime
+    period_end: datetime
+    used_seconds: float
+    used_minutes: float
+    included_minutes: float
+    remaining_minutes: float
+    active_ingests: int
+    metered_ingests: int = Field(description="Ingests metered in this period.")
+    unreported_ingests: int = Field(description="Of those, not yet accepted by Stripe.")
 
 
 __all__ = [

@@ -5,12 +5,44 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import stripe
+
+from vystra.billing.plans import Catalog, load_catalog
+from vystra.billing.reporter import Reporter
+from vystra.billing.stripe_api import make_client
 from vystra.db import Database
 from vystra.embed import Embedder, get_embedder
+from vystra.errors import VystraError
 from vystra.settings import Settings
 from vystra_api.backends import IngestBackend
 from vystra_api.metrics import Metrics
 from vystra_api.objectstore import ObjectStore
+
+
+@dataclass
+class Billing:
+    catalog: Catalog
+    client: stripe.StripeClient | None  # None: STRIPE_API_KEY unset
+    reporter: Reporter | None  # drains the usage outbox while billing is enabled
+
+    def start(self) -> None:
+        if self.reporter:
+            self.reporter.start()
+
+    def stop(self) -> None:
+        if self.reporter:
+            self.reporter.stop()
+
+
+def open_billing(settings: Settings, db: Database) -> Billing:
+    catalog = load_catalog(settings)  # a bad plans file stops start-up, not the first request
+    client = make_client(settings) if settings.stripe_api_key else None
+    if settings.billing_enabled and (client is None or settings.stripe_webhook_secret is None):
+        raise VystraError(
+            "VYSTRA_BILLING_ENABLED needs STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET to be set"
+        )
+    reporter = Reporter(settings, db, client) if settings.billing_enabled and client else None
+    return Billing(catalog, client, reporter)
 
 
 @dataclass
@@ -20,6 +52,7 @@ class AppState:
     objects: ObjectStore
     backend: IngestBackend
     metrics: Metrics
+    billing: Billing
     _embedder: Embedder | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

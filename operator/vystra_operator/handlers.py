@@ -12,9 +12,8 @@ import kopf
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from vystra.db import open_database, store
+from vystra.db import store
 from vystra.k8s import GROUP, PLURAL, VERSION, tenant_of
-from vystra.settings import get_settings
 from vystra_operator import MANAGED_BY, metrics
 from vystra_operator.config import get_operator_settings
 from vystra_operator.jobs import LABEL_UID, job_name
@@ -81,6 +80,7 @@ def deleted(
     status: kopf.Status,
     name: str,
     namespace: str | None,
+    memo: Any,
     **_: Any,
 ) -> None:
     """Stop the worker first, then remove the video's data (unless ``spec.retain``).
@@ -98,6 +98,6 @@ def deleted(
         raise kopf.TemporaryError(f"waiting for {len(pods)} worker pod(s) to stop", delay=1)
     video_id = status.get("videoId")
     if video_id and not spec.get("retain", False):
-        with open_database(get_settings(), max_size=1) as db, db.connect() as conn:
+        with memo.reconciler.database().connect() as conn:
             store.delete_video(conn, tenant_of(dict(body)), video_id)
         log.info("deleted video %s of %s/%s", video_id, namespace, name)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,10 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from vystra.billing.usage import record_videoingest
+from vystra.db import Database, open_database
 from vystra.k8s import GROUP, KIND, PLURAL, VERSION
+from vystra.settings import get_settings
 from vystra_operator import metrics
 from vystra_operator.config import OperatorSettings, Pool
 from vystra_operator.jobs import LABEL_POOL, LABEL_UID, SELECTOR, render_job
@@ -76,6 +80,8 @@ class Reconciler:
         self.core = client.CoreV1Api(api_client)
         self.identity = socket.gethostname()
         self.worker_access = WorkerAccess(settings, api_client)
+        self._db: Database | None = None
+        self._db_lock = threading.Lock()
         self.executor = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="reconcile")
         gpu_pools = [p for p in self.pools.values() if p.gpu]
         cpu_pools = [p for p in self.pools.values() if not p.gpu]
@@ -202,6 +208,13 @@ class Reconciler:
             metrics.RUNNING.labels(kind).set(running[kind])
         metrics.GPU_CAPACITY.set(snap.gpu_capacity)
 
+    def database(self) -> Database:
+        """Opened on first use: metering and clean-up need it, placement does not."""
+        with self._db_lock:
+            if self._db is None:
+                self._db = open_database(get_settings(), max_size=4)
+            return self._db
+
     def _run(self, calls: list[Callable[[], Any]]) -> list[Any]:
         return [future.result() for future in [self.executor.submit(c) for c in calls]]
 
@@ -286,6 +299,10 @@ class Reconciler:
         if status.get("phase") != "Running" and finished is None:
             patch.update(phase="Running", pool=pool, jobName=job["metadata"]["name"])
         if finished == "Complete":
+            # metered before the status patch: if this write fails the resource stays
+            # Running and the next pass meters it; once recorded, a repeat is a no-op
+            with self.database().connect() as conn:
+                record_videoingest(conn, body)
             progress = status.get("progress") or {}
             message = f"{progress.get('segments', 0)} segments indexed"
             patch.update(

@@ -250,6 +250,11 @@ def test_operator_killed_repeatedly_loses_nothing(cluster, ns, operator, media_d
     per_ingest = [j.metadata.labels["vystra.io/ingest"] for j in jobs]
     assert sorted(per_ingest) == sorted(names)  # one Job each, never a duplicate
     with db.connect() as conn:
+        metered = conn.execute(
+            "SELECT ingest_id, count(*) FROM usage_records WHERE tenant = %s GROUP BY ingest_id",
+            (ns,),
+        ).fetchall()
+        assert sorted(metered) == [(n, 1) for n in sorted(names)]  # metered exactly once
         videos = store.list_videos(conn, ns)
         assert len(videos) == len(names)
         for video in videos:

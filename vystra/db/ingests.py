@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 COLUMNS = (
     "id, tenant, source, upload_id, spec, phase, reason, message, video_id, stage,"
     " processed_seconds, duration_seconds, segments, attempts, priority, created_at,"
-    " started_at, finished_at"
+    " started_at, finished_at, max_video_seconds"
 )
 TERMINAL = ("Succeeded", "Failed")
 
@@ -43,6 +43,7 @@ class IngestRow:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    max_video_seconds: float | None = None  # the plan's limit when it was accepted
 
 
 def _one(conn: psycopg.Connection, sql: str, args: tuple) -> IngestRow | None:
@@ -60,12 +61,14 @@ def create_ingest(
     upload_id: str | None,
     spec: dict[str, Any],
     priority: int,
+    max_video_seconds: float | None = None,
 ) -> IngestRow:
     row = _one(
         conn,
-        "INSERT INTO ingests (id, tenant, source, upload_id, spec, phase, priority)"
-        f" VALUES (%s, %s, %s, %s, %s, 'Queued', %s) RETURNING {COLUMNS}",
-        (ingest_id, tenant, source, upload_id, Jsonb(spec), priority),
+        "INSERT INTO ingests (id, tenant, source, upload_id, spec, phase, priority,"
+        " max_video_seconds)"
+        f" VALUES (%s, %s, %s, %s, %s, 'Queued', %s, %s) RETURNING {COLUMNS}",
+        (ingest_id, tenant, source, upload_id, Jsonb(spec), priority, max_video_seconds),
     )
     assert row is not None
     return row
@@ -99,6 +102,14 @@ def delete_ingest(conn: psycopg.Connection, tenant: str, ingest_id: str) -> Inge
 
 def queued_count(conn: psycopg.Connection) -> int:
     row = conn.execute("SELECT count(*) FROM ingests WHERE phase = 'Queued'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def active_count(conn: psycopg.Connection, tenant: str) -> int:
+    row = conn.execute(
+        "SELECT count(*) FROM ingests WHERE tenant = %s AND phase NOT IN ('Succeeded', 'Failed')",
+        (tenant,),
+    ).fetchone()
     return int(row[0]) if row else 0
 
 

@@ -19,8 +19,18 @@ class IngestBackend(Protocol):
     kind: str
 
     def create(
-        self, tenant: str, ingest_id: str, source: str, upload_id: str | None, spec: IngestSpec
-    ) -> IngestPublic: ...
+        self,
+        tenant: str,
+        ingest_id: str,
+        source: str,
+        upload_id: str | None,
+        spec: IngestSpec,
+        *,
+        max_video_seconds: float | None = None,
+    ) -> IngestPublic:
+        """Create the ingest; ``max_video_seconds``: the plan's length limit, enforced once the
+        video has been measured (local mode; cluster mode passes it on as an annotation)."""
+        ...
 
     def get(self, tenant: str, ingest_id: str) -> IngestPublic | None: ...
 
@@ -33,6 +43,10 @@ class IngestBackend(Protocol):
         ...
 
     def counts_by_phase(self) -> dict[str, int]: ...
+
+    def active_count(self, tenant: str) -> int:
+        """The tenant's ingests not yet finished (Pending, Queued or Running)."""
+        ...
 
     def check(self) -> None:
         """Raise if the backend cannot be reached (for /readyz)."""

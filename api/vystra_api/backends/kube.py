@@ -20,6 +20,7 @@ from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
 log = logging.getLogger(__name__)
 
 UPLOAD_ANNOTATION = "vystra.io/upload-id"
+MAX_SECONDS_ANNOTATION = "vystra.io/max-video-seconds"  # the plan's length limit
 _SPEC_FIELDS = tuple(IngestSpec.model_fields)
 
 
@@ -118,7 +119,14 @@ class KubeBackend:
         return name
 
     def create(
-        self, tenant: str, ingest_id: str, source: str, upload_id: str | None, spec: IngestSpec
+        self,
+        tenant: str,
+        ingest_id: str,
+        source: str,
+        upload_id: str | None,
+        spec: IngestSpec,
+        *,
+        max_video_seconds: float | None = None,
     ) -> IngestPublic:
         from kubernetes.client.exceptions import ApiException
 
@@ -128,8 +136,13 @@ class KubeBackend:
             "namespace": namespace,
             "labels": {TENANT_LABEL: tenant},
         }
+        annotations = {}
         if upload_id:
-            metadata["annotations"] = {UPLOAD_ANNOTATION: upload_id}
+            annotations[UPLOAD_ANNOTATION] = upload_id
+        if max_video_seconds is not None:  # for the worker to enforce once it has probed
+            annotations[MAX_SECONDS_ANNOTATION] = f"{max_video_seconds:g}"
+        if annotations:
+            metadata["annotations"] = annotations
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": KIND,
@@ -227,6 +240,21 @@ class KubeBackend:
             phase = (obj.get("status") or {}).get("phase") or "Pending"
             counts[phase] = counts.get(phase, 0) + 1
         return counts
+
+    def active_count(self, tenant: str) -> int:
+        found = self._call(
+            self.custom.list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            self.namespace(tenant),
+            PLURAL,
+        )
+        return sum(
+            1
+            for obj in found.get("items", [])
+            if _belongs(obj, tenant)
+            and (obj.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+        )
 
     def check(self) -> None:
         self._call(self.version.get_code)

@@ -11,6 +11,8 @@ import logging
 import threading
 from typing import Any
 
+from vystra.billing.quota import check_duration
+from vystra.billing.usage import record_usage
 from vystra.db import Database
 from vystra.db import ingests as rows
 from vystra.errors import VystraError
@@ -77,7 +79,14 @@ class LocalBackend:
 
     # requests
     def create(
-        self, tenant: str, ingest_id: str, source: str, upload_id: str | None, spec: IngestSpec
+        self,
+        tenant: str,
+        ingest_id: str,
+        source: str,
+        upload_id: str | None,
+        spec: IngestSpec,
+        *,
+        max_video_seconds: float | None = None,
     ) -> IngestPublic:
         with self.db.connect() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_QUEUE_LOCK,))
@@ -93,6 +102,7 @@ class LocalBackend:
                 upload_id=upload_id,
                 spec=spec.model_dump(mode="json"),
                 priority=spec.priority,
+                max_video_seconds=max_video_seconds,
             )
         self._wake.set()
         return to_public(row)
@@ -124,6 +134,10 @@ class LocalBackend:
     def counts_by_phase(self) -> dict[str, int]:
         with self.db.connect() as conn:
             return rows.count_by_phase(conn)
+
+    def active_count(self, tenant: str) -> int:
+        with self.db.connect() as conn:
+            return rows.active_count(conn, tenant)
 
     def check(self) -> None:
         with self.db.connect() as conn:
@@ -202,6 +216,9 @@ class LocalBackend:
         def on_progress(p: Progress) -> None:
             if p.video_id:
                 seen_video[:] = [p.video_id]
+            if p.stage == "audio" and row.max_video_seconds is not None:
+                # the probe has just measured the video; nothing is stored or transcribed yet
+                check_duration(row.max_video_seconds, p.duration)
             with self.db.connect() as conn:
                 alive = rows.report_progress(
                     conn,
@@ -232,6 +249,7 @@ class LocalBackend:
                 "video_id": result.video_id,
                 "segments": result.segments,
                 "duration_seconds": result.duration_s,
+                "reused": exists,
             }
         except Cancelled:
             outcome = {"phase": None, "video_id": seen_video[0] if seen_video else None}
@@ -255,6 +273,16 @@ class LocalBackend:
                 segments=outcome.get("segments"),
                 duration_seconds=outcome.get("duration_seconds"),
             )
+            if finished and outcome["phase"] == "Succeeded":
+                # metered in the transaction that marks it Succeeded: once, whatever retries
+                record_usage(
+                    conn,
+                    tenant=row.tenant,
+                    ingest_id=row.id,
+                    seconds=outcome["duration_seconds"] or 0.0,
+                    video_id=outcome["video_id"],
+                    reused=outcome["reused"],
+                )
             if not finished:  # deleted while running: honour its retain option now
                 self._discard_video(
                     conn,

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
+from vystra.billing import quota
 from vystra.db import uploads
 from vystra.db.listing import segments_after
 from vystra_api.deps import IngestId, StateDep, TenantDep, valid_id
 from vystra_api.errors import ApiError, not_found
-from vystra_api.models import MAX_PAGE, IngestCreate, IngestList, IngestPublic
+from vystra_api.models import MAX_PAGE, IngestCreate, IngestList, IngestPublic, IngestSpec
 from vystra_api.state import AppState
 
 router = APIRouter(prefix="/v1/ingests", tags=["ingests"])
@@ -42,8 +43,34 @@ def create_ingest(body: IngestCreate, tenant: TenantDep, state: StateDep) -> Ing
     else:
         assert body.url is not None
         source = body.url
+    spec, max_seconds = _within_plan(state, tenant, body.spec())
     ingest_id = f"ing-{uuid.uuid4().hex[:12]}"
-    return state.backend.create(tenant, ingest_id, source, body.upload_id, body.spec())
+    return state.backend.create(
+        tenant, ingest_id, source, body.upload_id, spec, max_video_seconds=max_seconds
+    )
+
+
+def _within_plan(state: AppState, tenant: str, spec: IngestSpec) -> tuple[IngestSpec, float | None]:
+    """Refuse (402, naming the limit) an ingest the tenant's plan does not allow; return the
+    spec to run and the plan's video-length limit, checked again once the video is measured.
+
+    Concurrent requests of one tenant may pass the concurrency check together: the limit is
+    a fair-use bound, not a lock. A plan without GPUs runs ``auto`` work on CPU.
+    """
+    if not state.settings.billing_enabled:
+        return spec, None
+    with state.db.connect() as conn:
+        standing = quota.standing(conn, state.billing.catalog, tenant)
+    quota.check_ingest(
+        standing,
+        accelerator=spec.accelerator,
+        duration_hint=spec.durationHintSeconds,
+        active_ingests=state.backend.active_count(tenant),
+    )
+    assert standing.plan is not None  # check_ingest refuses a tenant without a plan
+    if spec.accelerator == "auto" and not standing.plan.gpu_allowed:
+        spec = spec.model_copy(update={"accelerator": "cpu"})
+    return spec, standing.plan.max_video_seconds
 
 
 @router.get("", summary="The tenant's ingests, newest first")
