@@ -9,6 +9,8 @@ VERSION = "v1alpha1"
 PLURAL = "videoingests"
 KIND = "VideoIngest"
 TENANT_LABEL = "vystra.io/tenant"
+# the tenant's plan limit on video length, set by the API; the worker enforces it after probing
+MAX_SECONDS_ANNOTATION = "vystra.io/max-video-seconds"
 
 EXIT_INPUT_ERROR = 3  # the worker's exit code for bad input: retrying cannot help
 

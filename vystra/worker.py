@@ -18,11 +18,13 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
+from vystra.billing.quota import check_duration
 from vystra.db import open_database
 from vystra.errors import VystraError
 from vystra.k8s import (
     EXIT_INPUT_ERROR,
     GROUP,
+    MAX_SECONDS_ANNOTATION,
     PLURAL,
     VERSION,
     load_kube_config,
@@ -100,9 +102,16 @@ def run(namespace: str, name: str, settings: Settings) -> int:
     try:
         options = options_from_spec(spec, settings)
         source = resolve_source(spec["source"], settings)
+        limit = (body["metadata"].get("annotations") or {}).get(MAX_SECONDS_ANNOTATION)
+
+        def on_progress(p: Progress) -> None:
+            if limit and p.stage == "audio":  # probed, nothing stored yet
+                check_duration(float(limit), p.duration)
+            writer.on_progress(p)
+
         with open_database(settings, max_size=2) as db:
             result = Pipeline(settings, db).ingest(
-                source, options, tenant=tenant_of(body), on_progress=writer.on_progress
+                source, options, tenant=tenant_of(body), on_progress=on_progress
             )
         writer.patch(
             {

@@ -24,6 +24,11 @@ def ensure_minio() -> Path:
     return _build("build-minio.sh") / "minio"
 
 
+def ensure_helm() -> Path:
+    """The pinned helm client (the chart's tests install charts/vystra with it)."""
+    return _build("build-helm.sh") / "helm"
+
+
 def link_tools(bin_dir: Path, k8s_dir: Path, minio: Path | None) -> None:
     """Symlink the cached binaries into <state>/bin so `.cluster/bin/kubectl` works."""
     bin_dir.mkdir(parents=True, exist_ok=True)

@@ -131,11 +131,13 @@ def get_vi(cluster: DevCluster, namespace: str, name: str) -> dict:
     )
 
 
-def create_vi(cluster: DevCluster, namespace: str, name: str, **spec) -> dict:
+def create_vi(
+    cluster: DevCluster, namespace: str, name: str, annotations: dict | None = None, **spec
+) -> dict:
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "VideoIngest",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "annotations": annotations or {}},
         "spec": spec,
     }
     return client.CustomObjectsApi(cluster.api_client).create_namespaced_custom_object(

@@ -165,6 +165,22 @@ def test_bad_video_fails_once_with_the_pipeline_reason(cluster, ns, media):
     assert "CorruptMedia" in events
 
 
+def test_plan_length_limit_is_enforced_after_the_probe(cluster, ns, media, db):
+    create_vi(
+        cluster,
+        ns,
+        "too-long",
+        annotations={"vystra.io/max-video-seconds": "30"},
+        source=media["talk"],
+        accelerator="cpu",
+    )
+    status = wait_phase(cluster, ns, "too-long", ("Succeeded", "Failed"))["status"]
+    assert status["phase"] == "Failed" and status["reason"] == "QuotaExceeded"
+    assert "up to 30 s" in status["message"] and status["attempts"] == 1
+    with db.connect() as conn:
+        assert store.list_videos(conn, ns) == []  # refused before anything was stored
+
+
 def test_invalid_specs_are_rejected_at_apply(cluster, ns, media):
     proc = cluster.kubectl(
         "apply", "-n", ns, "-f", str(REPO / "examples/videoingest-invalid.yaml"), check=False

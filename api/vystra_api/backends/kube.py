@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from vystra.k8s import GROUP, KIND, PLURAL, TENANT_LABEL, VERSION
+from vystra.k8s import GROUP, KIND, MAX_SECONDS_ANNOTATION, PLURAL, TENANT_LABEL, VERSION
 from vystra.settings import Settings
 from vystra_api.backends import BackendError
 from vystra_api.errors import ApiError
@@ -20,7 +20,6 @@ from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
 log = logging.getLogger(__name__)
 
 UPLOAD_ANNOTATION = "vystra.io/upload-id"
-MAX_SECONDS_ANNOTATION = "vystra.io/max-video-seconds"  # the plan's length limit
 _SPEC_FIELDS = tuple(IngestSpec.model_fields)
 
 

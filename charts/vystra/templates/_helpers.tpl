@@ -1,0 +1,135 @@
+{{/* vystra.name: the chart name, or nameOverride. */}}
+{{- define "vystra.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+vystra.fullname: prefix of every resource name. The release name alone when it already
+contains the chart name (`helm install vystra ...` gives vystra-operator, vystra-api,
+vystra-worker: the operator's own defaults).
+*/}}
+{{- define "vystra.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* vystra.labels: common labels; pass (dict "ctx" $ "component" "api"). */}}
+{{- define "vystra.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .ctx.Chart.Name .ctx.Chart.Version | replace "+" "_" }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+{{ include "vystra.selectorLabels" . }}
+{{- end }}
+
+{{/* vystra.selectorLabels: the immutable subset used by Deployment selectors. */}}
+{{- define "vystra.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "vystra.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* vystra.tag: the image tag shared by every Vystra image. */}}
+{{- define "vystra.tag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/*
+vystra.image: (list $ repository suffix) -> repository:<tag><suffix>, or the reference as
+given when it already names a tag or digest (skaffold passes fully qualified references).
+*/}}
+{{- define "vystra.image" -}}
+{{- $ctx := index . 0 }}{{ $ref := index . 1 }}{{ $suffix := index . 2 }}
+{{- if regexMatch "(@sha256:[0-9a-f]+|:[^/]+)$" $ref }}
+{{- $ref }}
+{{- else }}
+{{- printf "%s:%s%s" $ref (include "vystra.tag" $ctx) $suffix }}
+{{- end }}
+{{- end }}
+
+{{/*
+Names shared between templates. The worker's ServiceAccount, ConfigMap and Secret are
+also what the operator creates (or copies) in every namespace where it runs a worker.
+*/}}
+{{- define "vystra.operatorName" -}}{{ include "vystra.fullname" . }}-operator{{- end }}
+{{- define "vystra.apiName" -}}{{ include "vystra.fullname" . }}-api{{- end }}
+{{- define "vystra.workerName" -}}{{ include "vystra.fullname" . }}-worker{{- end }}
+
+{{/* vystra.secretName: the Secret with DATABASE_URL, object store keys and GROQ_API_KEY. */}}
+{{- define "vystra.secretName" -}}
+{{- .Values.secrets.existingSecret | default (include "vystra.workerName" .) }}
+{{- end }}
+
+{{/* vystra.stripeSecretName: the API's Stripe keys. */}}
+{{- define "vystra.stripeSecretName" -}}
+{{- .Values.stripe.existingSecret | default (printf "%s-stripe" (include "vystra.fullname" .)) }}
+{{- end }}
+
+{{/* vystra.hasStripe: non-empty when the API should read Stripe keys. */}}
+{{- define "vystra.hasStripe" -}}
+{{- if or .Values.stripe.existingSecret .Values.stripe.apiKey .Values.stripe.webhookSecret }}true{{ end }}
+{{- end }}
+
+{{/*
+vystra.podSecurity: the containers run as the images' non-root user (uid 10001) with a
+read-only root filesystem; what they write goes to an emptyDir at /tmp.
+*/}}
+{{- define "vystra.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+{{- define "vystra.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end }}
+
+{{/*
+vystra.pools: the operator's pools file (operator/vystra_operator/config.py, Pool). The
+worker images are derived here from `image`, so they are defined in one place.
+*/}}
+{{- define "vystra.pools" -}}
+{{- $pools := list }}
+{{- with .Values.pools.gpu }}
+{{- if .enabled }}
+{{- $pools = append $pools (dict
+  "name" "gpu" "gpu" true "image" (include "vystra.image" (list $ (.image | default $.Values.image.worker) "-cuda"))
+  "node_selector" .nodeSelector "tolerations" .tolerations "rtf" .rtf
+  "requests" (include "vystra.strings" .resources.requests | fromYaml)
+  "limits" (include "vystra.strings" .resources.limits | fromYaml)
+  "env" (include "vystra.strings" .env | fromYaml)) }}
+{{- end }}
+{{- end }}
+{{- with .Values.pools.cpu }}
+{{- if .enabled }}
+{{- $pools = append $pools (dict
+  "name" "cpu" "gpu" false "image" (include "vystra.image" (list $ (.image | default $.Values.image.worker) "-cpu"))
+  "node_selector" .nodeSelector "tolerations" .tolerations "rtf" .rtf
+  "max_concurrent" .maxConcurrent
+  "requests" (include "vystra.strings" .resources.requests | fromYaml)
+  "limits" (include "vystra.strings" .resources.limits | fromYaml)
+  "env" (include "vystra.strings" .env | fromYaml)) }}
+{{- end }}
+{{- end }}
+{{- toYaml (dict "pools" $pools) }}
+{{- end }}
+
+{{/* vystra.strings: a map with every value as a string (cpu: 2 -> "2"), as the operator's
+Pool model expects; read back with fromYaml. */}}
+{{- define "vystra.strings" -}}
+{{- range $key, $value := . }}
+{{ $key | quote }}: {{ $value | toString | quote }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,361 @@
+"""charts/vystra on the real control plane: rendered objects accepted by the API server, RBAC
+as each service account sees it, then `helm install` -> a VideoIngest applied with kubectl
+succeeds and is searchable through the API the chart runs -> `helm upgrade` -> `helm
+uninstall`. The node agent runs the chart's pods as local processes, so they share the host
+network: ports come from values, and the API is reached on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from chart_helpers import CHART, CI_VALUES, Helm
+from kubernetes import client
+
+from vystra.db import store
+from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
+from vystra.tenants import create_tenant
+
+from .operator_env import free_port, get_vi, wait_phase
+
+RELEASE = "vystra"  # the default name: the operator's own default resource names
+PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+
+
+@dataclass
+class Release:
+    namespace: str
+    values: dict
+    helm: Helm
+    api_url: str
+    tenant_namespaces: list[str] = field(default_factory=list)  # made by the tests
+    notes: str = ""  # what `helm install` printed after NOTES:
+
+    def pods(self, cluster, component: str) -> list[client.V1Pod]:  # noqa: ANN001
+        selector = f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component={component}"
+        return cluster.core.list_namespaced_pod(self.namespace, label_selector=selector).items
+
+    def logs(self, cluster, component: str) -> str:  # noqa: ANN001
+        return "\n".join(
+            cluster.pod_log(self.namespace, p.metadata.name) for p in self.pods(cluster, component)
+        )
+
+
+def servicemonitor_crd() -> Path:
+    """The ServiceMonitor CRD from the pinned prometheus-operator module (Go module cache)."""
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", PROMETHEUS_OPERATOR],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    folder = Path(json.loads(out.stdout)["Dir"]) / "example" / "prometheus-operator-crd"
+    return folder / "monitoring.coreos.com_servicemonitors.yaml"
+
+
+def test_rendered_chart_is_valid_for_the_api_server(cluster, namespace) -> None:
+    """helm lint --strict, then every object of every CI values file through a server-side
+    dry run: the API server's own schemas (v1.34.4) with strict field validation."""
+    helm = Helm()
+    for values in CI_VALUES:
+        lint = helm("lint", "--strict", str(CHART), "-f", str(values))
+        assert "0 chart(s) failed" in lint.stdout
+    cluster.kubectl("apply", "--server-side", "-f", str(servicemonitor_crd()))
+    established = cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s",
+        "crd/servicemonitors.monitoring.coreos.com", check=False,
+    )  # fmt: skip
+    assert established.returncode == 0, established.stderr
+    for values in CI_VALUES:
+        rendered = helm(
+            "template", RELEASE, str(CHART), "-f", str(values), "--namespace", namespace
+        ).stdout
+        kinds = sorted({d["kind"] for d in yaml.safe_load_all(rendered) if d})
+        result = cluster.kubectl(
+            "apply",
+            "--dry-run=server",
+            "--validate=strict",
+            "-n",
+            namespace,
+            "-f",
+            "-",
+            input=rendered,
+            check=False,
+        )
+        assert result.returncode == 0, f"{values.name}: {result.stderr}"
+        assert result.stdout.count("(server dry run)") == rendered.count("\nkind: "), kinds
+    # and the API server rejects what the chart must never produce: a field it does not know
+    bad = rendered.replace("maxUnavailable:", "maxUnavailabel:", 1)
+    result = cluster.kubectl(
+        "apply",
+        "--dry-run=server",
+        "--validate=strict",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        input=bad,
+        check=False,
+    )
+    assert result.returncode != 0 and "maxUnavailabel" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def release(cluster, db, s3) -> Iterator[Release]:
+    namespace = f"vystra-chart-{uuid.uuid4().hex[:6]}"
+    cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
+    api_port = free_port()
+    values = {
+        "listenAddress": "127.0.0.1",  # pods share the host's network here
+        "secrets": {
+            "databaseUrl": db.url,
+            "awsAccessKeyId": s3.access_key,
+            "awsSecretAccessKey": s3.secret_key,
+        },
+        "objectStore": {"endpoint": s3.endpoint_url, "region": "us-east-1", "bucket": s3.bucket},
+        "config": {"VYSTRA_WHISPER_THREADS": 1},
+        "operator": {
+            "metricsPort": free_port(),
+            "healthPort": free_port(),
+            "resyncSeconds": 1,
+            "logFormat": "plain",
+        },
+        # one pod per port: a rolling update would start the new pod beside the old one
+        "api": {"replicaCount": 1, "port": api_port, "strategy": {"type": "Recreate"}},
+        "test": {"url": f"http://127.0.0.1:{api_port}"},
+    }
+    helm = Helm(cluster.kubeconfig, namespace)
+    result = Release(namespace, values, helm, f"http://127.0.0.1:{api_port}")
+    try:
+        installed = helm(
+            "install",
+            RELEASE,
+            str(CHART),
+            "-f",
+            "-",
+            "--wait",
+            "--timeout",
+            "5m",
+            input=yaml.safe_dump(values),
+        )
+        result.notes = installed.stdout.split("NOTES:\n", 1)[1]
+        yield result
+    finally:
+        helm("uninstall", RELEASE, "--wait", check=False)
+        cleanup_namespaces(cluster, namespace, *result.tenant_namespaces)
+
+
+def cleanup_namespaces(cluster, *namespaces: str) -> None:  # noqa: ANN001
+    """VideoIngests keep the operator's finalizer once no operator runs: drop it, then delete."""
+    for ns in namespaces:
+        for vi in cluster.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]:
+            cluster.custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                ns,
+                PLURAL,
+                vi["metadata"]["name"],
+                {"metadata": {"finalizers": None}},
+            )
+        cluster.core.delete_namespace(ns)
+
+
+def wait_ready(cluster, release: Release) -> httpx.Response:  # noqa: ANN001
+    """The node agent runs no probes: poll /readyz as the kubelet's readiness probe would."""
+
+    def ready() -> httpx.Response | None:
+        try:
+            response = httpx.get(f"{release.api_url}/readyz", timeout=10)
+        except httpx.TransportError:
+            return None  # still starting
+        return response if response.status_code == 200 else None
+
+    try:
+        return cluster.wait_for(ready, 120, "the API's /readyz")
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{release.logs(cluster, 'api')[-3000:]}") from None
+
+
+def test_install_runs_operator_and_api(cluster, release) -> None:
+    assert cluster.kubectl("get", "crd/videoingests.vystra.io", "-o", "name").stdout.strip()
+    for component in ("operator", "api"):
+        pods = release.pods(cluster, component)
+        assert [p.status.phase for p in pods] == ["Running"], component
+        assert pods[0].spec.service_account_name == f"{RELEASE}-{component}"
+    ready = wait_ready(cluster, release)
+    assert ready.json() == {
+        "status": "ready",
+        "mode": "cluster",
+        "database": "ok",
+        "object_store": "ok",
+        "kubernetes": "ok",
+    }
+    # NOTES.txt: warnings first (a Secret from values, one API replica), then what to do
+    assert release.notes.startswith("WARNING:") and len(release.notes.splitlines()) <= 30
+    assert "kind: VideoIngest" in release.notes and "/v1/search" in release.notes
+    test = release.helm("test", RELEASE, "--logs", "--timeout", "3m")
+    assert "Phase:          Succeeded" in test.stdout, test.stdout
+
+
+def can_i(cluster, release, account: str, *args: str) -> bool:  # noqa: ANN001
+    user = f"system:serviceaccount:{release.namespace}:{RELEASE}-{account}"
+    result = cluster.kubectl("auth", "can-i", *args, f"--as={user}", check=False)
+    assert result.stdout.strip() in ("yes", "no"), result.stderr
+    return result.stdout.strip() == "yes"
+
+
+def test_rbac_grants_each_account_only_what_it_needs(cluster, release) -> None:
+    ns, other = release.namespace, "some-tenant"
+
+    def allowed(account: str, *args: str) -> bool:
+        return can_i(cluster, release, account, *args)
+
+    # the operator: Jobs and status anywhere, its own config only
+    assert allowed("operator", "create", "jobs", "-n", other)
+    assert allowed(
+        "operator", "patch", "videoingests.vystra.io", "--subresource=status", "-n", other
+    )
+    assert allowed("operator", "list", "nodes")
+    assert allowed("operator", "bind", "clusterroles/vystra-worker")
+    assert not allowed("operator", "bind", "clusterroles/cluster-admin")
+    assert allowed("operator", "get", "secrets/vystra-worker", "-n", ns)
+    assert not allowed("operator", "get", "secrets/vystra-worker", "-n", other)
+    assert not allowed("operator", "list", "secrets", "-n", ns)
+    assert not allowed("operator", "delete", "namespaces")
+    # the worker: read its resource, write its status; no Secrets, no Jobs
+    assert allowed("worker", "get", "videoingests.vystra.io", "-n", ns)
+    assert allowed("worker", "patch", "videoingests.vystra.io", "--subresource=status", "-n", ns)
+    assert not allowed("worker", "list", "secrets", "-n", ns)
+    assert not allowed("worker", "delete", "jobs", "-n", ns)
+    assert not allowed("worker", "create", "videoingests.vystra.io", "-n", ns)
+    # the API: tenant namespaces and VideoIngests, nothing else
+    assert allowed("api", "create", "namespaces")
+    assert allowed("api", "create", "videoingests.vystra.io", "-n", other)
+    assert not allowed("api", "delete", "namespaces")
+    assert not allowed("api", "list", "secrets", "-n", ns)
+    assert not allowed("api", "create", "jobs", "-n", other)
+    for account in ("operator", "worker", "api"):
+        assert not allowed(account, "*", "*", "--all-namespaces"), f"{account} is cluster-admin"
+
+
+def test_videoingest_applied_with_kubectl_is_searchable_through_the_api(
+    cluster, db, s3, release, talk
+) -> None:
+    path, sections = talk
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    with db.connect() as conn:
+        key = create_tenant(conn, tenant)
+    source_key = f"talks/{tenant}/{path.name}"
+    s3.client().upload_file(str(path), s3.bucket, source_key)
+    # as NOTES.txt says: the tenant's namespace, and the tenant label
+    tenant_ns = f"vystra-{tenant}"
+    cluster.kubectl("create", "namespace", tenant_ns)
+    release.tenant_namespaces.append(tenant_ns)
+    manifest = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "VideoIngest",
+        "metadata": {"name": "keynote", "labels": {TENANT_LABEL: tenant}},
+        "spec": {
+            "source": f"s3://{s3.bucket}/{source_key}",
+            "title": "Chart talk",
+            "accelerator": "cpu",
+        },
+    }
+    cluster.kubectl("apply", "-n", tenant_ns, "-f", "-", input=yaml.safe_dump(manifest))
+    try:
+        final = wait_phase(cluster, tenant_ns, "keynote", ("Succeeded", "Failed"), 600)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}\n{release.logs(cluster, 'operator')[-3000:]}") from None
+    assert final["status"]["phase"] == "Succeeded", final["status"]
+    video_id = final["status"]["videoId"]
+
+    # the operator prepared the tenant namespace for its worker
+    copied = cluster.core.read_namespaced_secret("vystra-worker", tenant_ns)
+    assert copied.metadata.labels["app.kubernetes.io/managed-by"] == "vystra-operator"
+    binding = cluster.rbac.read_namespaced_role_binding("vystra-worker", tenant_ns)
+    assert binding.role_ref.name == "vystra-worker"
+
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=release.api_url, headers=headers, timeout=60) as api:
+        listed = api.get("/v1/ingests").json()["items"]
+        assert [(i["id"], i["phase"]) for i in listed] == [("keynote", "Succeeded")]
+        found = api.get("/v1/search", params={"q": "baking bread with wild yeast"}).json()
+    sourdough = next(s for s in sections if s.topic == "sourdough")
+    top = found["results"][0]
+    assert top["video_id"] == video_id and top["title"] == "Chart talk"
+    assert top["start"] < sourdough.end and top["end"] > sourdough.start
+
+    # every permission the operator used was granted: no 403 in the reconcile loop, and no
+    # Kopf warning about a watch it was not allowed (it degrades silently otherwise)
+    logs = release.logs(cluster, "operator")
+    assert "Handler 'seen' succeeded" in logs, logs[-3000:]
+    for refusal in ("403", "Forbidden", "Not enough permissions"):
+        assert refusal not in logs, logs[-3000:]
+
+
+def deployment_revisions(cluster, release) -> dict[str, str]:  # noqa: ANN001
+    apps = client.AppsV1Api(cluster.api_client)
+    return {
+        d.metadata.name: d.metadata.annotations.get("deployment.kubernetes.io/revision")
+        for d in apps.list_namespaced_deployment(release.namespace).items
+    }
+
+
+def test_upgrade_with_changed_values_rolls_the_deployments(cluster, release) -> None:
+    before = deployment_revisions(cluster, release)
+    old_pods = {p.metadata.name for c in ("operator", "api") for p in release.pods(cluster, c)}
+    values = {**release.values, "config": {**release.values["config"], "VYSTRA_HNSW_EF_SEARCH": 64}}
+    release.helm(
+        "upgrade",
+        RELEASE,
+        str(CHART),
+        "-f",
+        "-",
+        "--wait",
+        "--timeout",
+        "5m",
+        input=yaml.safe_dump(values),
+    )
+    after = deployment_revisions(cluster, release)
+    assert before.keys() == after.keys() == {f"{RELEASE}-operator", f"{RELEASE}-api"}
+    assert all(int(after[name]) == int(before[name]) + 1 for name in before), (before, after)
+
+    def rolled() -> bool:
+        pods = [p for c in ("operator", "api") for p in release.pods(cluster, c)]
+        names = {p.metadata.name for p in pods}
+        return (
+            len(pods) == 2
+            and not names & old_pods
+            and all(p.status.phase == "Running" for p in pods)
+        )
+
+    cluster.wait_for(rolled, 120, "new operator and API pods")
+    env = cluster.core.read_namespaced_config_map(f"{RELEASE}-worker", release.namespace).data
+    assert env["VYSTRA_HNSW_EF_SEARCH"] == "64"
+    wait_ready(cluster, release)
+
+
+def test_uninstall_keeps_crds_and_data(cluster, db, release) -> None:
+    release.helm("uninstall", RELEASE, "--wait", "--timeout", "3m")
+    apps = client.AppsV1Api(cluster.api_client)
+    assert apps.list_namespaced_deployment(release.namespace).items == []
+    names = {r.metadata.name for r in cluster.rbac.list_cluster_role().items}
+    assert not names & {f"{RELEASE}-operator", f"{RELEASE}-api", f"{RELEASE}-worker"}
+    # documented: CRDs, VideoIngests and indexed videos stay
+    assert cluster.kubectl("get", "crd/videoingests.vystra.io", "-o", "name").stdout.strip()
+    for ns in release.tenant_namespaces:
+        vi = get_vi(cluster, ns, "keynote")
+        assert vi["status"]["phase"] == "Succeeded"
+        with db.connect() as conn:
+            video = store.get_video(
+                conn, vi["metadata"]["labels"][TENANT_LABEL], vi["status"]["videoId"]
+            )
+        assert video is not None

@@ -1,0 +1,176 @@
+"""charts/vystra and skaffold.yaml without a cluster: CRDs in sync with crds/, lint, the
+strict values schema, documented values, the guards, and skaffold's own schema."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import jsonschema_rs
+import pytest
+import yaml
+from chart_helpers import CHART, CI_VALUES, REPO, Helm, find
+
+MINIMAL = CHART / "ci" / "minimal-values.yaml"
+FULL = CHART / "ci" / "full-values.yaml"
+
+SKAFFOLD = "github.com/GoogleContainerTools/skaffold/v2@v2.16.1"
+
+
+@pytest.fixture(scope="module")
+def helm() -> Helm:
+    return Helm()
+
+
+def test_chart_crds_are_the_source_copies() -> None:
+    """`make chart-sync` copies crds/ into the chart; CI fails here when someone forgot."""
+    source = {p.name: p.read_text() for p in (REPO / "crds").glob("*.yaml")}
+    synced = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
+    assert source and synced == source, "charts/vystra/crds drifted from crds/: make chart-sync"
+
+
+def test_lint_is_clean_for_every_ci_values_file(helm) -> None:
+    for values in CI_VALUES:
+        result = helm("lint", "--strict", str(CHART), "-f", str(values))
+        assert "[WARNING]" not in result.stdout and "[ERROR]" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (["--set", "api.replicas=2"], "additional properties 'replicas' not allowed"),
+        (["--set", "api.port=http"], "got string, want integer"),
+        (["--set", "pools.gpu.gpuCount=1"], "additional properties 'gpuCount' not allowed"),
+        (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
+        (["--set", "objectStore.endpoint=minio:9000"], "endpoint"),
+        (["--set", "secrets.databaseUrl=mysql://db"], "databaseUrl"),
+    ],
+)
+def test_schema_rejects_unknown_and_mistyped_values(helm, override, message) -> None:
+    result = helm("template", "vystra", str(CHART), "-f", str(MINIMAL), *override, check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ([], "set secrets.existingSecret"),
+        (["--set", "pools.gpu.enabled=false,pools.cpu.enabled=false"], "enable at least one"),
+        (["--set", "api.ingress.enabled=true"], "needs api.ingress.host"),
+    ],
+)
+def test_impossible_combinations_fail_with_a_message(helm, override, message) -> None:
+    args = [] if not override else ["-f", str(MINIMAL)]
+    result = helm("template", "vystra", str(CHART), *args, *override, check=False)
+    assert result.returncode != 0 and message in result.stderr, result.stderr
+
+
+def test_every_value_is_documented() -> None:
+    """Each key in values.yaml has a comment right above it, or is the first key of a block
+    (documented by the block's comment), or lies inside a value documented as a whole
+    (`# --` above `resources:` covers requests and limits); and the schema knows every key."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    documented: list[tuple[int, bool]] = []  # (indent, "# --" above) of the enclosing keys
+    for n, line in enumerate(lines):
+        if not re.match(r"^\s*[A-Za-z][\w.-]*:", line):
+            continue
+        indent = len(line) - len(line.lstrip())
+        documented = [(i, whole) for i, whole in documented if i < indent]
+        comment = []  # the comment lines right above the key
+        while n - len(comment) > 0 and lines[n - len(comment) - 1].strip().startswith("#"):
+            comment.append(lines[n - len(comment) - 1].strip())
+        first_child = lines[n - 1].rstrip().endswith(":")
+        covered = any(whole for _, whole in documented)
+        assert comment or first_child or covered, f"values.yaml:{n + 1}: {line}"
+        documented.append((indent, any(c.startswith("# --") for c in comment)))
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+
+    def walk(value: object, node: dict, where: str) -> None:
+        if isinstance(value, dict) and "properties" in node:
+            assert node.get("additionalProperties") is False, f"{where} accepts unknown keys"
+            for key, child in value.items():
+                assert key in node["properties"], f"{where}.{key} is not in the schema"
+                walk(child, node["properties"][key], f"{where}.{key}")
+
+    walk(values, schema, "values")
+
+
+def test_worker_configuration_reaches_operator_and_api(helm) -> None:
+    """The names the operator is told are the objects the chart makes, and the Secret it
+    copies to worker namespaces holds no Stripe key."""
+    docs = helm.template("-f", str(FULL))
+    operator = find(docs, "Deployment", "vystra-operator")["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in operator["containers"][0]["env"]}
+    assert env["VYSTRA_OPERATOR_WORKER_SECRET"]["value"] == "vystra-secrets"  # existingSecret
+    for key in ("WORKER_CONFIG_MAP", "WORKER_SERVICE_ACCOUNT", "WORKER_CLUSTER_ROLE"):
+        assert env[f"VYSTRA_OPERATOR_{key}"]["value"] == "vystra-worker"
+    find(docs, "ConfigMap", "vystra-worker")
+    find(docs, "ServiceAccount", "vystra-worker")
+    find(docs, "ClusterRole", "vystra-worker")
+    pools = env["VYSTRA_OPERATOR_POOLS_YAML"]["valueFrom"]["configMapKeyRef"]
+    data = yaml.safe_load(find(docs, "ConfigMap", pools["name"])["data"][pools["key"]])
+    cpu = next(p for p in data["pools"] if p["name"] == "cpu")
+    assert cpu["requests"] == {"cpu": "4", "memory": "4Gi"}  # quantities as strings
+    assert cpu["max_concurrent"] == 4
+    api = find(docs, "Deployment", "vystra-api")["spec"]["template"]["spec"]["containers"][0]
+    stripe = [e for e in api["env"] if e["name"].startswith("STRIPE_")]
+    assert {e["valueFrom"]["secretKeyRef"]["name"] for e in stripe} == {"vystra-stripe"}
+    assert {"vystra-secrets"} == {
+        ref["secretRef"]["name"] for ref in api["envFrom"] if "secretRef" in ref
+    }
+
+
+def test_operator_reads_the_rendered_pools(helm, monkeypatch) -> None:
+    """The operator's own settings parse the chart's pools, as they do in the pod."""
+    from vystra_operator.config import OperatorSettings
+
+    docs = helm.template("-f", str(FULL))
+    monkeypatch.setenv(
+        "VYSTRA_OPERATOR_POOLS_YAML", find(docs, "ConfigMap", "vystra-pools")["data"]["pools.yaml"]
+    )
+    pools = {p.name: p for p in OperatorSettings().pools()}
+    assert pools["gpu"].gpu and pools["gpu"].image == "ghcr.io/vystra/worker:0.1.0-cuda"
+    assert pools["gpu"].node_selector == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert pools["cpu"].env == {"VYSTRA_WHISPER_THREADS": "4"}
+
+
+def skaffold_schema(version: str) -> dict:
+    """Skaffold's published JSON schema, from its Go module (downloaded once, then cached)."""
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", SKAFFOLD],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    folder = Path(json.loads(out.stdout)["Dir"]) / "docs-v2" / "content" / "en" / "schemas"
+    return json.loads((folder / f"{version}.json").read_text())
+
+
+def test_skaffold_yaml_matches_skaffolds_schema() -> None:
+    config = yaml.safe_load((REPO / "skaffold.yaml").read_text())
+    schema = skaffold_schema(config["apiVersion"].split("/")[1])
+    validator = jsonschema_rs.validator_for(schema)
+    # the top level is an anyOf; check each section against its definition for a clear error
+    sections = {"build": "BuildConfig", "deploy": "DeployConfig", "metadata": "Metadata"}
+    for key, definition in sections.items():
+        sub = {"$ref": f"#/definitions/{definition}", "definitions": schema["definitions"]}
+        errors = [
+            str(e).splitlines()[0]
+            for e in jsonschema_rs.validator_for(sub).iter_errors(config[key])
+        ]
+        assert errors == [], f"skaffold.yaml {key}: {errors}"
+    assert validator.is_valid(config)
+    mistyped = {**config, "build": {**config["build"], "local": {"useBuildKit": True}}}
+    assert not validator.is_valid(mistyped)
+    # what skaffold builds is what the Dockerfile defines, and what the chart gets
+    targets = {a["docker"]["target"] for a in config["build"]["artifacts"]}
+    assert targets == {"worker-cuda", "worker-cpu", "operator", "api"}
+    release = config["deploy"]["helm"]["releases"][0]
+    assert (REPO / release["chartPath"]).resolve() == CHART
+    for artifact in config["build"]["artifacts"]:
+        key = "IMAGE_FULLY_QUALIFIED_" + re.sub(r"\W", "_", artifact["image"])
+        assert any(key in v for v in release["setValueTemplates"].values()), artifact["image"]
