@@ -26,9 +26,19 @@ def load_kube_config() -> None:
 
 
 def tenant_of(body: dict[str, Any]) -> str:
-    """The tenant label set by the API, else the namespace (resources made with kubectl)."""
+    """The tenant label set by the API; else the namespace, less the tenant namespace prefix
+    (a resource applied with kubectl in ``vystra-acme`` belongs to tenant ``acme``)."""
+    from vystra.settings import get_settings
+
     meta = body["metadata"]
-    return (meta.get("labels") or {}).get(TENANT_LABEL) or meta["namespace"]
+    label = (meta.get("labels") or {}).get(TENANT_LABEL)
+    if label:
+        return label
+    namespace: str = meta["namespace"]
+    prefix = get_settings().tenant_namespace_prefix
+    if prefix and namespace.startswith(prefix) and len(namespace) > len(prefix):
+        return namespace[len(prefix) :]
+    return namespace
 
 
 def progress(processed: float, duration: float, segments: int) -> dict[str, Any]:
