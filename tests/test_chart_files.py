@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import jsonpatch
 import jsonschema_rs
 import pytest
 import yaml
@@ -169,6 +170,19 @@ def test_skaffold_yaml_matches_skaffolds_schema() -> None:
     # what skaffold builds is what the Dockerfile defines, and what the chart gets
     targets = {a["docker"]["target"] for a in config["build"]["artifacts"]}
     assert targets == {"worker-cuda", "worker-cpu", "operator", "api"}
+    # each profile, its patches applied, is still a valid config building Dockerfile targets
+    dockerfile = (REPO / "images" / "Dockerfile").read_text()
+    for profile in config["profiles"]:
+        patched = jsonpatch.apply_patch(config, profile.get("patches", []))
+        patched.pop("profiles")
+        patched["deploy"] = profile.get("deploy", patched["deploy"])
+        assert validator.is_valid(patched), profile["name"]
+        for artifact in patched["build"]["artifacts"]:
+            assert f" AS {artifact['docker']['target']}\n" in dockerfile, artifact
+    dev = next(p for p in config["profiles"] if p["name"] == "dev")
+    synced = jsonpatch.apply_patch(config, dev["patches"])
+    assert synced["deploy"]["helm"]["releases"][0]["setValues"]["devReload"] is True
+    assert all("sync" in a for a in synced["build"]["artifacts"][:2])
     release = config["deploy"]["helm"]["releases"][0]
     assert (REPO / release["chartPath"]).resolve() == CHART
     for artifact in config["build"]["artifacts"]:

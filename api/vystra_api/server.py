@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 import uvicorn
@@ -20,6 +21,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vystra-api", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
     args = parser.parse_args(argv)
+    if args.reload:
+        from vystra import devreload
+
+        rest = devreload.strip_reload(sys.argv[1:] if argv is None else argv)
+        return devreload.run("vystra_api.server", rest, ["vystra", "vystra_api"])
     serve(get_settings(), args.host, args.port)
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -19,7 +19,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--log-format", choices=["json", "plain"], default="json")
     parser.add_argument("--liveness", default="http://0.0.0.0:8081/healthz")
+    parser.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
     args = parser.parse_args(argv)
+    if args.reload:
+        from vystra import devreload
+
+        rest = devreload.strip_reload(sys.argv[1:] if argv is None else argv)
+        return devreload.run("vystra_operator.main", rest, ["vystra", "vystra_operator"])
 
     settings = get_operator_settings()
     kopf.configure(

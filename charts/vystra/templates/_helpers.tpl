@@ -91,7 +91,8 @@ seccompProfile:
 {{- end }}
 {{- define "vystra.containerSecurityContext" -}}
 allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
+{{- /* devReload: skaffold syncs changed code into the container */}}
+readOnlyRootFilesystem: {{ not .Values.devReload }}
 capabilities:
   drop: [ALL]
 {{- end }}
