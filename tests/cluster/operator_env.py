@@ -34,6 +34,8 @@ def install_crd(cluster: DevCluster) -> None:
 
 
 CONFIG_NAMESPACE = "vystra-system"
+# not the chart's name, so a Helm release in the same test cluster never collides with it
+WORKER_CLUSTER_ROLE = "vystra-test-worker"
 
 
 def worker_rules() -> list[dict]:
@@ -51,7 +53,7 @@ def prepare_config_namespace(cluster: DevCluster, database_url: str, s3: S3Info)
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
-            "metadata": {"name": "vystra-worker"},
+            "metadata": {"name": WORKER_CLUSTER_ROLE},
             "rules": worker_rules(),
         },
         {
@@ -86,6 +88,7 @@ class Operator:
             "VYSTRA_OPERATOR_METRICS_PORT": str(self.metrics_port),
             "VYSTRA_OPERATOR_RESYNC_SECONDS": "1",
             "VYSTRA_OPERATOR_CONFIG_NAMESPACE": CONFIG_NAMESPACE,
+            "VYSTRA_OPERATOR_WORKER_CLUSTER_ROLE": WORKER_CLUSTER_ROLE,
         }
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
