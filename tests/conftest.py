@@ -6,15 +6,17 @@ Each test gets its own tenant, so tests share the database without seeing each o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from api_helpers import Caller
 
 from vystra.db import Database, open_database
 from vystra.demo import Section, make_talk_video
 from vystra.pipeline import Pipeline
 from vystra.settings import Settings
+from vystra.tenants import create_tenant
 
 
 @pytest.fixture(scope="session")
@@ -62,3 +64,20 @@ def ingested_talk(pipeline: Pipeline, talk: tuple[Path, list[Section]]):
     tenant = "talk-fixture"
     result = pipeline.ingest(str(talk[0]), tenant=tenant)
     return tenant, result, talk[1]
+
+
+@pytest.fixture
+def make_caller(db: Database) -> Callable[[], Caller]:
+    """Registers a new tenant with an API key, for the API and billing tests."""
+
+    def make() -> Caller:
+        name = f"t-{uuid.uuid4().hex[:12]}"
+        with db.connect() as conn:
+            return Caller(name, create_tenant(conn, name))
+
+    return make
+
+
+@pytest.fixture
+def caller(make_caller: Callable[[], Caller]) -> Caller:
+    return make_caller()

@@ -5,17 +5,15 @@ Both share the session's embedded Postgres; callers are real tenants with real k
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from api_helpers import Caller, LiveServer
+from api_helpers import LiveServer
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from vystra.db import Database
 from vystra.settings import Settings
-from vystra.tenants import create_tenant
 from vystra_api.main import create_app
 
 
@@ -28,21 +26,6 @@ def api_app(settings: Settings, db: Database) -> FastAPI:
 def client(api_app: FastAPI) -> Iterator[TestClient]:
     with TestClient(api_app) as test_client:  # runs the lifespan: the ingest workers start
         yield test_client
-
-
-@pytest.fixture
-def make_caller(db: Database) -> Callable[[], Caller]:
-    def make() -> Caller:
-        name = f"t-{uuid.uuid4().hex[:12]}"
-        with db.connect() as conn:
-            return Caller(name, create_tenant(conn, name))
-
-    return make
-
-
-@pytest.fixture
-def caller(make_caller: Callable[[], Caller]) -> Caller:
-    return make_caller()
 
 
 @pytest.fixture(scope="session")

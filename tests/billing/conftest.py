@@ -3,12 +3,10 @@ billing enabled against it. Tenants are real, with real keys, in the session's P
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import Caller
 from billing_helpers import API_KEY, PLANS, WEBHOOK_SECRET, StripeMock, ensure_stripe_mock
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -17,7 +15,6 @@ from pydantic import SecretStr
 from vystra.billing.plans import Catalog, load_catalog
 from vystra.db import Database
 from vystra.settings import Settings
-from vystra.tenants import create_tenant
 from vystra_api.main import create_app
 
 
@@ -65,18 +62,3 @@ def billing_app(billing_settings: Settings, db: Database) -> FastAPI:
 def billing_client(billing_app: FastAPI) -> Iterator[TestClient]:
     with TestClient(billing_app) as client:
         yield client
-
-
-@pytest.fixture
-def make_caller(db: Database) -> Callable[[], Caller]:
-    def make() -> Caller:
-        name = f"b-{uuid.uuid4().hex[:12]}"
-        with db.connect() as conn:
-            return Caller(name, create_tenant(conn, name))
-
-    return make
-
-
-@pytest.fixture
-def caller(make_caller: Callable[[], Caller]) -> Caller:
-    return make_caller()
