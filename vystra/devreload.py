@@ -20,7 +20,7 @@ POLL_SECONDS = 1.0
 
 
 def package_dirs(packages: Iterable[str]) -> list[Path]:
-    dirs = []
+    dirs: list[Path] = []
     for name in packages:
         spec = find_spec(name)
         if spec is not None and spec.submodule_search_locations:

@@ -82,7 +82,10 @@ class Reconciler:
         self.worker_access = WorkerAccess(settings, api_client)
         self._db: Database | None = None
         self._db_lock = threading.Lock()
-        self.executor = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="reconcile")
+        self.job_writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="jobs")
+        self.status_writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="status")
+        self._pending: set[str] = set()  # uids whose status write is in flight
+        self._pending_lock = threading.Lock()
         gpu_pools = [p for p in self.pools.values() if p.gpu]
         cpu_pools = [p for p in self.pools.values() if not p.gpu]
         self.gpu_pool = gpu_pools[0] if gpu_pools else None
@@ -143,16 +146,20 @@ class Reconciler:
                 job_pool = self.pools.get(_labels(child).get(LABEL_POOL, ""))
                 running["gpu" if job_pool and job_pool.gpu else "cpu"] += 1
 
-        writes: list[Callable[[], None]] = []
+        writes: list[tuple[str, Callable[[], None]]] = []
         waiting: dict[str, tuple[dict[str, Any], Candidate]] = {}
+        with self._pending_lock:
+            pending = set(self._pending)
         for body in snap.ingests:
             meta, status = body["metadata"], body.get("status") or {}
             if meta.get("deletionTimestamp") or status.get("phase") in TERMINAL:
                 continue
+            if meta["uid"] in pending:  # its last status write is still in flight
+                continue
             job = jobs.get(meta["uid"])
             if job is not None:
                 pods = pods_by_uid.get(meta["uid"], [])
-                writes.append(partial(self.sync_with_job, body, job, pods))
+                writes.append((meta["uid"], partial(self.sync_with_job, body, job, pods)))
                 continue
             spec = body.get("spec") or {}
             key = f"{meta['namespace']}/{meta['name']}"
@@ -182,25 +189,30 @@ class Reconciler:
             decision = decisions[key]
             if decision.pool is None:
                 queued["cpu" if decision.reason == "WaitingForCPU" else "gpu"] += 1
-                writes.append(partial(self.mark_queued, body, decision))
+                writes.append((body["metadata"]["uid"], partial(self.mark_queued, body, decision)))
             else:
                 admitted.append((body, self.pools_for(decision.pool), decision))
                 running[decision.pool] += 1
         # Decisions are final for this pass and their API writes independent of each other.
-        # Jobs go first, all of them, so work starts before the bookkeeping is written.
-        names = self._run([partial(self.create_job, body, pool) for body, pool, _ in admitted])
+        # Jobs are created first, all of them, and the pass waits for them: the next pass must
+        # see them. Status and Events follow in the background, so the next pass (and its
+        # Jobs) need not wait for this one's bookkeeping.
+        calls = [partial(self.create_job, body, pool) for body, pool, _ in admitted]
+        names = [f.result() for f in [self.job_writers.submit(c) for c in calls]]
         writes += [
-            partial(self.record_admission, body, pool, decision, name)
+            (body["metadata"]["uid"], partial(self.record_admission, body, pool, decision, name))
             for (body, pool, decision), name in zip(admitted, names, strict=True)
         ]
-        self._run(writes)
-        if writes:
+        for uid, write in writes:
+            self._defer(uid, write)
+        if admitted:
             log.info(
-                "pass: %d ingests, %d waiting, %d queued; listed in %.2fs, wrote in %.2fs",
+                "pass: %d ingests, %d waiting, %d queued; listed in %.2fs, %d Jobs in %.2fs",
                 len(snap.ingests),
                 len(waiting),
                 sum(queued.values()),
                 listed - started,
+                len(admitted),
                 time.monotonic() - listed,
             )
         for kind in ("gpu", "cpu"):
@@ -215,8 +227,30 @@ class Reconciler:
                 self._db = open_database(get_settings(), max_size=4)
             return self._db
 
-    def _run(self, calls: list[Callable[[], Any]]) -> list[Any]:
-        return [future.result() for future in [self.executor.submit(c) for c in calls]]
+    def _defer(self, uid: str, write: Callable[[], None]) -> None:
+        """Run a status write in the background; the resource sits out passes meanwhile."""
+        with self._pending_lock:
+            self._pending.add(uid)
+
+        def run() -> None:
+            try:
+                write()
+            except Exception:
+                metrics.RECONCILES.labels("error").inc()
+                log.exception("status write failed; the next pass retries it")
+            finally:
+                with self._pending_lock:
+                    self._pending.discard(uid)
+
+        self.status_writers.submit(run)
+
+    def drain(self) -> None:
+        """Wait for background status writes (tests and shutdown)."""
+        while True:
+            with self._pending_lock:
+                if not self._pending:
+                    return
+            time.sleep(0.05)
 
     def pools_for(self, kind: str) -> Pool:
         pool = self.gpu_pool if kind == "gpu" else self.cpu_pool
