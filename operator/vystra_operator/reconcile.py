@@ -56,8 +56,18 @@ def _parse_time(value: str | None) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _raw(response: Any) -> bytes:
+    """The body of a ``_preload_content=False`` call. Reading it is not enough: urllib3 keeps
+    such a connection out of the pool until it is released, and a new connection per request
+    means a TLS handshake per request."""
+    try:
+        return response.data
+    finally:
+        response.release_conn()
+
+
 def _items(response: Any) -> list[dict[str, Any]]:
-    return json.loads(response.data)["items"]
+    return json.loads(_raw(response))["items"]
 
 
 def _labels(obj: dict[str, Any]) -> dict[str, str]:
@@ -73,6 +83,12 @@ def _job_finished(job: dict[str, Any]) -> str | None:
 
 class Reconciler:
     def __init__(self, settings: OperatorSettings, api_client: client.ApiClient | None = None):
+        if api_client is None:
+            # one kept-alive connection per writer thread: the default pool (5 per core)
+            # drops the extra ones, and a TLS handshake per request costs more than the request
+            config = client.Configuration.get_default_copy()
+            config.connection_pool_maxsize = 2 * WRITERS + 4
+            api_client = client.ApiClient(config)
         self.settings = settings
         self.pools: dict[str, Pool] = {p.name: p for p in settings.pools()}
         self.custom = client.CustomObjectsApi(api_client)
@@ -264,7 +280,7 @@ class Reconciler:
         job = render_job(body, pool, self.settings)
         self.worker_access.ensure(meta["namespace"])
         try:
-            self.batch.create_namespaced_job(meta["namespace"], job, _preload_content=False)
+            _raw(self.batch.create_namespaced_job(meta["namespace"], job, _preload_content=False))
             metrics.JOBS_CREATED.labels(pool.name).inc()
         except ApiException as exc:
             if exc.status != 409:  # 409: created by an earlier pass or operator instance
@@ -397,14 +413,16 @@ class Reconciler:
         meta = body["metadata"]
         status = {**status, "observedGeneration": meta.get("generation")}
         try:
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP,
-                VERSION,
-                meta["namespace"],
-                PLURAL,
-                meta["name"],
-                {"status": status},
-                _preload_content=False,  # the answer is not needed: skip parsing it
+            _raw(
+                self.custom.patch_namespaced_custom_object_status(
+                    GROUP,
+                    VERSION,
+                    meta["namespace"],
+                    PLURAL,
+                    meta["name"],
+                    {"status": status},
+                    _preload_content=False,  # the answer is not needed: skip parsing it
+                )
             )
         except ApiException as exc:
             if exc.status != 404:  # deleted meanwhile: nothing to report on
@@ -415,28 +433,30 @@ class Reconciler:
         meta = body["metadata"]
         stamp = now()
         try:
-            self.core.create_namespaced_event(
-                meta["namespace"],
-                {
-                    "metadata": {"generateName": f"{meta['name']}."},
-                    "involvedObject": {
-                        "apiVersion": f"{GROUP}/{VERSION}",
-                        "kind": KIND,
-                        "name": meta["name"],
-                        "namespace": meta["namespace"],
-                        "uid": meta["uid"],
+            _raw(
+                self.core.create_namespaced_event(
+                    meta["namespace"],
+                    {
+                        "metadata": {"generateName": f"{meta['name']}."},
+                        "involvedObject": {
+                            "apiVersion": f"{GROUP}/{VERSION}",
+                            "kind": KIND,
+                            "name": meta["name"],
+                            "namespace": meta["namespace"],
+                            "uid": meta["uid"],
+                        },
+                        "type": type_,
+                        "reason": reason,
+                        "message": message[:1024],
+                        "firstTimestamp": stamp,
+                        "lastTimestamp": stamp,
+                        "count": 1,
+                        "source": {"component": "vystra-operator"},
+                        "reportingComponent": "vystra.io/operator",
+                        "reportingInstance": self.identity,
                     },
-                    "type": type_,
-                    "reason": reason,
-                    "message": message[:1024],
-                    "firstTimestamp": stamp,
-                    "lastTimestamp": stamp,
-                    "count": 1,
-                    "source": {"component": "vystra-operator"},
-                    "reportingComponent": "vystra.io/operator",
-                    "reportingInstance": self.identity,
-                },
-                _preload_content=False,
+                    _preload_content=False,
+                )
             )
         except ApiException:  # events are informational; never block a transition on them
             log.warning("could not post event %s for %s", reason, meta["name"])
