@@ -13,6 +13,7 @@ import logging
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ class Reconciler:
         self._db_lock = threading.Lock()
         self.job_writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="jobs")
         self.status_writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="status")
-        self._pending: set[str] = set()  # uids whose status write is in flight
+        self._pending: Counter[str] = Counter()  # uids with status writes in flight
         self._pending_lock = threading.Lock()
         gpu_pools = [p for p in self.pools.values() if p.gpu]
         cpu_pools = [p for p in self.pools.values() if not p.gpu]
@@ -170,12 +171,11 @@ class Reconciler:
             meta, status = body["metadata"], body.get("status") or {}
             if meta.get("deletionTimestamp") or status.get("phase") in TERMINAL:
                 continue
-            if meta["uid"] in pending:  # its last status write is still in flight
-                continue
             job = jobs.get(meta["uid"])
             if job is not None:
-                pods = pods_by_uid.get(meta["uid"], [])
-                writes.append((meta["uid"], partial(self.sync_with_job, body, job, pods)))
+                if meta["uid"] not in pending:  # else the next pass syncs it
+                    pods = pods_by_uid.get(meta["uid"], [])
+                    writes.append((meta["uid"], partial(self.sync_with_job, body, job, pods)))
                 continue
             spec = body.get("spec") or {}
             key = f"{meta['namespace']}/{meta['name']}"
@@ -205,7 +205,12 @@ class Reconciler:
             decision = decisions[key]
             if decision.pool is None:
                 queued["cpu" if decision.reason == "WaitingForCPU" else "gpu"] += 1
-                writes.append((body["metadata"]["uid"], partial(self.mark_queued, body, decision)))
+                # a resource whose last write is in flight still counts in the order above,
+                # so priorities hold; it is only not written twice
+                if body["metadata"]["uid"] not in pending:
+                    writes.append(
+                        (body["metadata"]["uid"], partial(self.mark_queued, body, decision))
+                    )
             else:
                 admitted.append((body, self.pools_for(decision.pool), decision))
                 running[decision.pool] += 1
@@ -246,7 +251,7 @@ class Reconciler:
     def _defer(self, uid: str, write: Callable[[], None]) -> None:
         """Run a status write in the background; the resource sits out passes meanwhile."""
         with self._pending_lock:
-            self._pending.add(uid)
+            self._pending[uid] += 1
 
         def run() -> None:
             try:
@@ -256,7 +261,9 @@ class Reconciler:
                 log.exception("status write failed; the next pass retries it")
             finally:
                 with self._pending_lock:
-                    self._pending.discard(uid)
+                    self._pending[uid] -= 1
+                    if self._pending[uid] <= 0:
+                        del self._pending[uid]
 
         self.status_writers.submit(run)
 
