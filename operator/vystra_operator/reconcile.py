@@ -267,14 +267,6 @@ class Reconciler:
 
         self.status_writers.submit(run)
 
-    def drain(self) -> None:
-        """Wait for background status writes (tests and shutdown)."""
-        while True:
-            with self._pending_lock:
-                if not self._pending:
-                    return
-            time.sleep(0.05)
-
     def pools_for(self, kind: str) -> Pool:
         pool = self.gpu_pool if kind == "gpu" else self.cpu_pool
         assert pool is not None  # placement only chooses pools that exist

@@ -216,13 +216,6 @@ def get_segments(conn: psycopg.Connection, tenant: str, video_id: str) -> list[S
         return cur.fetchall()
 
 
-def get_segment_vectors(conn: psycopg.Connection, video_id: str) -> np.ndarray:
-    rows = conn.execute(
-        "SELECT embedding FROM segments WHERE video_id = %s ORDER BY ordinal", (video_id,)
-    ).fetchall()
-    return np.array([r[0] for r in rows], dtype=np.float32).reshape(len(rows), -1)
-
-
 def get_transcript(conn: psycopg.Connection, tenant: str, video_id: str) -> list[StoredSegment]:
     """Whisper's own segments (no overlap), for reading and subtitles."""
     row = conn.execute(

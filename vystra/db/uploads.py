@@ -74,22 +74,9 @@ def get_upload(conn: psycopg.Connection, upload_id: str, tenant: str | None) -> 
         return cur.fetchone()
 
 
-def find_by_key(conn: psycopg.Connection, tenant: str, object_key: str) -> Upload | None:
-    with conn.cursor(row_factory=class_row(Upload)) as cur:
-        cur.execute(
-            f"SELECT {COLUMNS} FROM uploads WHERE tenant = %s AND object_key = %s",
-            (tenant, object_key),
-        )
-        return cur.fetchone()
-
-
 def mark_complete(conn: psycopg.Connection, upload_id: str) -> None:
     conn.execute(
         "UPDATE uploads SET status = 'complete', completed_at = now(), multipart_id = NULL"
         " WHERE id = %s",
         (upload_id,),
     )
-
-
-def delete_upload(conn: psycopg.Connection, tenant: str, upload_id: str) -> None:
-    conn.execute("DELETE FROM uploads WHERE tenant = %s AND id = %s", (tenant, upload_id))
