@@ -159,6 +159,10 @@ def test_subscription_lifecycle_sets_plan_and_status(
     failed = post(billing_client, event("invoice.payment_failed", invoice, created=now - 20))
     assert failed.json()["outcome"] == "applied" and account(db, tenant).status == "past_due"
 
+    # invoice.paid ends the lapse
+    paid = post(billing_client, event("invoice.paid", invoice, created=now - 18))
+    assert paid.json()["outcome"] == "applied" and account(db, tenant).status == "active"
+
     sub = subscription(stripe_mock, tenant, "active", ["price_short_base"], customer)
     post(billing_client, event("customer.subscription.updated", sub, created=now - 15))
     assert account(db, tenant).status == "active"  # paid: back in good standing
@@ -167,6 +171,9 @@ def test_subscription_lifecycle_sets_plan_and_status(
     post(billing_client, event("customer.subscription.deleted", sub, created=now - 10))
     got = account(db, tenant)
     assert got and got.status == "canceled" and got.plan == "short"
+    # a final invoice paid after cancellation does not revive the subscription
+    late = post(billing_client, event("invoice.paid", invoice, created=now - 5))
+    assert late.json()["outcome"].startswith("ignored") and account(db, tenant).status == "canceled"
 
 
 def test_replayed_and_late_events_change_nothing(

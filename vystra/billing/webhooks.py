@@ -23,7 +23,9 @@ HANDLED = (
     "customer.subscription.updated",
     "customer.subscription.deleted",
     "invoice.payment_failed",
+    "invoice.paid",
 )
+LAPSED_BY_PAYMENT = ("past_due", "unpaid")
 
 
 def apply_event(conn: psycopg.Connection, catalog: Catalog, event: dict[str, Any]) -> str:
@@ -74,6 +76,12 @@ def _dispatch(conn, catalog: Catalog, kind: str, obj: dict[str, Any], created) -
             subscription_id=_id(obj.get("id")),
             period=_period(obj),
         )
+    elif kind == "invoice.paid":
+        # a paid invoice ends a payment lapse; it never revives a canceled subscription
+        account = accounts.get_account(conn, tenant)
+        if account is None or account.status not in LAPSED_BY_PAYMENT:
+            return "ignored: not lapsed by payment"
+        changed = accounts.apply_state(conn, tenant, as_of=created, status="active")
     else:  # invoice.payment_failed
         changed = accounts.apply_state(conn, tenant, as_of=created, status="past_due")
     return "applied" if changed else "stale"
