@@ -27,6 +27,7 @@ import numpy as np
 from synthetic import load, mix
 
 from vystra.db import open_database
+from vystra.db.embedded import embedded_url
 from vystra.embed import get_embedder
 from vystra.search import search
 from vystra.settings import Settings
@@ -103,7 +104,10 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="vystra-api-bench-"))
-    settings = Settings(home=home, database_url=None, groq_api_key=None)
+    # this process owns the embedded server and passes its URL on, so the server stops with
+    # this process however the API subprocess ends
+    url = embedded_url(home)
+    settings = Settings(home=home, database_url=url, groq_api_key=None)
     texts = load_corpus(settings, args.segments, args.base)
     queries = [texts[i % len(texts)] for i in range(args.queries)]
     with open_database(settings) as db, db.connect() as conn:
@@ -111,8 +115,7 @@ def main() -> None:
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VYSTRA_")}
-    env.pop("DATABASE_URL", None)
-    env["VYSTRA_HOME"] = str(home)
+    env.update(VYSTRA_HOME=str(home), DATABASE_URL=url)
     server = subprocess.Popen(
         [sys.executable, "-m", "vystra.cli", "serve", "--port", str(port)],
         env=env,
