@@ -76,12 +76,15 @@ def get_video(conn: psycopg.Connection, tenant: str, video_id: str) -> Video | N
         return cur.fetchone()
 
 
-def list_videos(conn: psycopg.Connection, tenant: str, *, limit: int = 1000) -> list[Video]:
+def list_videos(
+    conn: psycopg.Connection, tenant: str, *, limit: int = 1000, offset: int = 0
+) -> list[Video]:
+    """Newest first; ``offset`` pages through them."""
     with conn.cursor(row_factory=class_row(Video)) as cur:
         cur.execute(
             f"SELECT {VIDEO_COLUMNS} FROM videos WHERE tenant = %s"
-            " ORDER BY created_at DESC, id LIMIT %s",
-            (tenant, limit),
+            " ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+            (tenant, limit, offset),
         )
         return cur.fetchall()
 
@@ -206,12 +209,21 @@ def fail_video(conn: psycopg.Connection, video_id: str, *, reason: str, message:
     )
 
 
-def get_segments(conn: psycopg.Connection, tenant: str, video_id: str) -> list[StoredSegment]:
+def get_segments(
+    conn: psycopg.Connection,
+    tenant: str,
+    video_id: str,
+    *,
+    after: int = -1,
+    limit: int | None = None,
+) -> list[StoredSegment]:
+    """Search units in order; ``after`` skips those up to that ordinal (what a live stream
+    already sent), ``limit`` caps the answer (None: all)."""
     with conn.cursor(row_factory=class_row(StoredSegment)) as cur:
         cur.execute(
             "SELECT ordinal, start_s AS start, end_s AS end, text FROM segments"
-            " WHERE tenant = %s AND video_id = %s ORDER BY ordinal",
-            (tenant, video_id),
+            " WHERE tenant = %s AND video_id = %s AND ordinal > %s ORDER BY ordinal LIMIT %s",
+            (tenant, video_id, after, limit),
         )
         return cur.fetchall()
 

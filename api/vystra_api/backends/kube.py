@@ -97,6 +97,11 @@ class KubeBackend:
         except Exception as exc:  # urllib3 connection errors and the like
             raise BackendError(f"Kubernetes API unreachable: {type(exc).__name__}") from exc
 
+    def _ingests(self, method: str, namespace: str, *args: Any, **kwargs: Any) -> Any:
+        """``CustomObjectsApi.<method>_namespaced_custom_object`` on VideoIngests."""
+        fn = getattr(self.custom, f"{method}_namespaced_custom_object")
+        return self._call(fn, GROUP, VERSION, namespace, PLURAL, *args, **kwargs)
+
     def _ensure_namespace(self, tenant: str) -> str:
         from kubernetes import client
         from kubernetes.client.exceptions import ApiException
@@ -149,12 +154,9 @@ class KubeBackend:
             "spec": {"source": source, **spec.model_dump(mode="json", exclude_none=True)},
         }
         try:
-            created = self._call(
-                self.custom.create_namespaced_custom_object,
-                GROUP,
-                VERSION,
+            created = self._ingests(
+                "create",
                 namespace,
-                PLURAL,
                 body,
             )
         except ApiException as exc:  # the CRD's validation refused the spec
@@ -165,12 +167,9 @@ class KubeBackend:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            obj = self._call(
-                self.custom.get_namespaced_custom_object,
-                GROUP,
-                VERSION,
+            obj = self._ingests(
+                "get",
                 self.namespace(tenant),
-                PLURAL,
                 ingest_id,
             )
         except ApiException as exc:
@@ -192,12 +191,9 @@ class KubeBackend:
         if cursor:
             kwargs["_continue"] = cursor
         try:
-            found = self._call(
-                self.custom.list_namespaced_custom_object,
-                GROUP,
-                VERSION,
+            found = self._ingests(
+                "list",
                 self.namespace(tenant),
-                PLURAL,
                 **kwargs,
             )
         except ApiException as exc:
@@ -212,12 +208,9 @@ class KubeBackend:
         if self._read(tenant, ingest_id) is None:
             return False
         try:  # the operator's finalizer cancels the Job and honours spec.retain
-            self._call(
-                self.custom.delete_namespaced_custom_object,
-                GROUP,
-                VERSION,
+            self._ingests(
+                "delete",
                 self.namespace(tenant),
-                PLURAL,
                 ingest_id,
             )
         except ApiException as exc:
@@ -241,12 +234,9 @@ class KubeBackend:
         return counts
 
     def active_count(self, tenant: str) -> int:
-        found = self._call(
-            self.custom.list_namespaced_custom_object,
-            GROUP,
-            VERSION,
+        found = self._ingests(
+            "list",
             self.namespace(tenant),
-            PLURAL,
         )
         return sum(
             1

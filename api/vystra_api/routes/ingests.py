@@ -14,8 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from vystra.billing import quota
-from vystra.db import uploads
-from vystra.db.listing import segments_after
+from vystra.db import store, uploads
 from vystra_api.deps import IngestId, StateDep, TenantDep, valid_id
 from vystra_api.errors import ApiError, not_found
 from vystra_api.models import MAX_PAGE, IngestCreate, IngestList, IngestPublic, IngestSpec
@@ -143,7 +142,7 @@ async def _stream(
 
     def new_segments(video_id: str, after: int) -> list[dict[str, Any]]:
         with state.db.connect() as conn:
-            found = segments_after(conn, tenant, video_id, after)
+            found = store.get_segments(conn, tenant, video_id, after=after, limit=500)
         return [
             {"ordinal": s.ordinal, "start": s.start, "end": s.end, "text": s.text} for s in found
         ]

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from vystra.db import store
-from vystra.db.listing import list_videos_page
 from vystra.db.store import Video
 from vystra.subtitles import to_srt, to_vtt
 from vystra_api import cleanup
@@ -56,7 +55,7 @@ def list_videos(
 ) -> VideoList:
     offset = int(cursor) if cursor else 0
     with state.db.connect() as conn:
-        found = list_videos_page(conn, tenant, limit=limit + 1, offset=offset)
+        found = store.list_videos(conn, tenant, limit=limit + 1, offset=offset)
     more = len(found) > limit
     return VideoList(
         items=[to_public(v) for v in found[:limit]],
