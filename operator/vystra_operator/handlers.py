@@ -60,12 +60,34 @@ async def _reconcile_forever(memo: kopf.Memo) -> None:
 
 @kopf.on.create(GROUP, VERSION, PLURAL)
 @kopf.on.resume(GROUP, VERSION, PLURAL)
-async def seen(status: kopf.Status, patch: kopf.Patch, memo: Any, **_: Any) -> None:
-    if not status.get("phase"):
-        patch.status["phase"] = "Pending"
-        patch.status["reason"] = "Created"
-        patch.status["message"] = "waiting for placement"
+async def seen(body: kopf.Body, memo: Any, **_: Any) -> None:
+    """Mark a new resource Pending, unless the reconcile loop has written to it since.
+
+    The loop is the writer of phases; this write carries the resourceVersion it was made
+    from, so the API server refuses it (409) once the loop has placed the resource, instead
+    of letting a late Pending overwrite Running or Queued.
+    """
     memo.wake.set()
+    if (body.get("status") or {}).get("phase"):
+        return
+    meta = body["metadata"]
+    change = {
+        "metadata": {"resourceVersion": meta["resourceVersion"]},
+        "status": {"phase": "Pending", "reason": "Created", "message": "waiting for placement"},
+    }
+    try:
+        await asyncio.to_thread(
+            memo.reconciler.custom.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            meta["namespace"],
+            PLURAL,
+            meta["name"],
+            change,
+        )
+    except ApiException as exc:
+        if exc.status not in (404, 409):  # 409: already placed; 404: already deleted
+            raise
 
 
 @kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
