@@ -66,11 +66,12 @@ def remove(conn: psycopg.Connection, uid: str, *, retain: bool) -> str | None:
         tenant, video_id, reused, stored_retain = row
         if retain or stored_retain or reused:
             return None
-        # a video reached by a later ingest that found the same bytes stays while that one lives
-        other = conn.execute(
-            "SELECT 1 FROM cluster_origins WHERE tenant = %s AND video_id = %s LIMIT 1",
+        # a later ingest that found the same bytes keeps the video, and now owns it: the last
+        # one deleted removes it
+        others = conn.execute(
+            "UPDATE cluster_origins SET reused = false WHERE tenant = %s AND video_id = %s",
             (tenant, video_id),
-        ).fetchone()
-        if other is not None:
+        )
+        if others.rowcount:
             return None
         return video_id if store.delete_video(conn, tenant, video_id) else None
