@@ -1,0 +1,722 @@
+"""Admission policy: which waiting ingests start now, on which flavor, and which to preempt.
+
+Pure Python, no Kubernetes and no I/O: the operator's core feeds it what its watches see
+(``submit``, ``started``, ``finished``, ``set_capacity``) and asks ``admit`` what to start. Every
+time is passed in as ``now`` (epoch seconds), so the policy is tested and simulated without a
+cluster and rebuilt from existing Jobs after a restart.
+
+The rules, in the order they apply:
+
+- **Flavor**: each ingest goes where it is expected to *finish* first: wait for a slot, plus
+  pod start, plus the remaining media seconds (``duration - processed``: a resumed ingest counts
+  only what is left) times the flavor's real-time factor for its model. ``gpu`` ingests only
+  consider GPU flavors, ``cpu`` only CPU ones, ``auto`` all; a busy fast flavor beats a free slow
+  one when waiting for it still finishes sooner. An ingest disrupted ``max_disruptions`` times
+  leaves spot flavors.
+- **Tenants**: the next free slot goes to the tenant with waiting work and the least usage per
+  unit of weight (usage is the speed, 1/rtf, of the slots it holds), so tenants share by weight
+  and a tenant alone borrows everything idle. A tenant under its share takes borrowed slots back
+  through ``preemptions``; one ingest is preempted at most ``max_preemptions`` times per cooldown.
+- **Within a tenant**: priority class value plus ``aging_per_hour`` times hours waited (old work
+  overtakes new high-priority work eventually); then age.
+- **Budgets**: a tenant past its GPU-second budget runs on CPU flavors only.
+- **Scale from zero**: an autoscaled flavor with no node takes ``max_pending`` Jobs, whose
+  pending pods make the cluster autoscaler add one.
+
+Cost: per-tenant heaps ordered by (aged priority, age), so ``admit`` touches only the heads it
+admits from, whatever the queue depth; ``position`` is computed on demand in O(n log n).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from vystra_operator.flavors import DEFAULT_MODEL, Flavor, SchedulingConfig, TenantPolicy
+
+INF = float("inf")
+
+
+class Reason(StrEnum):
+    ADMITTED = "Admitted"
+    WAITING_FOR_GPU = "WaitingForGPU"
+    WAITING_FOR_CPU = "WaitingForCPU"
+    WAITING_FOR_CAPACITY = "WaitingForCapacity"  # no eligible flavor has any node or slot
+    BUDGET_EXHAUSTED = "BudgetExhausted"
+    NO_FLAVOR = "NoFlavor"  # no configured flavor can ever run it
+    PREEMPTED = "Preempted"
+
+
+@dataclass(frozen=True)
+class Workload:
+    key: str  # namespace/name
+    tenant: str
+    accelerator: str  # auto | gpu | cpu
+    priority_class: str
+    created: float  # epoch seconds
+    duration: float  # media seconds, expected
+    model: str = DEFAULT_MODEL
+    processed: float = 0.0  # media seconds already committed: a resumed ingest skips them
+    disruptions: int = 0  # preemptions and spot reclaims so far
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.duration - self.processed)
+
+    @property
+    def namespace(self) -> str:
+        return self.key.partition("/")[0]
+
+
+@dataclass(frozen=True)
+class Admission:
+    key: str
+    flavor: str
+    reason: Reason
+    message: str
+    batch: tuple[str, ...] = ()  # further keys run by the same Job, after ``key``
+    estimated_seconds: float = 0.0  # expected run time of the Job, pod start included
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key, *self.batch)
+
+
+@dataclass(frozen=True)
+class Preemption:
+    key: str
+    flavor: str
+    reason: Reason
+    message: str
+    batch: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    position: int  # 1: next to start on the flavors it can use
+    ahead: int
+    estimated_start_seconds: float  # from now; inf when no eligible flavor has capacity
+    flavors: tuple[str, ...]  # flavors it may run on
+    reason: Reason
+    message: str
+
+
+@dataclass
+class _Choice:
+    flavor: Flavor | None
+    free: bool
+    wait: float
+    finish: float
+    reason: Reason
+    message: str
+
+
+@dataclass
+class _Running:
+    workload: Workload
+    flavor: str
+    started: float
+    end: float  # expected
+    speed: float  # fair-share units held (1/rtf of the flavor at start)
+    gpu_rate: float  # GPU-seconds charged per second
+    members: tuple[Workload, ...] = ()
+
+
+@dataclass
+class _FlavorState:
+    flavor: Flavor
+    reported: bool = False
+    total: int = 0
+    others: int = 0
+    running: set[str] = field(default_factory=set)
+    ends: list[tuple[float, str]] = field(default_factory=list)  # lazy min-heap
+    end_sum: float = 0.0
+
+
+@dataclass
+class _Tenant:
+    policy: TenantPolicy
+    usage: float = 0.0
+    running: int = 0
+    waiting: int = 0
+    gpu_seconds: float = 0.0  # charged by finished Jobs
+    gpu_rate: float = 0.0  # of running Jobs: charge(now) adds now*rate - rate_started
+    gpu_rate_started: float = 0.0
+    heaps: dict[tuple[str, bool], list[tuple[float, float, int, str]]] = field(default_factory=dict)
+    counts: dict[tuple[str, bool], int] = field(default_factory=dict)
+    short: list[tuple[float, float, int, str]] = field(default_factory=list)  # auto, by length
+
+    @property
+    def weight(self) -> float:
+        return self.policy.weight
+
+    @property
+    def entries(self) -> int:
+        return len(self.short) + sum(len(h) for h in self.heaps.values())
+
+
+class Scheduler:
+    def __init__(self, config: SchedulingConfig):
+        self.config = config
+        self._flavors = {f.name: _FlavorState(f) for f in config.flavors}
+        self._classes = {p.name: p.value for p in config.priority_classes}
+        self._policies = {t.name: t for t in config.tenants}
+        self._aging = config.aging_per_hour / 3600.0
+        self._rtf: dict[tuple[str, str], float] = {
+            (f.name, m): v for f in config.flavors for m, v in f.rtf.items()
+        }
+        self._tenants: dict[str, _Tenant] = {}
+        self._waiting: dict[str, Workload] = {}
+        self._entry: dict[str, int] = {}  # key -> seq of its live heap entries
+        self._seq = 0
+        self._running: dict[str, _Running] = {}
+        self._member_of: dict[str, str] = {}  # batched key -> key of the Job's first ingest
+        self._reasons: dict[str, tuple[Reason, str]] = {}
+        self._preempted: dict[str, tuple[int, float]] = {}  # key -> (count, last time)
+        # media seconds and count of waiting work bound to one kind: what a slot's wait drains
+        self._demand: dict[str, list[float]] = {"gpu": [0.0, 0], "cpu": [0.0, 0]}
+
+    # -- what the core reports -----------------------------------------------------------
+
+    def set_capacity(self, flavor: str, total: int, used_by_others: int) -> None:
+        """Job slots of ``flavor`` on Ready nodes, and those taken by pods not Vystra's.
+
+        For a resource flavor the core counts, per node, allocatable // resource_count; for a
+        CPU flavor the slots are further capped by ``max_concurrent``. ``total=0`` on an
+        autoscaled flavor opens ``max_pending`` slots for pods that wait for a new node.
+        """
+        fs = self._flavors[flavor]
+        fs.reported, fs.total, fs.others = True, max(0, total), max(0, used_by_others)
+
+    def submit(self, w: Workload) -> None:
+        """Queue ``w``; a key already waiting is replaced (e.g. with new ``processed``); a key
+        running is left running."""
+        if w.key in self._running or w.key in self._member_of:
+            return
+        if w.key in self._waiting:
+            self._unqueue(w.key)
+        t = self._tenant(w.tenant)
+        self._seq += 1
+        self._waiting[w.key], self._entry[w.key] = w, self._seq
+        cls = self._class(w)
+        heapq.heappush(t.heaps.setdefault(cls, []), (*self._order(w), self._seq, w.key))
+        t.counts[cls] = t.counts.get(cls, 0) + 1
+        if w.accelerator == "auto":
+            heapq.heappush(t.short, (w.remaining, self._order(w)[0], self._seq, w.key))
+        t.waiting += 1
+        if w.accelerator in self._demand:
+            self._demand[w.accelerator][0] += w.remaining
+            self._demand[w.accelerator][1] += 1
+        if t.entries > 4 * t.waiting + 64:
+            self._compact(t)
+
+    def withdraw(self, key: str) -> None:
+        """Deleted, or failed before admission: forget it, freeing its slot if it held one."""
+        if key in self._waiting:
+            self._unqueue(key)
+        else:
+            self._stop(key, None)
+        self._preempted.pop(key, None)
+
+    def started(self, key: str, flavor: str, now: float, workload: Workload | None = None) -> None:
+        """``key`` runs on ``flavor`` since ``now`` (after a restart: its Job's creation time).
+        Pass ``workload`` when it was never submitted."""
+        w = self._waiting.get(key) or workload
+        if w is None:
+            raise KeyError(f"{key}: submit it, or pass its workload")
+        if key in self._waiting:
+            self._unqueue(key)
+        if key not in self._running:
+            self._start(w, self._flavors[flavor], now, ())
+
+    def finished(
+        self,
+        key: str,
+        now: float,
+        media_seconds: float | None = None,
+        wall_seconds: float | None = None,
+    ) -> None:
+        """``key``'s Job ended (or a batched ingest in it). With both seconds (media processed
+        by this Job, its wall time), the flavor's rtf for the model is learnt from them."""
+        run = self._running.get(key)
+        self._stop(key, now)
+        self._preempted.pop(key, None)
+        if run is None or not media_seconds or not wall_seconds or media_seconds <= 0:
+            return
+        busy = wall_seconds - self.config.overhead_seconds
+        if busy <= 0:  # all pod start: nothing learnt about speed
+            return
+        k = (run.flavor, run.workload.model)
+        old = self._rtf_of(run.flavor, run.workload.model)
+        seen = min(max(busy / media_seconds, old / 20), old * 20)  # one outlier cannot run away
+        self._rtf[k] = (1 - self.config.learning_rate) * old + self.config.learning_rate * seen
+
+    # -- decisions -----------------------------------------------------------------------
+
+    def admit(self, now: float) -> list[Admission]:
+        """Start as many waiting ingests as free slots allow (see the module docstring)."""
+        if not self._waiting or not any(self._free(fs) > 0 for fs in self._flavors.values()):
+            return []
+        out: list[Admission] = []
+        queue = [(t.usage / t.weight, name) for name, t in self._tenants.items() if t.waiting]
+        heapq.heapify(queue)
+        while queue:
+            _, name = heapq.heappop(queue)
+            t = self._tenants[name]
+            picked = self._candidate(t, now)
+            if picked is None:
+                continue  # nothing of this tenant fits what is free; slots only shrink from here
+            w, choice = picked
+            assert choice.flavor is not None
+            fs = self._flavors[choice.flavor.name]
+            self._unqueue(w.key)
+            members = self._batch(t, w, fs)
+            run = self._start(w, fs, now, members)
+            pending = fs.flavor.autoscaled and fs.total == 0
+            note = "; pending until the autoscaler adds a node" if pending else ""
+            out.append(
+                Admission(
+                    w.key,
+                    fs.flavor.name,
+                    Reason.ADMITTED,
+                    f"{choice.message}{note}",
+                    tuple(m.key for m in members),
+                    run.end - now,
+                )
+            )
+            if t.waiting:
+                heapq.heappush(queue, (t.usage / t.weight, name))
+        return out
+
+    def preemptions(self, now: float) -> list[Preemption]:
+        """Running ingests to stop so tenants under their share get borrowed slots back.
+
+        A victim's tenant must still hold at least as much per weight as the claimant once
+        the slot moves (so two tenants never trade a slot back and forth); victims are of no
+        higher priority than the claimant's ingest, not about to finish, and not preempted
+        ``max_preemptions`` times within the cooldown. The victim is requeued at once; the
+        core stops its Job and may resubmit it with the processed seconds it committed.
+        """
+        if not self.config.preemption:
+            return []
+        out: list[Preemption] = []
+        for run, claimant in self._victims(now):
+            self._stop(run.workload.key, now)
+            count, last = self._preempted.get(run.workload.key, (0, now))
+            if now - last >= self.config.preemption_cooldown_seconds:
+                count = 0
+            done = max(0.0, now - run.started - self.config.overhead_seconds)
+            for w in (run.workload, *run.members):  # a batch resumes in Job order
+                seconds = min(done / self._rtf_of(run.flavor, w.model), w.remaining)
+                done -= seconds * self._rtf_of(run.flavor, w.model)
+                self._preempted[w.key] = (count + 1, now)
+                self.submit(
+                    replace(w, processed=w.processed + seconds, disruptions=w.disruptions + 1)
+                )
+            out.append(
+                Preemption(
+                    run.workload.key,
+                    run.flavor,
+                    Reason.PREEMPTED,
+                    f"tenant {claimant} is under its fair share; resumes from its last segment",
+                    tuple(m.key for m in run.members),
+                )
+            )
+        return out
+
+    # -- reading -------------------------------------------------------------------------
+
+    def reason(self, key: str) -> tuple[Reason, str] | None:
+        """Why a waiting ingest waits, as of the last ``admit`` (O(1)); None if not waiting."""
+        w = self._waiting.get(key)
+        if w is None:
+            return None
+        if key in self._reasons:
+            return self._reasons[key]
+        kind = Reason.WAITING_FOR_CPU if w.accelerator == "cpu" else Reason.WAITING_FOR_GPU
+        return kind, "queued"
+
+    def position(self, key: str, now: float) -> QueueInfo | None:
+        """Where ``key`` stands among ingests that compete for its flavors, and when it should
+        start: other tenants' ingests interleave by weight. O(n log n)."""
+        w = self._waiting.get(key)
+        if w is None:
+            return None
+        t = self._tenants[w.tenant]
+        mine = {fs.flavor.name for fs in self._eligible(w, t, now)}
+        choice = self._choose(w, t, now)
+        rivals: dict[str, list[Workload]] = {}
+        for other in self._waiting.values():
+            ot = self._tenants[other.tenant]
+            if other.key != key and mine & {
+                fs.flavor.name for fs in self._eligible(other, ot, now)
+            }:
+                rivals.setdefault(other.tenant, []).append(other)
+        own = sorted(rivals.pop(w.tenant, []), key=self._order)
+        own = [o for o in own if self._order(o) < self._order(w)]
+        ahead = list(own)
+        for name, items in rivals.items():
+            share = (len(own) + 1) * self._tenants[name].weight / t.weight
+            ahead += sorted(items, key=self._order)[: math.ceil(share)]
+        start = self._estimate_start(ahead, w, mine, now)
+        return QueueInfo(
+            len(ahead) + 1, len(ahead), start, tuple(sorted(mine)), choice.reason, choice.message
+        )
+
+    def speeds(self) -> dict[tuple[str, str], float]:
+        """Real-time factor per (flavor, model): configured, then learnt from finished Jobs."""
+        return dict(self._rtf)
+
+    def workload(self, key: str) -> Workload | None:
+        """The ingest as the scheduler holds it (a preempted one with its estimated progress)."""
+        if key in self._waiting:
+            return self._waiting[key]
+        run = self._running.get(self._member_of.get(key, key))
+        if run is None:
+            return None
+        return next((w for w in (run.workload, *run.members) if w.key == key), None)
+
+    def running(self) -> dict[str, str]:
+        """Key of each running Job's first ingest -> flavor."""
+        return {k: r.flavor for k, r in self._running.items()}
+
+    def waiting_count(self) -> int:
+        return len(self._waiting)
+
+    def usage(self) -> dict[str, float]:
+        """Fair-share units (sum of 1/rtf of held slots) per tenant."""
+        return {name: t.usage for name, t in self._tenants.items()}
+
+    def gpu_seconds_used(self, tenant: str, now: float) -> float:
+        t = self._tenant(tenant)
+        return t.gpu_seconds + now * t.gpu_rate - t.gpu_rate_started
+
+    def set_gpu_seconds_used(self, tenant: str, seconds: float) -> None:
+        """Restore a tenant's GPU-seconds of finished Jobs (kept by the core across restarts)."""
+        self._tenant(tenant).gpu_seconds = seconds
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _tenant(self, name: str) -> _Tenant:
+        t = self._tenants.get(name)
+        if t is None:
+            policy = self._policies.get(name) or TenantPolicy(
+                name=name, weight=self.config.default_tenant_weight
+            )
+            t = self._tenants[name] = _Tenant(policy)
+        return t
+
+    def _order(self, w: Workload) -> tuple[float, float]:
+        value = self._classes.get(w.priority_class)
+        if value is None:
+            value = self._classes[self.config.default_priority_class]
+        # value + aging * (now - created) is larger for the same ingests whatever ``now``:
+        # ordering by value - aging * created keeps a heap valid as time passes
+        return (self._aging * w.created - value, w.created)
+
+    def _value(self, w: Workload) -> float:
+        """Aged priority: class value plus aging_per_hour times hours since ``created``, less
+        aging times ``now`` (the same for everyone, so it is left out)."""
+        return -self._order(w)[0]
+
+    def _class(self, w: Workload) -> tuple[str, bool]:
+        return (w.accelerator, w.disruptions >= self.config.max_disruptions)
+
+    def _unqueue(self, key: str) -> Workload:
+        w = self._waiting.pop(key)
+        del self._entry[key]
+        self._reasons.pop(key, None)
+        t = self._tenants[w.tenant]
+        t.waiting -= 1
+        t.counts[self._class(w)] -= 1
+        if w.accelerator in self._demand:
+            self._demand[w.accelerator][0] -= w.remaining
+            self._demand[w.accelerator][1] -= 1
+        return w
+
+    def _compact(self, t: _Tenant) -> None:
+        for cls, heap in t.heaps.items():
+            t.heaps[cls] = [e for e in heap if self._entry.get(e[3]) == e[2]]
+            heapq.heapify(t.heaps[cls])
+        t.short = [e for e in t.short if self._entry.get(e[3]) == e[2]]
+        heapq.heapify(t.short)
+
+    def _peek(self, heap: list[tuple[float, float, int, str]]) -> Workload | None:
+        while heap:
+            _, _, seq, key = heap[0]
+            if self._entry.get(key) == seq:
+                return self._waiting[key]
+            heapq.heappop(heap)
+        return None
+
+    def _rtf_of(self, flavor: str, model: str) -> float:
+        rtf = self._rtf.get((flavor, model))
+        return rtf if rtf is not None else self._rtf[(flavor, DEFAULT_MODEL)]
+
+    def _slots(self, fs: _FlavorState) -> int:
+        f = fs.flavor
+        if f.autoscaled and fs.total == 0 and (fs.reported or f.gpu):
+            return f.max_pending
+        if not fs.reported:
+            return 0 if f.gpu else f.max_concurrent
+        slots = fs.total - fs.others
+        return max(0, slots if f.gpu else min(slots, f.max_concurrent))
+
+    def _free(self, fs: _FlavorState) -> int:
+        return self._slots(fs) - len(fs.running)
+
+    def _over_budget(self, t: _Tenant, now: float) -> bool:
+        budget = t.policy.gpu_seconds_budget
+        return budget is not None and self.gpu_seconds_used(t.policy.name, now) >= budget
+
+    def _eligible(self, w: Workload, t: _Tenant, now: float) -> list[_FlavorState]:
+        on_demand = w.disruptions >= self.config.max_disruptions
+        gpu_ok = w.accelerator != "cpu" and not self._over_budget(t, now)
+        return [
+            fs
+            for fs in self._flavors.values()
+            if (fs.flavor.gpu and gpu_ok or not fs.flavor.gpu and w.accelerator != "gpu")
+            and not (on_demand and fs.flavor.spot)
+        ]
+
+    def _wait(self, fs: _FlavorState, now: float) -> float:
+        """Seconds until ``fs`` has a slot for the next ingest: the first running Job's end,
+        or later when queued ``gpu``/``cpu`` work for its kind must drain first."""
+        slots = self._slots(fs)
+        if slots <= 0:
+            return INF
+        n = len(fs.running)
+        if n < slots:
+            return 0.0
+        while fs.ends and (
+            fs.ends[0][1] not in fs.running or self._running[fs.ends[0][1]].end != fs.ends[0][0]
+        ):
+            heapq.heappop(fs.ends)
+        first = max(0.0, fs.ends[0][0] - now) if fs.ends else 0.0
+        backlog = max(0.0, fs.end_sum - n * now)
+        kind = "gpu" if fs.flavor.gpu else "cpu"
+        kind_slots = sum(
+            self._slots(o) for o in self._flavors.values() if o.flavor.gpu == fs.flavor.gpu
+        )
+        media, count = self._demand[kind]
+        rtf = self._rtf_of(fs.flavor.name, DEFAULT_MODEL)
+        demand = (max(0.0, media) * rtf + count * self.config.overhead_seconds) * slots / kind_slots
+        return max(first, (backlog + demand) / slots)
+
+    def _choose(self, w: Workload, t: _Tenant, now: float) -> _Choice:
+        """The flavor where ``w`` would finish first, and whether it has a slot now."""
+        eligible = self._eligible(w, t, now)
+        if not eligible:
+            if w.accelerator != "cpu" and self._over_budget(t, now):
+                budget = t.policy.gpu_seconds_budget
+                msg = f"tenant {t.policy.name} used its {budget:.0f} GPU-seconds; GPU work waits"
+                return _Choice(None, False, INF, INF, Reason.BUDGET_EXHAUSTED, msg)
+            return _Choice(None, False, INF, INF, Reason.NO_FLAVOR, "no flavor can run it")
+        best: _Choice | None = None
+        for fs in eligible:
+            wait = self._wait(fs, now)
+            if wait == INF:
+                continue
+            start = self.config.overhead_seconds
+            if fs.flavor.autoscaled and fs.total == 0:
+                start += fs.flavor.scale_up_seconds
+            finish = wait + start + w.remaining * self._rtf_of(fs.flavor.name, w.model)
+            if best is None or finish < best.finish:
+                free = self._free(fs) > 0
+                kind = Reason.WAITING_FOR_GPU if fs.flavor.gpu else Reason.WAITING_FOR_CPU
+                best = _Choice(fs.flavor, free, wait, finish, kind, "")
+        if best is None:
+            gpu = any(fs.flavor.gpu for fs in eligible)
+            names = ", ".join(fs.flavor.name for fs in eligible)
+            what = "no GPU" if gpu else "no CPU slot"
+            return _Choice(None, False, INF, INF, Reason.WAITING_FOR_CAPACITY, f"{what} in {names}")
+        assert best.flavor is not None
+        if best.free:
+            best.reason = Reason.ADMITTED
+            best.message = f"on {best.flavor.name}, expected done in ~{best.finish:.0f}s"
+        else:
+            best.message = (
+                f"{best.flavor.name} busy: starts in ~{best.wait:.0f}s, done in ~{best.finish:.0f}s"
+            )
+        return best
+
+    def _candidate(self, t: _Tenant, now: float) -> tuple[Workload, _Choice] | None:
+        """The tenant's first ingest, in (aged priority, age) order, that can start now: the
+        head of each accelerator class, then the shortest ``auto`` one (which a free CPU slot
+        may finish before a GPU frees)."""
+        best: tuple[Workload, _Choice] | None = None
+        for heap in t.heaps.values():
+            w = self._peek(heap)
+            if w is None:
+                continue
+            choice = self._choose(w, t, now)
+            if not choice.free:
+                self._reasons[w.key] = (choice.reason, choice.message)
+            elif best is None or self._order(w) < self._order(best[0]):
+                best = (w, choice)
+        if best is None:
+            w = self._peek(t.short)
+            if w is not None:
+                choice = self._choose(w, t, now)
+                if choice.free:
+                    best = (w, choice)
+        return best
+
+    def _batch(self, t: _Tenant, w: Workload, fs: _FlavorState) -> tuple[Workload, ...]:
+        """Further short ingests of the same class, namespace and model to run in ``w``'s Job,
+        when short work queues deeper than the free slots can take one by one."""
+        cfg = self.config
+        if cfg.batch_max <= 1 or w.remaining > cfg.batch_short_seconds:
+            return ()
+        cls = self._class(w)
+        free = sum(
+            max(0, self._free(o))
+            for o in self._eligible(w, t, 0.0)
+            if o.flavor.gpu == fs.flavor.gpu
+        )
+        size = min(cfg.batch_max, math.ceil((t.counts.get(cls, 0) + 1) / max(1, free)))
+        members: list[Workload] = []
+        heap = t.heaps[cls]
+        while len(members) + 1 < size:
+            m = self._peek(heap)
+            if (
+                m is None
+                or m.remaining > cfg.batch_short_seconds
+                or m.model != w.model
+                or m.namespace != w.namespace
+            ):
+                break
+            members.append(self._unqueue(m.key))
+        return tuple(members)
+
+    def _start(
+        self, w: Workload, fs: _FlavorState, now: float, members: tuple[Workload, ...]
+    ) -> _Running:
+        f = fs.flavor
+        work = sum(m.remaining * self._rtf_of(f.name, m.model) for m in (w, *members))
+        end = now + self.config.overhead_seconds + work
+        if f.autoscaled and fs.total == 0:
+            end += f.scale_up_seconds
+        gpu_rate = f.resource_count * f.gpu_fraction if f.gpu else 0.0
+        run = _Running(w, f.name, now, end, 1.0 / self._rtf_of(f.name, DEFAULT_MODEL), gpu_rate)
+        run.members = members
+        self._running[w.key] = run
+        for m in members:
+            self._member_of[m.key] = w.key
+        fs.running.add(w.key)
+        heapq.heappush(fs.ends, (end, w.key))
+        fs.end_sum += end
+        t = self._tenant(w.tenant)
+        t.usage += run.speed
+        t.running += 1
+        t.gpu_rate += gpu_rate
+        t.gpu_rate_started += gpu_rate * now
+        return run
+
+    def _stop(self, key: str, now: float | None) -> None:
+        leader = self._member_of.pop(key, None)
+        if leader is not None:  # one ingest of a batch: the Job and its slot go on
+            job = self._running[leader]
+            job.members = tuple(m for m in job.members if m.key != key)
+            return
+        run = self._running.pop(key, None)
+        if run is None:
+            return
+        fs = self._flavors[run.flavor]
+        fs.running.discard(key)
+        fs.end_sum -= run.end
+        for m in run.members:
+            self._member_of.pop(m.key, None)
+        t = self._tenants[run.workload.tenant]
+        t.running -= 1
+        t.usage = t.usage - run.speed if t.running else 0.0
+        end = run.started if now is None else max(now, run.started)
+        t.gpu_seconds += (end - run.started) * run.gpu_rate
+        t.gpu_rate -= run.gpu_rate
+        t.gpu_rate_started -= run.gpu_rate * run.started
+
+    def _victims(self, now: float) -> list[tuple[_Running, str]]:
+        """Victims for every tenant whose next ingests cannot start, least-served first; the
+        usage moves with each pick so one call settles the shares without overshooting."""
+        cfg = self.config
+        usage = {name: t.usage for name, t in self._tenants.items()}
+        claims: dict[str, tuple[float, set[str], int]] = {}  # aged priority, flavors, slots
+        for name, t in self._tenants.items():
+            heads = [w for h in t.heaps.values() if t.waiting and (w := self._peek(h))]
+            choices = [(w, self._choose(w, t, now)) for w in heads]
+            if not choices or any(c.free for _, c in choices):
+                continue  # admit serves it without taking anything from anyone
+            w, choice = min(choices, key=lambda wc: self._order(wc[0]))
+            start = cfg.overhead_seconds
+            usable = {  # flavors it would take at once if a slot freed there
+                fs.flavor.name
+                for fs in self._eligible(w, t, now)
+                if start + w.remaining * self._rtf_of(fs.flavor.name, w.model) <= choice.finish
+            }
+            if usable:
+                claims[name] = (self._value(w), usable, t.waiting)
+        taken: set[str] = set()
+        out: list[tuple[_Running, str]] = []
+        while claims:
+            found: tuple[_Running, str] | None = None
+            for name in sorted(claims, key=lambda n: usage[n] / self._tenants[n].weight):
+                value, usable, _ = claims[name]
+                t = self._tenants[name]
+                best: tuple[tuple[float, float, float], _Running] | None = None
+                for run in self._running.values():
+                    u = self._tenants[run.workload.tenant]
+                    if u is t or run.flavor not in usable or run.workload.key in taken:
+                        continue
+                    held = usage[u.policy.name]
+                    if (held - run.speed) / u.weight < (usage[name] + run.speed) / t.weight:
+                        continue  # the slot would only move the unfairness, not shrink it
+                    v_value = self._value(run.workload)
+                    if v_value > value or run.end - now < cfg.min_remaining_to_preempt:
+                        continue
+                    count, last = self._preempted.get(run.workload.key, (0, -INF))
+                    if (
+                        count >= cfg.max_preemptions
+                        and now - last < cfg.preemption_cooldown_seconds
+                    ):
+                        continue  # protected: bounded requeueing
+                    rank = (v_value, -held / u.weight, -run.started)
+                    if best is None or rank < best[0]:
+                        best = (rank, run)
+                if best is not None:
+                    found = (best[1], name)
+                    break
+            if found is None:
+                break
+            run, name = found
+            taken.add(run.workload.key)
+            usage[name] += run.speed
+            usage[run.workload.tenant] -= run.speed
+            value, usable, left = claims[name]
+            if left <= 1:
+                del claims[name]
+            else:
+                claims[name] = (value, usable, left - 1)
+            out.append(found)
+        return out
+
+    def _estimate_start(
+        self, ahead: list[Workload], w: Workload, flavors: set[str], now: float
+    ) -> float:
+        """Replay the slots of ``flavors`` freeing in turn for ``ahead``, then ``w``."""
+        slots: list[tuple[float, str]] = []
+        for name in sorted(flavors):
+            fs = self._flavors[name]
+            ends = sorted(self._running[k].end for k in fs.running)
+            n = self._slots(fs)
+            slots += [(max(now, e), name) for e in ends[:n]]
+            slots += [(now, name)] * max(0, n - len(ends))
+        if not slots:
+            return INF
+        heapq.heapify(slots)
+        for a in sorted(ahead, key=self._order):
+            at, name = heapq.heappop(slots)
+            run = self.config.overhead_seconds + a.remaining * self._rtf_of(name, a.model)
+            heapq.heappush(slots, (at + run, name))
+        return slots[0][0] - now
