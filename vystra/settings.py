@@ -107,6 +107,24 @@ class Settings(BaseSettings):
     api_workers: int = Field(default=1, ge=1, le=64, description="Local mode: parallel ingests.")
     api_queue_size: int = Field(default=32, ge=1, description="Local mode: queued ingests, max.")
 
+    # web app (served by the API at /)
+    web_dir: Path | None = Field(
+        default=None, description="The built web app (index.html, assets/); unset: web/dist."
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins allowed to call the API from a browser, for an app"
+        " hosted elsewhere (e.g. https://videos.example.org); empty: same origin only.",
+    )
+    session_ttl_seconds: int = Field(
+        default=12 * 3600, ge=60, le=7 * 24 * 3600, description="Web sessions last this long."
+    )
+    session_signing_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for web session cookies; unset: one kept in `home`. Set the same"
+        " value on every API replica.",
+    )
+
     # billing (Stripe). Secrets are SecretStr: they never show in a repr, a log line or an error.
     billing_enabled: bool = Field(
         default=False,

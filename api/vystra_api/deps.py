@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from vystra.tenants import tenant_for_key
+from vystra_api import session
 from vystra_api.errors import ApiError
 from vystra_api.models import ID_MAX
+from vystra_api.session import Session
 from vystra_api.state import AppState
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
@@ -24,21 +26,80 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def current_tenant(
+def authenticate(
     state: StateDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
+) -> Session:
+    """The caller's session: from a bearer API key, or from the web app's session cookie."""
     challenge = {"WWW-Authenticate": "Bearer"}
+    cookie = request.cookies.get(session.COOKIE)
+    if credentials is None and cookie:
+        found = session.decode(state.settings, cookie, "session")
+        if found is not None:
+            with state.db.connect() as conn:
+                live = session.is_live(conn, found)
+        if found is None or not live:
+            raise ApiError(401, "the session has expired or was revoked; sign in again")
+        if request.method not in ("GET", "HEAD") and session.CSRF_HEADER not in request.headers:
+            # SameSite=Strict already keeps other sites out; a form cannot set this header either
+            raise ApiError(
+                403, f"cookie-authenticated writes need the {session.CSRF_HEADER} header"
+            )
+        return found
     if credentials is None:
         raise ApiError(401, "send an API key as 'Authorization: Bearer <key>'", headers=challenge)
     with state.db.connect() as conn:
         tenant = tenant_for_key(conn, credentials.credentials)
     if tenant is None:
         raise ApiError(401, "the API key is unknown or revoked", headers=challenge)
-    return tenant
+    return session.issue(state.settings, tenant, credentials.credentials)
+
+
+SessionDep = Annotated[Session, Depends(authenticate)]
+
+
+def current_tenant(caller: SessionDep) -> str:
+    return caller.tenant
 
 
 TenantDep = Annotated[str, Depends(current_tenant)]
+
+
+def stream_tenant(
+    state: StateDep,
+    request: Request,
+    token: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            description="A stream token (`POST /v1/session/stream-token`)"
+            " for clients that can send neither a header nor the session cookie.",
+        ),
+    ] = None,
+) -> str:
+    """Like the tenant, but also from a short-lived stream token in the URL (EventSource).
+
+    The header is read here rather than through the bearer dependency: a request that carries
+    only a token is not anonymous, and the body limit must not answer it as such.
+    """
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    credentials = (
+        HTTPAuthorizationCredentials(scheme=scheme, credentials=key.strip())
+        if scheme.lower() == "bearer" and key.strip()
+        else None
+    )
+    if token is None or credentials is not None or request.cookies.get(session.COOKIE):
+        return authenticate(state, request, credentials).tenant
+    found = session.decode(state.settings, token, "stream")
+    if found is not None:
+        with state.db.connect() as conn:
+            if session.is_live(conn, found):
+                return found.tenant
+    raise ApiError(401, "the stream token has expired or is invalid; request a new one")
+
+
+StreamTenantDep = Annotated[str, Depends(stream_tenant)]
 
 
 def valid_id(kind: str, value: str) -> str:

@@ -10,16 +10,17 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from vystra.db import Database, open_database
 from vystra.settings import Settings, get_settings
-from vystra_api import errors
+from vystra_api import errors, web
 from vystra_api.backends import IngestBackend
 from vystra_api.limits import BodyLimit
 from vystra_api.metrics import Metrics, RequestTimer
 from vystra_api.models import ErrorBody
 from vystra_api.objectstore import ObjectStore, open_store
-from vystra_api.routes import billing, health, ingests, media, search, uploads, videos
+from vystra_api.routes import billing, health, ingests, media, search, session, uploads, videos
 from vystra_api.state import AppState, open_billing
 
 
@@ -69,8 +70,18 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     errors_doc: dict[int | str, dict[str, Any]] = {
         "4XX": {"model": ErrorBody, "description": "Bad request, with a message."}
     }
-    for module in (uploads, ingests, videos, search, media, billing, health):
+    for module in (session, uploads, ingests, videos, search, media, billing, health):
         app.include_router(module.router, responses=errors_doc)
+    web.install(app, settings)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestTimer, metrics=metrics)
+    origins = [o.strip().rstrip("/") for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # outermost, so error answers carry the CORS headers too
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-Vystra-CSRF"],
+        )
     return app

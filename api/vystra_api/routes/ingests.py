@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from vystra.billing import quota
 from vystra.db import store, uploads
-from vystra_api.deps import IngestId, StateDep, TenantDep, valid_id
+from vystra_api.deps import IngestId, StateDep, StreamTenantDep, TenantDep, valid_id
 from vystra_api.errors import ApiError, not_found
 from vystra_api.models import MAX_PAGE, IngestCreate, IngestList, IngestPublic, IngestSpec
 from vystra_api.state import AppState
@@ -121,7 +121,7 @@ def _event(name: str, data: Any) -> str:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def ingest_events(
-    ingest_id: IngestId, tenant: TenantDep, state: StateDep, request: Request
+    ingest_id: IngestId, tenant: StreamTenantDep, state: StateDep, request: Request
 ) -> StreamingResponse:
     first = await run_in_threadpool(_get, state, tenant, ingest_id)  # 404 before streaming
     return StreamingResponse(

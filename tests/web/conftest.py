@@ -1,0 +1,112 @@
+"""Fixtures for the web app: the API (which serves the built app) on a real loopback uvicorn
+server, and Debian's Chromium driven by Playwright (no browser is downloaded).
+
+The app must be built (`make install` runs `npm ci` and the build); a missing build fails.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from api_helpers import LiveServer
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+from vystra.db import Database
+from vystra.settings import Settings
+from vystra_api.main import create_app
+from vystra_api.web import web_dir
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture(scope="session")
+def web_build(settings: Settings) -> Path:
+    root = web_dir(settings)
+    if not (root / "index.html").is_file():
+        pytest.fail(f"the web app is not built in {root}: run `make install` (or `make web`)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def app_url(settings: Settings, db: Database, web_build: Path) -> Iterator[str]:
+    with LiveServer(create_app(settings, db=db)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium package")
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    # Playwright gives the browser a fresh profile folder of its own on each launch
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000
+    )
+    yield browser
+    browser.close()
+
+
+class Hosts:
+    """Every host the page requested: the app must reach nothing but its own origin."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def add(self, url: str) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme in ("http", "https", "ws", "wss"):
+            self.seen.add(parsed.netloc)
+
+
+@pytest.fixture
+def hosts() -> Hosts:
+    return Hosts()
+
+
+@pytest.fixture
+def context(browser: Browser, hosts: Hosts) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(viewport={"width": 1100, "height": 800}, locale="en-GB")
+    ctx.set_default_timeout(30_000)
+    ctx.on("request", lambda request: hosts.add(request.url))
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    """Where screenshots go: docs/ with `pytest --web-screenshots`, else a temporary folder."""
+    if request.config.getoption("--web-screenshots", default=False):
+        return Path(__file__).resolve().parents[2] / "docs"
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--web-screenshots",
+        action="store_true",
+        help="write the web tests' screenshots to docs/ (run as `pytest tests/web ...`)",
+    )
