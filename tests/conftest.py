@@ -26,7 +26,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(home: Path) -> Settings:
-    return Settings(home=home, database_url=None, groq_api_key=None)
+    # URL sources in tests are served on loopback, which Vystra refuses unless allowed; the
+    # security tests take the allowance away again (tests/security)
+    return Settings(home=home, database_url=None, groq_api_key=None, fetch_allow="127.0.0.1/32")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,11 @@ def run_ffmpeg(*args: str) -> None:
 def cli_env(settings: Settings, tenant: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VYSTRA_", "GROQ_"))}
     env.pop("DATABASE_URL", None)
-    env.update(VYSTRA_HOME=str(settings.home), VYSTRA_TENANT=tenant)
+    env.update(
+        VYSTRA_HOME=str(settings.home),
+        VYSTRA_TENANT=tenant,
+        VYSTRA_FETCH_ALLOW=settings.fetch_allow,
+    )
     return env
 
 

@@ -15,6 +15,15 @@ class SourceError(VystraError):
     reason = "SourceUnavailable"
 
 
+class SourceForbidden(SourceError):
+    """The source points at an address Vystra may not fetch from (internal, metadata, ...).
+
+    Every such refusal carries the same message, whatever is or is not listening there.
+    """
+
+    reason = "SourceForbidden"
+
+
 class MediaError(VystraError):
     """The bytes were read but are not usable media."""
 
@@ -35,6 +44,12 @@ class NoAudioError(MediaError):
 
 class CorruptMediaError(MediaError):
     reason = "CorruptMedia"
+
+
+class MediaTooLongError(MediaError):
+    """Longer than the configured maximum, or decodes to more than its header declared."""
+
+    reason = "MediaTooLong"
 
 
 class TranscriptionError(VystraError):

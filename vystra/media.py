@@ -1,22 +1,42 @@
 """Stage 2, probe and audio: check a file is usable media and decode its speech track.
 
-Probing uses PyAV (the packaged static ffmpeg has no ffprobe); decoding drives that static
-ffmpeg through ffmpeg-python to 16 kHz mono float32, the input Whisper models expect.
+Probing uses PyAV (the packaged static ffmpeg has no ffprobe); decoding streams the output of
+that static ffmpeg, 16 kHz mono float32 (what Whisper models expect), into a buffer bounded by
+the probed duration. Both open only local files with the demuxers of real media containers.
 """
 
 from __future__ import annotations
 
+import io
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import av
-import ffmpeg
 import numpy as np
 
-from vystra.errors import CorruptMediaError, EmptyMediaError, NoAudioError, NotMediaError
+from vystra.errors import (
+    CorruptMediaError,
+    EmptyMediaError,
+    MediaTooLongError,
+    NoAudioError,
+    NotMediaError,
+)
 
 SAMPLE_RATE = 16_000
+DEFAULT_MAX_SECONDS = 24 * 3600.0
+# decoders may give a little more than the container's duration (priming, rounding)
+DURATION_SLACK = 0.02
+DURATION_SLACK_SECONDS = 2.0
+
+# What ffmpeg may open while reading a source: the file itself, no network, and only the
+# demuxers of real media containers. Playlist and list formats (HLS, concat, ...) would open
+# other files or URLs named inside the upload.
+PROTOCOLS = "file,pipe"
+DEMUXERS = "mov,matroska,avi,wav,w64,ogg,flac,mp3,aac,flv,mpeg,mpegts,asf"
 
 # Leading bytes of containers we accept: a file that starts like media but cannot be opened
 # is corrupt; anything else is not media at all.
@@ -69,12 +89,21 @@ def _looks_like_media(path: Path) -> bool:
     return any(head[offset : offset + len(sig)] == sig for offset, sig in _SIGNATURES)
 
 
+def input_whitelist_args() -> list[str]:
+    """ffmpeg input options that limit what reading a source may open."""
+    return ["-protocol_whitelist", PROTOCOLS, "-format_whitelist", DEMUXERS]
+
+
 def probe(path: Path) -> MediaInfo:
     """Describe ``path``; raise a specific :class:`MediaError` if it cannot be transcribed."""
     if path.stat().st_size == 0:
         raise EmptyMediaError(f"{path.name} is empty (0 bytes)")
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with av.open(
+            str(path),
+            metadata_errors="ignore",
+            options={"protocol_whitelist": PROTOCOLS, "format_whitelist": DEMUXERS},
+        ) as container:
             audio = next(iter(container.streams.audio), None)
             video = next(iter(container.streams.video), None)
             if audio is None:
@@ -105,20 +134,71 @@ def _duration(container: av.container.InputContainer, stream: av.audio.AudioStre
     return 0.0
 
 
-def extract_audio(info: MediaInfo) -> Audio:
-    """Decode the first audio track to 16 kHz mono float32."""
-    try:
-        out, _ = (
-            ffmpeg.input(str(info.path))
-            .output("pipe:", format="f32le", acodec="pcm_f32le", ac=1, ar=SAMPLE_RATE, map="0:a:0")
-            .global_args("-nostdin", "-loglevel", "error")
-            .run(cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)
+def extract_audio(info: MediaInfo, max_seconds: float | None = None) -> Audio:
+    """Decode the first audio track to 16 kHz mono float32, in bounded memory.
+
+    ``max_seconds``: the longest audio accepted (configuration or plan); longer media fail
+    with :class:`MediaTooLongError` before decoding. Decoding streams ffmpeg's output into one
+    buffer sized from the probed duration: a file that decodes to more than its header
+    declared (a lying duration, a decompression bomb) fails when that buffer is full, so
+    memory never exceeds what the probe promised.
+    """
+    name = info.path.name
+    if max_seconds is not None and info.duration > max_seconds:
+        raise MediaTooLongError(
+            f"{name} is {info.duration:.0f} s long; the limit is {max_seconds:.0f} s"
         )
-    except ffmpeg.Error as exc:
-        detail = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
-        reason = detail[-1] if detail else "ffmpeg failed"
-        raise CorruptMediaError(f"cannot decode audio of {info.path.name}: {reason}") from exc
-    samples = np.frombuffer(out, dtype=np.float32)
+    allowed = max_seconds if max_seconds is not None else DEFAULT_MAX_SECONDS
+    if info.duration > 0:
+        allowed = min(allowed, info.duration * (1 + DURATION_SLACK) + DURATION_SLACK_SECONDS)
+    # ffmpeg stops a second past what is allowed, so going over is seen rather than cut off
+    buffer = np.empty(int((allowed + 1.0) * SAMPLE_RATE) + 1, dtype=np.float32)
+    command = [
+        ffmpeg_exe(),
+        "-nostdin",
+        "-loglevel",
+        "error",
+        *input_whitelist_args(),
+        "-i",
+        str(info.path),
+        "-map",
+        "0:a:0",
+        "-t",
+        f"{allowed + 1.0:.3f}",
+        "-ac",
+        "1",
+        "-ar",
+        str(SAMPLE_RATE),
+        "-acodec",
+        "pcm_f32le",
+        "-f",
+        "f32le",
+        "pipe:1",
+    ]
+    view = buffer.data.cast("B")
+    filled = 0
+    with tempfile.TemporaryFile() as errors:  # a file: a chatty ffmpeg cannot block on it
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        out = cast(io.BufferedReader, proc.stdout)
+        try:
+            while filled < len(view) and (n := out.readinto(view[filled:])):
+                filled += n
+        finally:
+            if filled >= len(view):
+                proc.kill()
+            out.close()
+            code = proc.wait()
+        errors.seek(0)
+        detail = errors.read()[-4000:].decode(errors="replace").strip().splitlines()
+    samples = buffer[: filled // 4]
+    if samples.size > allowed * SAMPLE_RATE:
+        declared = f"its header declares {info.duration:.1f} s" if info.duration else "no length"
+        raise MediaTooLongError(
+            f"{name} decodes to more audio than allowed ({allowed:.0f} s; {declared})"
+        )
+    if code != 0:
+        reason = detail[-1] if detail else f"ffmpeg exited with {code}"
+        raise CorruptMediaError(f"cannot decode audio of {name}: {reason}")
     if samples.size == 0:
-        raise CorruptMediaError(f"the audio track of {info.path.name} holds no decodable samples")
+        raise CorruptMediaError(f"the audio track of {name} holds no decodable samples")
     return Audio(samples)

@@ -124,7 +124,7 @@ class Pipeline:
             report(Progress("probe"))
             info = probe(media.path)
             report(Progress("audio", duration=info.duration))
-            audio = extract_audio(info)
+            audio = extract_audio(info, self.settings.max_media_seconds)
             video_id = store.video_id_for(tenant, media.sha256)
             title = options.title or (existing.title if existing else default_title(source))
             with self.db.connect() as conn:

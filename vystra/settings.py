@@ -66,7 +66,21 @@ class Settings(BaseSettings):
 
     # fetching
     max_download_bytes: int = Field(default=20 * 1024**3, gt=0)
-    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Longest wait for a connection or the next bytes."
+    )
+    fetch_deadline_seconds: float = Field(
+        default=3600.0, gt=0, description="Whole download of an http(s) source, redirects too."
+    )
+    fetch_allow: str = Field(
+        default="",
+        description="Comma-separated CIDR ranges and host names (`*.x` for subdomains) that"
+        " http(s) sources may reach although internal, e.g. '10.20.0.0/16,media.internal'."
+        " Empty: public addresses only.",
+    )
+    max_media_seconds: float = Field(
+        default=24 * 3600.0, gt=0, description="Longest audio decoded from one video."
+    )
     s3_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "VYSTRA_S3_ENDPOINT_URL")
     )

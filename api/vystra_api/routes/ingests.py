@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from vystra.billing import quota
 from vystra.db import store, uploads
+from vystra.urlguard import check_source_url
 from vystra_api.deps import IngestId, StateDep, StreamTenantDep, TenantDep, valid_id
 from vystra_api.errors import ApiError, not_found
 from vystra_api.models import MAX_PAGE, IngestCreate, IngestList, IngestPublic, IngestSpec
@@ -41,6 +42,7 @@ def create_ingest(body: IngestCreate, tenant: TenantDep, state: StateDep) -> Ing
         source = state.objects.source_for(upload.object_key)
     else:
         assert body.url is not None
+        check_source_url(body.url, state.settings)  # 400 SourceForbidden now, not a Failed later
         source = body.url
     spec, max_seconds = _within_plan(state, tenant, body.spec())
     ingest_id = f"ing-{uuid.uuid4().hex[:12]}"
