@@ -26,6 +26,11 @@ class Flavor(BaseModel):
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[dict[str, Any]] = Field(default_factory=list)
     image: str = "ghcr.io/vystra/worker:0.1.0-cpu"
+    command: list[str] | None = Field(
+        default=None,
+        description="Replaces the image's entrypoint (a wrapper around vystra-worker); the"
+        " worker's arguments (--namespace, --name) follow it.",
+    )
     requests: dict[str, str] = Field(default_factory=lambda: {"cpu": "1", "memory": "2Gi"})
     limits: dict[str, str] = Field(default_factory=lambda: {"memory": "8Gi"})
     env: dict[str, str] = Field(
@@ -139,6 +144,13 @@ class SchedulingConfig(BaseModel):
         ge=0,
         description="Priority points a waiting ingest gains per hour: 100 lets a `normal` ingest"
         " overtake a `high` one that arrived 9 hours later. 0: strict priority, then age.",
+    )
+    size_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Within a tenant and class, an ingest is due at its creation plus this"
+        " times its media length, and the earliest due goes first (1: a video should be done"
+        " within its own length). 0: oldest first.",
     )
     preemption: bool = True
     max_disruptions: int = Field(

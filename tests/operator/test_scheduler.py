@@ -62,8 +62,9 @@ def test_auto_goes_to_cpu_when_the_gpu_wait_is_longer_than_the_cpu_run():
     busy_gpus(s, 2)  # both end at 50
     s.submit(wl("short", "auto", duration=30))
     s.submit(wl("long", "auto", duration=3600, created=1))
-    # at 25: GPU wait 25 s. short: CPU 20 + 15 = 35 < GPU 25 + 20 + 1.5 = 46.5.
-    # long: CPU 20 + 1800 = 1820 > GPU 25 + 20 + 180 = 225: it waits.
+    # at 25 both GPUs have 25 s left, and both auto ingests may take a GPU: the wait is
+    # (2 x 25 + 3630 x 0.05 + 2 x 20) / 2 GPUs = 135.75 s.
+    # short: CPU 20 + 15 = 35 < GPU 135.75 + 21.5. long: CPU 1820 > GPU 135.75 + 200: waits.
     assert keys(s.admit(25)) == {"short": "cpu"}
     assert s.reason("t/long")[0] == Reason.WAITING_FOR_GPU
 
@@ -83,10 +84,11 @@ def test_auto_takes_a_free_gpu_first_and_the_queue_grows_the_wait():
         s.submit(wl("late", "auto", created=100, duration=300))
         return keys(s.admit(25))
 
-    # alone: GPU 25 + 20 + 15 = 60 beats CPU 20 + 150 = 170: waits for a GPU
+    # alone: wait (2 x 25 s left + its own 20 + 15) / 2 GPUs = 42.5 s; GPU 42.5 + 35 = 77.5
+    # beats CPU 20 + 150 = 170: waits for a GPU
     assert late_alone_or_behind(0) == {}
-    # behind six GPU Jobs of 20 + 30 s each: (2 x 25 s left + 6 x 50 s) / 2 GPUs = 175 s wait,
-    # 175 + 35 = 210 > 170: CPU finishes first
+    # behind six GPU Jobs of 20 + 30 s each: (50 + 6 x 50 + 35) / 2 = 192.5 s wait,
+    # 192.5 + 35 = 227.5 > 170: CPU finishes first
     assert late_alone_or_behind(6) == {"late": "cpu"}
 
 
@@ -223,11 +225,13 @@ def test_earliest_finish_across_two_gpu_products_and_cpu():
     s.submit(wl("first", "auto", duration=1000))
     # all free: h100 20 + 30 = 50, l4 20 + 100 = 120, cpu 20 + 500 = 520
     assert keys(s.admit(0)) == {"first": "h100"}
-    # h100 busy until 50. At 10, for 1000 s: h100 40 + 20 + 30 = 90 < l4 120: wait for it
+    # h100 busy until 50. At 10, for 1000 s: the h100 frees in 40 s, plus its third (1 of
+    # 3 GPU slots) of the GPU work waiting, itself: (20 + 30) / 3. h100: 40 + 16.7 + 50 =
+    # 106.7 < l4 20 + 100 = 120: it waits for the h100
     s.submit(wl("big", "auto", duration=1000, created=1))
     assert s.admit(10) == []
     assert "h100 busy" in s.reason("t/big")[1]
-    # a 100 s video: l4 20 + 10 = 30 < h100 40 + 20 + 3 = 63 < cpu 70
+    # a 100 s video: l4 20 + 10 = 30 < cpu 70 < h100 40 + (50 + 23) / 3 + 23 = 87.3
     s.submit(wl("clip", "auto", duration=100, created=2))
     assert keys(s.admit(10)) == {"clip": "l4"}
     assert FAST.selector() == {"nvidia.com/gpu.product": "NVIDIA-H100"}
@@ -323,15 +327,30 @@ def test_speeds_are_learnt_from_finished_jobs():
     s.admit(100)
     s.finished("t/b", 220, media_seconds=1000, wall_seconds=120)  # 0.1, from the 0.065 prior
     assert s.speeds()[("gpu", "large-v3")] == pytest.approx(0.5 * 0.065 + 0.5 * 0.1)
-    assert s.speeds()[("gpu", "default")] == pytest.approx(0.065)
+    # large-v3 has no speed of its own in the flavor: it is the flavor's default speed too
+    assert s.speeds()[("gpu", "default")] == pytest.approx(0.0825)
+
+
+def test_a_model_with_its_own_speed_teaches_the_flavor_speed_through_the_ratio():
+    f = Flavor(name="gpu", resource="nvidia.com/gpu", rtf={"default": 0.05, "small": 0.02})
+    s = Scheduler(config(f, learning_rate=1.0))
+    s.set_capacity("gpu", 1, 0)
+    s.submit(wl("a", duration=1000, model="small"))
+    s.admit(0)
+    s.finished("t/a", 50, media_seconds=1000, wall_seconds=50)  # 30 s / 1000 = 0.03
+    # small runs at 0.03 instead of 0.02: 1.5 times slower, so the default becomes 0.075
+    assert s.speeds()[("gpu", "small")] == pytest.approx(0.03)
+    assert s.speeds()[("gpu", "default")] == pytest.approx(0.075)
 
 
 def test_resume_estimates_only_what_is_left():
     s = Scheduler(config())
     s.set_capacity("gpu", 2, 0)
-    busy_gpus(s, 2)  # GPU wait 50 s at 0
-    # fresh 3600 s: CPU 20 + 1800 > GPU 50 + 20 + 180 = 250: waits.
-    # 3500 s done, 100 s left: CPU 20 + 50 = 70 < GPU 50 + 20 + 5 = 75: runs on CPU now
+    busy_gpus(s, 2)  # 50 s left on each
+    # GPU wait: (2 x 50 + (3600 + 100) x 0.05 + 2 x 20) / 2 = 162.5 s.
+    # fresh 3600 s: CPU 20 + 1800 > GPU 162.5 + 20 + 180: waits.
+    # 3500 s done, 100 s left: CPU 20 + 50 = 70 < GPU 162.5 + 25: runs on CPU now.
+    # Counted from zero it would have waited too (CPU 1820)
     s.submit(wl("fresh", "auto", duration=3600))
     s.submit(wl("resumed", "auto", duration=3600, processed=3500, created=1))
     admitted = s.admit(0)
