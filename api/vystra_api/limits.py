@@ -90,7 +90,10 @@ class BodyLimit:
             await send(message)
         if refusal:
             return
-        anonymous = "authorization" not in headers and "cookie" not in headers
+        # only a request that sends a body is refused here; one that sends none (a GET, or an
+        # event stream polling receive() for a disconnect) is left to the route's own check
+        sends_body = int(length or 0) > 0 or "transfer-encoding" in headers
+        anonymous = sends_body and "authorization" not in headers and "cookie" not in headers
         received = 0
         first = True
         started = False
