@@ -90,8 +90,8 @@ def effective(stages: dict[str, Stage], name: str, op: str) -> str | None:
 def test_base_images_are_pinned_and_amd64(dockerfile) -> None:
     args, stages = dockerfile
     external = {s.base for s in stages.values() if s.base not in stages}
-    assert external == {"${PYTHON_IMAGE}", "${CUDA_IMAGE}"}
-    for arg in ("PYTHON_IMAGE", "CUDA_IMAGE"):
+    assert external == {"${PYTHON_IMAGE}", "${CUDA_IMAGE}", "${NODE_IMAGE}"}
+    for arg in ("PYTHON_IMAGE", "CUDA_IMAGE", "NODE_IMAGE"):
         image, _, tag = args[arg].partition(":")
         assert re.match(r"^\d+\.\d+\.\d+-", tag), f"{arg} is not pinned to a full version: {tag}"
     assert args["PYTHON_IMAGE"].startswith("python:3.11."), "the lock is tested on Python 3.11"

@@ -223,7 +223,9 @@ def cmd_models(args: argparse.Namespace, settings: Settings, db: Database | None
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, db: Database | None) -> int:
     from vystra_api.server import serve
+    from vystra_api.web import app_url
 
+    print(f"Vystra web app: {app_url(args.host, args.port)}  (API docs: /docs)", flush=True)
     serve(settings, args.host, args.port)
     return 0
 

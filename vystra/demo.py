@@ -145,6 +145,12 @@ def main() -> int:
         print(f"\n$ vystra search {query!r} --limit 1", flush=True)
         if cli(["search", query, "--limit", "1"]) != 0:
             return 1
+    print(
+        "\nIn a browser: `.venv/bin/vystra tenants create default` prints an API key,"
+        " `.venv/bin/vystra serve` starts the API and the web app, then open"
+        " http://127.0.0.1:8000/ and sign in with the key.",
+        flush=True,
+    )
     return 0
 
 

@@ -135,8 +135,8 @@ class Settings(BaseSettings):
     )
     session_signing_key: SecretStr | None = Field(
         default=None,
-        description="HMAC key for web session cookies; unset: one kept in `home`. Set the same"
-        " value on every API replica.",
+        description="HMAC key for web session cookies; unset: one made once and kept in the"
+        " database, so every API replica shares it.",
     )
 
     # billing (Stripe). Secrets are SecretStr: they never show in a repr, a log line or an error.

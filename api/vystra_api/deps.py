@@ -35,7 +35,7 @@ def authenticate(
     challenge = {"WWW-Authenticate": "Bearer"}
     cookie = request.cookies.get(session.COOKIE)
     if credentials is None and cookie:
-        found = session.decode(state.settings, cookie, "session")
+        found = session.decode(session.signing_key(state.settings, state.db), cookie, "session")
         if found is not None:
             with state.db.connect() as conn:
                 live = session.is_live(conn, found)
@@ -91,7 +91,7 @@ def stream_tenant(
     )
     if token is None or credentials is not None or request.cookies.get(session.COOKIE):
         return authenticate(state, request, credentials).tenant
-    found = session.decode(state.settings, token, "stream")
+    found = session.decode(session.signing_key(state.settings, state.db), token, "stream")
     if found is not None:
         with state.db.connect() as conn:
             if session.is_live(conn, found):

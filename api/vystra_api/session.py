@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import psycopg
 
+from vystra.db import Database
 from vystra.settings import Settings
 from vystra.tenants import hash_key
 
@@ -38,27 +37,31 @@ class Session:
     scope: str
 
 
-@lru_cache(maxsize=8)
-def _key_file(path: Path) -> bytes:
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it a moment ago
-            return path.read_text().strip().encode()
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+_keys: dict[str, bytes] = {}  # per database: the key never changes once made
+_keys_lock = threading.Lock()
 
 
-def _signing_key(settings: Settings) -> bytes:
+def signing_key(settings: Settings, db: Database) -> bytes:
+    """The HMAC key of session tokens: the setting, else the one kept in the database."""
     if settings.session_signing_key:
         return settings.session_signing_key.get_secret_value().encode()
-    return _key_file(settings.home_dir / "session-signing.key")
+    where = settings.database_url or str(settings.home_dir)
+    with _keys_lock:
+        if where not in _keys:
+            with db.connect() as conn:
+                conn.execute(
+                    "INSERT INTO web_session_keys (id, secret) VALUES (1, %s)"
+                    " ON CONFLICT (id) DO NOTHING",
+                    (secrets.token_hex(32),),
+                )
+                row = conn.execute("SELECT secret FROM web_session_keys WHERE id = 1").fetchone()
+            assert row is not None
+            _keys[where] = row[0].encode()
+        return _keys[where]
 
 
-def _sign(settings: Settings, payload: str) -> str:
-    return hmac.new(_signing_key(settings), payload.encode(), hashlib.sha256).hexdigest()
+def _sign(key: bytes, payload: str) -> str:
+    return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
 
 
 def issue(settings: Settings, tenant: str, key: str, scope: str = "session") -> Session:
@@ -73,12 +76,12 @@ def reissue(settings: Settings, session: Session, scope: str) -> Session:
     return Session(session.tenant, session.kid, expires, scope)
 
 
-def encode(settings: Settings, session: Session) -> str:
+def encode(key: bytes, session: Session) -> str:
     payload = f"{session.scope}.{session.tenant}.{session.kid}.{session.expires}"
-    return f"{payload}.{_sign(settings, payload)}"
+    return f"{payload}.{_sign(key, payload)}"
 
 
-def decode(settings: Settings, token: str, scope: str) -> Session | None:
+def decode(key: bytes, token: str, scope: str) -> Session | None:
     """The session a token carries, or None if it is malformed, forged, expired or of another
     scope. Whether its key still exists is checked by ``is_live``."""
     parts = token.split(".")
@@ -86,7 +89,7 @@ def decode(settings: Settings, token: str, scope: str) -> Session | None:
         return None
     got_scope, tenant, kid, expires, signature = parts
     payload = ".".join(parts[:4])
-    if not hmac.compare_digest(_sign(settings, payload), signature):
+    if not hmac.compare_digest(_sign(key, payload), signature):
         return None
     if got_scope != scope or not expires.isdigit() or int(expires) < time.time():
         return None

@@ -77,3 +77,11 @@ def install(app: FastAPI, settings: Settings) -> None:
             include_in_schema=False,
             response_model=None,
         )
+
+
+def app_url(host: str, port: int) -> str:
+    """Where a browser on this machine opens the app served on ``host:port``."""
+    shown = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown.strip('[]')}]"
+    return f"http://{shown}:{port}/"

@@ -100,7 +100,9 @@ def page(context: BrowserContext) -> Page:
 def screenshots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     """Where screenshots go: docs/ with `pytest --web-screenshots`, else a temporary folder."""
     if request.config.getoption("--web-screenshots", default=False):
-        return Path(__file__).resolve().parents[2] / "docs"
+        docs = Path(__file__).resolve().parents[2] / "docs"
+        docs.mkdir(exist_ok=True)
+        return docs
     return tmp_path_factory.mktemp("screenshots")
 
 
@@ -110,3 +112,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="write the web tests' screenshots to docs/ (run as `pytest tests/web ...`)",
     )
+
+
+SCREENSHOT_MAX_BYTES = 120 * 1024
+AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def shoot(page: Page, path: Path, *, full_page: bool = False) -> int:
+    """A screenshot as a small PNG (256 colours are plenty for the app's flat UI)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    image = Image.open(BytesIO(page.screenshot(full_page=full_page))).convert("RGB")
+    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    size = path.stat().st_size
+    assert size < SCREENSHOT_MAX_BYTES, f"{path.name}: {size} bytes"
+    return size
+
+
+def accessibility_violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA checks on the page as it is (contrast, labels, names, ARIA)."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text() + "\n;0")  # evaluated by the debugger: the CSP allows it
+    result = page.evaluate(
+        """async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'wcag21aa']}))
+            .violations.map(v => `${v.id} (${v.impact}): ${v.nodes.length} node(s), e.g. `
+                + v.nodes[0].html)"""
+    )
+    return list(result)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from api_helpers import Caller, LiveServer
+from conftest import accessibility_violations
 from playwright.sync_api import Browser, Page, expect
 from test_web_flow import sign_in
 
@@ -25,6 +26,7 @@ def test_a_wrong_key_is_refused_and_the_right_one_is_not_kept(
         "That API key is not valid. Check it and try again."
     )
     expect(page.get_by_label("Tenant API key")).to_have_attribute("aria-invalid", "true")
+    assert accessibility_violations(page) == []
 
     sign_in(page, app_url, caller.key)
     stored = page.evaluate(

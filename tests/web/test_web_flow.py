@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 import httpx
 from api_helpers import Caller
-from conftest import Hosts
+from conftest import Hosts, accessibility_violations, shoot
 from playwright.sync_api import Page, expect
 
 from vystra.demo import Section
@@ -94,12 +94,16 @@ def test_upload_watch_search_play_delete(
     first_segment_ms = live[0]["at"] - states[0]["at"]
     print(f"\nweb ingest: {ingest_s:.1f} s to done, first segment after {first_segment_ms:.0f} ms")
 
-    page.reload()  # the library lists the video with its metadata
+    # the library lists the new video beside the finished task, with its last segments
+    expect(page.locator(f"tr[data-video-id='{video_id}']")).to_be_visible()
+    shoot(page, screenshots / "web-library.png", full_page=True)
+    assert accessibility_violations(page) == []
+
+    page.reload()  # and still does on a new visit
     row = page.locator(f"tr[data-video-id='{video_id}']")
     expect(row.get_by_role("link", name=video["title"])).to_be_visible()
     expect(row).to_contain_text("ready")
     expect(row).to_contain_text("en")
-    page.screenshot(path=str(screenshots / "web-library.png"))
 
     # search a paraphrase: no word of "sourdough" in it
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Search").click()
@@ -111,7 +115,8 @@ def test_upload_watch_search_play_delete(
     first = page.locator("a.moment").first
     expect(first.locator("mark").first).to_be_visible()  # matched words are highlighted
     assert every_field_is_labelled(page) == []
-    page.screenshot(path=str(screenshots / "web-search.png"))
+    shoot(page, screenshots / "web-search.png")
+    assert accessibility_violations(page) == []
 
     href = first.get_attribute("href")
     moment_t = float(href.split("t=")[1])  # the moment's start, to a tenth
@@ -142,7 +147,8 @@ def test_upload_watch_search_play_delete(
     words = {"sourdough", "bread", "starter", "flour", "yeast", "kitchen", "dough"}
     assert words & set(active.inner_text().lower().replace(",", " ").split()), active.inner_text()
     player.evaluate("v => v.pause()")
-    page.screenshot(path=str(screenshots / "web-video.png"))
+    shoot(page, screenshots / "web-video.png")
+    assert accessibility_violations(page) == []
 
     # a transcript line seeks the player; the share link carries the moment
     target = page.locator(".transcript li button").nth(2)
@@ -162,13 +168,15 @@ def test_upload_watch_search_play_delete(
             page.get_by_role("link", name="SRT" if fmt == "srt" else "WebVTT").click()
         assert download.value.suggested_filename == f"{video_id}.{fmt}"
 
-    # phone width: nothing overflows sideways
+    # phone width: nothing overflows sideways, on the video page nor in the library
     page.set_viewport_size({"width": 390, "height": 800})
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    page.get_by_role("link", name="Library").click()
+    expect(page.locator(f"tr[data-video-id='{video_id}']")).to_be_visible()
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
 
     # delete from the library
     page.set_viewport_size({"width": 1100, "height": 800})
-    page.get_by_role("link", name="Library").click()
     row = page.locator(f"tr[data-video-id='{video_id}']")
     row.get_by_role("button", name="Delete").click()
     row.get_by_role("button", name="Confirm delete").click()

@@ -156,3 +156,12 @@ def test_cors_answers_only_the_configured_origins(settings: Settings, db: Databa
     default = TestClient(create_app(settings, db=db))
     none = default.options("/v1/session", headers={"Origin": allowed, **preflight})
     assert "access-control-allow-origin" not in none.headers
+
+
+def test_every_api_process_shares_the_signing_key(app_url: str, caller: Caller) -> None:
+    """The key lives in the database: a cookie made by one replica works on another."""
+    from vystra_api import session
+
+    with signed_in(app_url, caller) as client:
+        session._keys.clear()  # as a freshly started replica: nothing cached
+        assert client.get("/v1/session").json()["tenant"] == caller.tenant

@@ -35,8 +35,12 @@ export function bytes(n: number): string {
   return `${value.toFixed(unit ? 1 : 0)} ${units[unit]}`;
 }
 
-/** Words of a query worth highlighting in a result (3+ letters, no duplicates). */
+const STOPWORDS = new Set(
+  "the and for with that this from into about what when where which who how why are was were its our your their you can not but all any".split(" "),
+);
+
+/** Words of a query worth highlighting in a result (3+ letters, no stopwords, no duplicates). */
 export function queryTerms(query: string): string[] {
   const words = query.toLowerCase().match(/[\p{L}\p{N}]{3,}/gu) ?? [];
-  return [...new Set(words)];
+  return [...new Set(words.filter((w) => !STOPWORDS.has(w)))];
 }

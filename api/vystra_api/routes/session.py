@@ -48,7 +48,7 @@ def create_session(
     # no Max-Age: the cookie ends with the browser session, the token after session_ttl_seconds
     response.set_cookie(
         session.COOKIE,
-        session.encode(state.settings, found),
+        session.encode(session.signing_key(state.settings, state.db), found),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -85,6 +85,6 @@ def delete_session(request: Request) -> Response:
 def stream_token(caller: SessionDep, state: StateDep) -> StreamTokenPublic:
     token = session.reissue(state.settings, caller, "stream")
     return StreamTokenPublic(
-        token=session.encode(state.settings, token),
+        token=session.encode(session.signing_key(state.settings, state.db), token),
         expires_at=datetime.fromtimestamp(token.expires, tz=UTC),
     )

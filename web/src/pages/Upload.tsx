@@ -119,13 +119,13 @@ function TaskItem({ task }: { task: Task }) {
         </p>
       )}
       {shown.length > 0 && (
-        <ol className="segments" aria-label={`Latest segments of ${task.name}`}>
+        <ul className="segments" aria-label={`Latest segments of ${task.name}`}>
           {shown.map((s) => (
             <li key={s.ordinal} className="segment">
               <span className="time">{clock(s.start)}</span> {s.text}
             </li>
           ))}
-        </ol>
+        </ul>
       )}
       {task.error && (
         <p className="error" role="alert">
@@ -149,7 +149,7 @@ export function Tasks() {
   if (!tasks.length) return null;
   return (
     <section aria-labelledby="tasks-heading">
-      <h2 id="tasks-heading">In progress</h2>
+      <h2 id="tasks-heading">Uploads</h2>
       <ul className="tasks">
         {tasks.map((task) => (
           <TaskItem key={task.key} task={task} />
