@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from api_helpers import Caller, LiveServer
+from billing_helpers import wait_finished
 from fastapi.testclient import TestClient
 from security_standins import Recorder
 from test_security_fetch import attacks
@@ -59,6 +60,28 @@ def test_internal_urls_are_refused_at_post(
         "/v1/ingests", headers=caller.headers, json={"url": "https://media.example/a.mp4"}
     )
     assert later.status_code == 201, later.text
+
+
+def test_a_redirect_to_an_internal_address_fails_the_ingest_with_the_reason(
+    settings: Settings,
+    db: Database,
+    caller: Caller,
+    metadata: Recorder,
+    redirector: Recorder,
+) -> None:
+    """The URL passes the check at POST (its host is allowed); its redirect is refused when
+    the worker fetches, and the ingest ends Failed with that reason."""
+    only_it = settings.model_copy(update={"fetch_allow": "localhost"})
+    url = f"http://localhost:{redirector.port}/to?u=http://169.254.169.254/latest/meta-data/"
+    url_to_standin = f"http://localhost:{redirector.port}/to?u=http://0x7f.1:{metadata.port}/"
+    with TestClient(create_app(only_it, db=db)) as api:
+        for source in (url, url_to_standin):
+            created = api.post("/v1/ingests", headers=caller.headers, json={"url": source})
+            assert created.status_code == 201, created.text
+            ingest = wait_finished(api, caller.headers, created.json()["id"], timeout=120)
+            assert ingest["phase"] == "Failed" and ingest["reason"] == "SourceForbidden"
+            assert ingest["message"] == FORBIDDEN_MESSAGE.format(url=source)
+    assert metadata.requests == [] and len(redirector.requests) == 2
 
 
 def raw_exchange(base: str, head: bytes, body_parts: list[bytes]) -> bytes:
