@@ -149,6 +149,9 @@ def test_upload_watch_search_play_delete(
     player.evaluate("v => v.pause()")
     shoot(page, screenshots / "web-video.png")
     assert accessibility_violations(page) == []
+    page.emulate_media(color_scheme="dark")  # the dark palette meets the same bar
+    assert accessibility_violations(page) == []
+    page.emulate_media(color_scheme="light")
 
     # a transcript line seeks the player; the share link carries the moment
     target = page.locator(".transcript li button").nth(2)

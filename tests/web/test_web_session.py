@@ -48,6 +48,13 @@ def test_sign_in_sets_a_session_cookie_not_the_key(app_url: str, caller: Caller)
         assert client.delete("/v1/session").status_code == 204
         assert client.get("/v1/session").status_code == 401
 
+        # behind a TLS-terminating proxy the cookie is Secure too
+        proxied = client.post(
+            "/v1/session", json={"api_key": caller.key}, headers={"X-Forwarded-Proto": "https"}
+        )
+        assert "secure" in proxied.headers["set-cookie"].lower()
+        assert "secure" not in cookie.lower()
+
 
 def test_cookie_writes_need_the_csrf_header(app_url: str, caller: Caller) -> None:
     with signed_in(app_url, caller) as client:

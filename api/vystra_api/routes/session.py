@@ -30,6 +30,13 @@ class StreamTokenPublic(BaseModel):
     expires_at: datetime
 
 
+def _https(request: Request) -> bool:
+    # behind a TLS-terminating ingress the API sees http; the header can only make the cookie
+    # stricter (Secure), never looser, so it need not be trusted
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
+
+
 def _public(found: session.Session) -> SessionPublic:
     return SessionPublic(
         tenant=found.tenant, expires_at=datetime.fromtimestamp(found.expires, tz=UTC)
@@ -51,7 +58,7 @@ def create_session(
         session.encode(session.signing_key(state.settings, state.db), found),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_https(request),
         path="/v1",
     )
     return _public(found)
@@ -70,7 +77,7 @@ def delete_session(request: Request) -> Response:
         path="/v1",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_https(request),
     )
     return response
 
