@@ -173,6 +173,13 @@ class SchedulingConfig(BaseModel):
         default=0.3, gt=0, le=1, description="Weight of a finished Job in the learnt rtf."
     )
     batch_max: int = Field(default=1, ge=1, description="Short ingests per Job; 1: no batching.")
+    batch_efficiency: float = Field(
+        default=0.8,
+        ge=0,
+        le=1,
+        description="A batch grows, while short ingests wait, until transcription is this"
+        " share of its Job's time (the rest is pod start and model load).",
+    )
     batch_short_seconds: float = Field(
         default=120.0, ge=0, description="Ingests at most this long (media) may be batched."
     )

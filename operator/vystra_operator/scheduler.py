@@ -149,6 +149,7 @@ class _Tenant:
     counts: dict[tuple[str, bool], int] = field(default_factory=dict)
     # the same entries by media length, per class: a slot a head declines goes to short work
     short: dict[tuple[str, bool], list[tuple[float, float, int, str]]] = field(default_factory=dict)
+    long: dict[tuple[str, bool], list[tuple[float, float, int, str]]] = field(default_factory=dict)
 
     @property
     def weight(self) -> float:
@@ -156,7 +157,8 @@ class _Tenant:
 
     @property
     def entries(self) -> int:
-        return sum(len(h) for h in (*self.heaps.values(), *self.short.values()))
+        heaps = (*self.heaps.values(), *self.short.values(), *self.long.values())
+        return sum(len(h) for h in heaps)
 
 
 class Scheduler:
@@ -175,13 +177,16 @@ class Scheduler:
         self._seq = 0
         self._running: dict[str, _Running] = {}
         self._member_of: dict[str, str] = {}  # batched key -> key of the Job's first ingest
-        self._reasons: dict[str, tuple[Reason, str]] = {}
+        self._now = 0.0  # the latest time admit was called with, for reason()
         self._preempted: dict[str, tuple[int, float]] = {}  # key -> (count, last time)
         # media seconds and count of waiting work that may run on GPU (gpu, auto) or CPU
         # (cpu, auto) flavors: what drains before a busy flavor frees for the next ingest
         self._demand: dict[str, list[float]] = {"gpu": [0.0, 0], "cpu": [0.0, 0]}
+        self._auto_media = 0.0
+        self._drains: dict[str, float] = {}  # per admit pass, see _drain
+        self._free_kinds = {True: 1, False: 1}  # free GPU and CPU slots in this admit pass
         self._claims: dict[str, int] = {}  # flavor -> ingests that chose to wait for it
-        self._reasons_pass: set[str] = set()  # ingests that claimed in this pass
+        self._claimed: set[str] = set()  # ingests that claimed in this pass
         self._eligible_cache: dict[tuple[str, bool, bool], list[_FlavorState]] = {}
         self._kind_slots = {True: 0, False: 0}
         self._count_slots()
@@ -212,9 +217,9 @@ class Scheduler:
         cls = self._class(w)
         heapq.heappush(t.heaps.setdefault(cls, []), (*self._order(w), self._seq, w.key))
         t.counts[cls] = t.counts.get(cls, 0) + 1
-        heapq.heappush(
-            t.short.setdefault(cls, []), (w.remaining, self._order(w)[0], self._seq, w.key)
-        )
+        rank = self._order(w)[0]
+        heapq.heappush(t.short.setdefault(cls, []), (w.remaining, rank, self._seq, w.key))
+        heapq.heappush(t.long.setdefault(cls, []), (-w.remaining, rank, self._seq, w.key))
         t.waiting += 1
         self._add_demand(w, 1)
         if t.entries > 4 * t.waiting + 64:
@@ -270,12 +275,17 @@ class Scheduler:
 
     def admit(self, now: float) -> list[Admission]:
         """Start as many waiting ingests as free slots allow (see the module docstring)."""
-        free = sum(max(0, self._free(fs)) for fs in self._flavors.values())
+        self._now = now
+        self._free_kinds = {True: 0, False: 0}
+        for fs in self._flavors.values():
+            self._free_kinds[fs.flavor.gpu] += max(0, self._free(fs))
+        free = self._free_kinds[True] + self._free_kinds[False]
         if not self._waiting or not free:
             return []
         out: list[Admission] = []
         self._claims.clear()
-        self._reasons_pass.clear()
+        self._claimed.clear()
+        self._drains.clear()
         queue = [(t.usage / t.weight, name) for name, t in self._tenants.items() if t.waiting]
         heapq.heapify(queue)
         while queue:
@@ -303,6 +313,7 @@ class Scheduler:
                 )
             )
             free -= 1
+            self._free_kinds[fs.flavor.gpu] -= 1
             if not free:
                 break  # the rest wait; their reasons stand from earlier passes
             if t.waiting:
@@ -348,15 +359,17 @@ class Scheduler:
 
     # -- reading -------------------------------------------------------------------------
 
-    def reason(self, key: str) -> tuple[Reason, str] | None:
-        """Why a waiting ingest waits, as of the last ``admit`` (O(1)); None if not waiting."""
+    def reason(self, key: str, now: float | None = None) -> tuple[Reason, str] | None:
+        """Why a waiting ingest waits (O(flavors)); None if not waiting. ``now`` defaults to
+        the time of the latest ``admit``."""
         w = self._waiting.get(key)
         if w is None:
             return None
-        if key in self._reasons:
-            return self._reasons[key]
-        kind = Reason.WAITING_FOR_CPU if w.accelerator == "cpu" else Reason.WAITING_FOR_GPU
-        return kind, "queued"
+        choice = self._choose(w, self._tenants[w.tenant], self._now if now is None else now)
+        if choice.free:  # a slot is free for it, and the next admit takes it
+            kind = Reason.WAITING_FOR_GPU if choice.flavor and choice.flavor.gpu else None
+            return kind or Reason.WAITING_FOR_CPU, f"about to start: {choice.message}"
+        return choice.reason, choice.message
 
     def position(self, key: str, now: float) -> QueueInfo | None:
         """Where ``key`` stands among ingests that compete for its flavors, and when it should
@@ -446,7 +459,6 @@ class Scheduler:
     def _unqueue(self, key: str) -> Workload:
         w = self._waiting.pop(key)
         del self._entry[key]
-        self._reasons.pop(key, None)
         t = self._tenants[w.tenant]
         t.waiting -= 1
         t.counts[self._class(w)] -= 1
@@ -454,6 +466,8 @@ class Scheduler:
         return w
 
     def _add_demand(self, w: Workload, sign: int) -> None:
+        if w.accelerator == "auto":
+            self._auto_media += sign * w.remaining
         for kind in ("gpu", "cpu"):
             if w.accelerator in (kind, "auto"):
                 self._demand[kind][0] += sign * w.remaining
@@ -463,15 +477,24 @@ class Scheduler:
         for cls, heap in t.heaps.items():
             t.heaps[cls] = [e for e in heap if self._entry.get(e[3]) == e[2]]
             heapq.heapify(t.heaps[cls])
-        for cls, heap in t.short.items():
-            t.short[cls] = [e for e in heap if self._entry.get(e[3]) == e[2]]
-            heapq.heapify(t.short[cls])
+        for heaps in (t.short, t.long):
+            for cls, heap in heaps.items():
+                heaps[cls] = [e for e in heap if self._entry.get(e[3]) == e[2]]
+                heapq.heapify(heaps[cls])
 
     def _peek(self, heap: list[tuple[float, float, int, str]]) -> Workload | None:
+        entry = self._peek_entry(heap)
+        return None if entry is None else self._waiting[entry[3]]
+
+    def _peek_entry(
+        self, heap: list[tuple[float, float, int, str]]
+    ) -> tuple[float, float, int, str] | None:
+        """The live top entry: entries of ingests since admitted, withdrawn or resubmitted
+        are dropped here, lazily."""
         while heap:
             _, _, seq, key = heap[0]
             if self._entry.get(key) == seq:
-                return self._waiting[key]
+                return heap[0]
             heapq.heappop(heap)
         return None
 
@@ -589,39 +612,103 @@ class Scheduler:
         return best
 
     def _candidate(self, t: _Tenant, now: float) -> tuple[Workload, _Choice] | None:
-        """The tenant's first ingest, in (aged priority, age) order, that can start now: the
-        head of each accelerator class, then the shortest ``auto`` one (which a free CPU slot
-        may finish before a GPU frees)."""
-        heads = sorted(
-            (w for heap in t.heaps.values() if (w := self._peek(heap)) is not None),
-            key=self._order,
-        )
-        for w in heads:
+        """The tenant's ingest to start now, if any: a *critical* one first (its run alone,
+        on the fastest flavor it may use, outlasts the drain of all waiting work: started
+        last, it would set the makespan), then the head of each class in (aged priority,
+        due) order, then the shortest of each class (which a slot the heads decline, say a
+        slow one, finishes before a faster one frees)."""
+        floor = self._critical_floor()
+        for heap in t.long.values():
+            entry = self._peek_entry(heap)
+            # -entry[0] is the media left: even on the slowest flavor, too short to matter?
+            if entry is None or self.config.overhead_seconds - entry[0] * floor[1] < floor[0]:
+                continue
+            w = self._waiting[entry[3]]
+            if self._fits(w) and w.key not in self._claimed and self._critical(w, t, now):
+                choice = self._choose(w, t, now)
+                if choice.free:
+                    return w, choice
+                self._claim(w, choice)
+        heads = sorted(e for h in t.heaps.values() if (e := self._peek_entry(h)) is not None)
+        for entry in heads:
+            w = self._waiting[entry[3]]
+            if not self._fits(w):
+                continue  # e.g. only a GPU is free and this must run on CPU: it keeps its reason
             choice = self._choose(w, t, now)
             if choice.free:
                 return w, choice
             self._claim(w, choice)
         for heap in t.short.values():
-            w = self._peek(heap)
-            if w is not None and w.key not in self._reasons_pass:
-                choice = self._choose(w, t, now)
+            short = self._peek(heap)
+            if short is not None and short.key not in self._claimed and self._fits(short):
+                choice = self._choose(short, t, now)
                 if choice.free:
-                    return w, choice
-                self._claim(w, choice)
+                    return short, choice
+                self._claim(short, choice)
         return None
+
+    def _fits(self, w: Workload) -> bool:
+        """Whether a slot of a kind ``w`` may use is free at all in this pass."""
+        if w.accelerator == "gpu":
+            return self._free_kinds[True] > 0
+        if w.accelerator == "cpu":
+            return self._free_kinds[False] > 0
+        return self._free_kinds[True] + self._free_kinds[False] > 0
+
+    def _critical(self, w: Workload, t: _Tenant, now: float) -> bool:
+        eligible = self._eligible(w, t, now)
+        if not eligible:
+            return False
+        best = min(eligible, key=lambda fs: self._rtf_of(fs.flavor.name, w.model))
+        run = self.config.overhead_seconds + w.remaining * self._rtf_of(best.flavor.name, w.model)
+        # half: the drain estimate errs short (pod starts, preemptions and spot reclaims are
+        # not in it); benchmarks/sched_sim.py measured 1.0 -> 0.5 taking 3 % off the makespan
+        return run >= 0.5 * self._drain(best.flavor.gpu)
+
+    def _critical_floor(self) -> tuple[float, float]:
+        """(Run below which nothing is critical, the slowest rtf): a cheap first test."""
+        if "floor" not in self._drains:
+            self._drains["floor"] = 0.5 * min(self._drain(True), self._drain(False))
+            self._drains["slowest"] = max(self._rtf.values())
+        return self._drains["floor"], self._drains["slowest"]
+
+    def _drain(self, gpu: bool) -> float:
+        """Seconds until the waiting work that may run on GPU (or CPU) flavors has run, were
+        it spread perfectly: its own, and ``auto`` work in proportion to the kind's speed.
+        Computed once per ``admit`` pass (nothing it reads changes within one)."""
+        cached = self._drains.get(str(gpu))
+        if cached is None:
+            cached = self._drains[str(gpu)] = self._compute_drain(gpu)
+        return cached
+
+    def _compute_drain(self, gpu: bool) -> float:
+        rates = {True: 0.0, False: 0.0}
+        for fs in self._flavors.values():
+            rates[fs.flavor.gpu] += fs.slots / self._rtf_of(fs.flavor.name, DEFAULT_MODEL)
+        if rates[gpu] <= 0:
+            return INF
+        media, count = self._demand["gpu" if gpu else "cpu"]
+        own = media - self._auto_media
+        auto = self._auto_media * rates[gpu] / (rates[True] + rates[False])
+        return (own + auto) / rates[gpu] + count * self.config.overhead_seconds / max(
+            1, self._kind_slots[gpu]
+        )
 
     def _claim(self, w: Workload, choice: _Choice) -> None:
         """``w`` waits for ``choice.flavor``: later ingests in this pass see that flavor's
         next free slot taken, so they do not all wait for the same one."""
-        self._reasons[w.key] = (choice.reason, choice.message)
-        if choice.flavor is not None and w.key not in self._reasons_pass:
-            self._reasons_pass.add(w.key)
+        if choice.flavor is not None and w.key not in self._claimed:
+            self._claimed.add(w.key)
             name = choice.flavor.name
             self._claims[name] = self._claims.get(name, 0) + 1
 
     def _batch(self, t: _Tenant, w: Workload, fs: _FlavorState) -> tuple[Workload, ...]:
-        """Further short ingests of the same class, namespace and model to run in ``w``'s Job,
-        when short work queues deeper than the free slots can take one by one."""
+        """Further short ingests of the same class, namespace and model to run in ``w``'s Job.
+
+        As many as split the class's queue evenly over the free slots, and at least enough
+        that transcription is ``batch_efficiency`` of the Job's time once the pod has
+        started, when that many wait; at most ``batch_max`` in all, found among the next
+        3 x ``batch_max`` of the class in order."""
         cfg = self.config
         if cfg.batch_max <= 1 or w.remaining > cfg.batch_short_seconds:
             return ()
@@ -631,19 +718,31 @@ class Scheduler:
             for o in self._eligible(w, t, 0.0)
             if o.flavor.gpu == fs.flavor.gpu
         )
-        size = min(cfg.batch_max, math.ceil((t.counts.get(cls, 0) + 1) / max(1, free)))
+        split = math.ceil((t.counts.get(cls, 0) + 1) / max(1, free))
+        # transcription / (transcription + overhead) >= efficiency
+        e = cfg.batch_efficiency
+        enough = cfg.overhead_seconds * e / (1 - e) if e < 1 else INF
+        run = w.remaining * self._rtf_of(fs.flavor.name, w.model)
         members: list[Workload] = []
         heap = t.heaps[cls]
-        while len(members) + 1 < size:
-            m = self._peek(heap)
+        # looked at, not taken: a bounded look past other models and long ones
+        passed: list[tuple[float, float, int, str]] = []
+        while len(members) + 1 < cfg.batch_max and (len(members) + 1 < split or run < enough):
+            if len(passed) >= 2 * cfg.batch_max or self._peek_entry(heap) is None:
+                break
+            entry = heapq.heappop(heap)
+            m = self._waiting[entry[3]]
             if (
-                m is None
-                or m.remaining > cfg.batch_short_seconds
+                m.remaining > cfg.batch_short_seconds
                 or m.model != w.model
                 or m.namespace != w.namespace
             ):
-                break
+                passed.append(entry)
+                continue
             members.append(self._unqueue(m.key))
+            run += m.remaining * self._rtf_of(fs.flavor.name, m.model)
+        for entry in passed:
+            heapq.heappush(heap, entry)
         return tuple(members)
 
     def _start(

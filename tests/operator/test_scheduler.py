@@ -374,6 +374,34 @@ def test_short_ingests_are_batched_when_they_queue_deeper_than_the_slots():
     assert keys(s.admit(32)) == {"c8": "gpu"}  # 2 left, 1 free GPU: ceil(2/1) = 2 in one Job
 
 
+def test_batches_look_past_another_model_and_keep_its_place():
+    s = Scheduler(config(GPU, batch_max=3, batch_short_seconds=120))
+    s.set_capacity("gpu", 1, 0)
+    s.submit(wl("c0", duration=60, created=0))
+    s.submit(wl("other", duration=60, created=1, model="small"))
+    s.submit(wl("c2", duration=60, created=2))
+    s.submit(wl("c3", duration=60, created=3))
+    (job,) = s.admit(10)
+    assert job.keys == ("t/c0", "t/c2", "t/c3")  # "other" is another model: not in this Job
+    assert s.position("t/other", 10).position == 1  # and still first in line
+
+
+def test_a_long_ingest_starts_first_only_when_it_would_otherwise_finish_last():
+    def first(shorts: int) -> str:
+        s = Scheduler(config(CPU.model_copy(update={"max_concurrent": 1})))
+        for i in range(shorts):
+            s.submit(wl(f"s{i}", "cpu", duration=600, created=i))
+        s.submit(wl("long", "cpu", duration=3600, created=100))  # due last: 100 + 3600
+        return next(iter(keys(s.admit(200))))
+
+    # 1 CPU slot, 2 media s/s. 3 shorts: all waiting drains in (1800 + 3600) / 2 + 4 x 20 =
+    # 2780 s; the long one alone runs 20 + 1800 = 1820 >= 2780 / 2: started last, it would
+    # end last, so it goes first
+    assert first(3) == "long"
+    # 30 shorts: drain (18000 + 3600) / 2 + 31 x 20 = 11420 s; 1820 < 5710: due order holds
+    assert first(30) == "s0"
+
+
 def test_position_and_estimated_start():
     s = Scheduler(config(GPU))
     s.set_capacity("gpu", 1, 0)
