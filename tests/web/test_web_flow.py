@@ -67,6 +67,8 @@ def test_upload_watch_search_play_delete(
     screenshots: Path,
 ) -> None:
     path, sections = talk
+    media: list[int] = []  # statuses of the player's requests for the video's bytes
+    page.on("response", lambda r: media.append(r.status) if "/v1/media/" in r.url else None)
     sign_in(page, app_url, caller.key)
     assert every_field_is_labelled(page) == []
 
@@ -159,6 +161,13 @@ def test_upload_watch_search_play_delete(
     target.click()
     expect(page.locator(".transcript li").nth(2)).to_have_attribute("aria-current", "true")
     assert abs(player.evaluate("v => v.currentTime") - target_start) < 1.5
+    assert 206 in media, media  # the player seeks with Range requests on the signed URL
+
+    # chapters from the insights seek too
+    chapters = video["insights"]["chapters"]
+    assert chapters, video["insights"]
+    page.locator(".chapters button").last.click()
+    assert abs(player.evaluate("v => v.currentTime") - chapters[-1]["start"]) < 1.5
     share = page.get_by_label("Link to this moment", exact=False)
     assert urlparse(share.input_value()).path == f"/v/{video_id}"
 

@@ -4,6 +4,8 @@ import { listVideos, search, type Mode, type Moment, type Video } from "../api";
 import { clock, queryTerms, spokenClock } from "../format";
 import { Link, navigate } from "../router";
 
+const MAX_VIDEO_FILTERS = 100; // the API's limit on video_id filters
+
 const MODES: { value: Mode; label: string }[] = [
   { value: "hybrid", label: "Hybrid (meaning and words)" },
   { value: "semantic", label: "Semantic (meaning)" },
@@ -72,14 +74,22 @@ export function SearchPage({
       if (videos.length) setResults([]);
       return;
     }
+    // the API takes up to 100 video ids: past that, a wider search filtered here
+    let keep: ((m: Moment) => boolean) | null = null;
+    if (ids.length > MAX_VIDEO_FILTERS) {
+      const wanted = new Set(ids);
+      keep = (m) => wanted.has(m.video_id);
+      ids = [];
+    }
     let live = true;
     setStatus("Searching…");
     setError(null);
-    search(q, mode, ids)
+    search(q, mode, ids, keep ? 200 : 20)
       .then((found) => {
         if (!live) return;
-        setResults(found.results);
-        const n = found.results.length;
+        const results = keep ? found.results.filter(keep).slice(0, 20) : found.results;
+        setResults(results);
+        const n = results.length;
         setStatus(n ? `${n} moment${n === 1 ? "" : "s"} found.` : "No moments found.");
       })
       .catch((err: unknown) => {
