@@ -172,3 +172,22 @@ def test_every_api_process_shares_the_signing_key(app_url: str, caller: Caller) 
     with signed_in(app_url, caller) as client:
         session._keys.clear()  # as a freshly started replica: nothing cached
         assert client.get("/v1/session").json()["tenant"] == caller.tenant
+
+
+def test_without_a_build_the_root_says_how_to_make_one(
+    settings: Settings, db: Database, tmp_path
+) -> None:
+    unbuilt = settings.model_copy(update={"web_dir": tmp_path})
+    client = TestClient(create_app(unbuilt, db=db))  # no lifespan: these routes need no state
+    answer = client.get("/v/v0123456789abcdef")
+    assert answer.status_code == 503 and "make install" in answer.text
+    assert client.get("/assets/index.js").status_code == 404
+
+
+def test_serve_prints_where_a_browser_opens_the_app() -> None:
+    from vystra_api.web import app_url
+
+    assert app_url("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
+    assert app_url("0.0.0.0", 9000) == "http://127.0.0.1:9000/"
+    assert app_url("::", 8000) == "http://[::1]:8000/"
+    assert app_url("videos.internal", 80) == "http://videos.internal:80/"
