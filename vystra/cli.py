@@ -17,6 +17,7 @@ from vystra.pipeline import IngestOptions, Pipeline, Progress
 from vystra.search import MAX_LIMIT, Mode, search
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings, get_settings
+from vystra.shutdown import Terminated, exit_on_sigterm
 from vystra.subtitles import to_srt, to_vtt
 
 
@@ -330,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    exit_on_sigterm()  # a service manager's stop unwinds like Ctrl-C: the database is released
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -356,6 +358,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vystra: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print("vystra: terminated", file=sys.stderr)
+        return int(exc.code or 143)
 
 
 if __name__ == "__main__":

@@ -24,11 +24,18 @@ from vystra.media import extract_audio, probe
 from vystra.models import EMBEDDING_DIM
 from vystra.segment import Chunk, SegmentOptions, chunk_segments
 from vystra.settings import Settings
+from vystra.shutdown import Terminated, stop_requested
 from vystra.transcribe import Segment, transcribe
 
 log = logging.getLogger(__name__)
 
 WRITE_BATCH = 4  # units per COPY: small enough for live progress, large enough to batch
+
+
+class Interrupted(Exception):
+    """Raised by an ``on_progress`` callback to stop an ingest that is to run again (its process
+    is stopping, or another worker took it over): the video is left as it is, not marked
+    failed, and the next run overwrites its rows."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +111,18 @@ class Pipeline:
 
         Input errors found before anything is stored (unreadable source, not media, no audio)
         leave the database untouched; later failures mark the video ``failed`` with the reason.
+        A stop (SIGTERM, :class:`Interrupted`) leaves the video as it is, for a re-run.
         """
-        options = options or IngestOptions()
+        try:
+            return self._ingest(source, options or IngestOptions(), tenant, on_progress)
+        except Exception as exc:
+            if stop_requested():  # SIGTERM that a library caught and wrapped in its own error
+                raise Terminated from exc
+            raise
+
+    def _ingest(
+        self, source: str, options: IngestOptions, tenant: str, on_progress: ProgressFn | None
+    ) -> IngestResult:
         report = on_progress or (lambda _p: None)
         report(Progress("fetch"))
         with fetch(source, self.settings) as media:
@@ -145,6 +162,8 @@ class Pipeline:
                 )
         try:
             return self._process(video_id, title, media.source, audio, options, tenant, report)
+        except Interrupted:
+            raise
         except VystraError as exc:
             self._fail(video_id, exc.reason, str(exc))
             raise
@@ -226,6 +245,8 @@ class Pipeline:
             return {"error": str(exc)}, "failed"
 
     def _fail(self, video_id: str, reason: str, message: str) -> None:
+        if stop_requested():  # not a failure of the video: the next run redoes it
+            return
         try:
             with self.db.connect() as conn:
                 store.fail_video(conn, video_id, reason=reason, message=message)

@@ -34,6 +34,7 @@ from vystra.k8s import (
 from vystra.pipeline import IngestOptions, Pipeline, Progress
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings, get_settings
+from vystra.shutdown import exit_on_sigterm
 
 log = logging.getLogger("vystra.worker")
 STATUS_INTERVAL = 1.0  # seconds between progress patches: live, without flooding the API
@@ -134,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    # a deleted or preempted pod gets SIGTERM: unwind (the database is released, the video
+    # is not marked failed) and exit 143; the next attempt overwrites its own rows
+    exit_on_sigterm()
     try:
         return run(args.namespace, args.name, get_settings())
     except Exception:

@@ -6,7 +6,7 @@ uvicorn --factory vystra_api.main:create_app     # or: vystra serve --host H --p
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -41,21 +41,20 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = db or open_database(settings, max_size=8)
-        objects = open_store(settings)
-        backend = open_backend(settings, database, objects)
-        billing_state = open_billing(settings, database)
-        metrics.watch_ingests(backend.counts_by_phase)
-        app.state.vystra = AppState(settings, database, objects, backend, metrics, billing_state)
-        backend.start()
-        billing_state.start()
-        try:
+        with ExitStack() as started:  # stops what started, also when a later step fails
+            database = db or started.enter_context(open_database(settings, max_size=8))
+            objects = open_store(settings)
+            backend = open_backend(settings, database, objects)
+            billing_state = open_billing(settings, database)
+            metrics.watch_ingests(backend.counts_by_phase)
+            app.state.vystra = AppState(
+                settings, database, objects, backend, metrics, billing_state
+            )
+            started.callback(backend.stop)
+            backend.start()
+            started.callback(billing_state.stop)
+            billing_state.start()
             yield
-        finally:
-            billing_state.stop()
-            backend.stop()
-            if db is None:
-                database.close()
 
     app = FastAPI(
         title="Vystra",

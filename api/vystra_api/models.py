@@ -160,7 +160,11 @@ class IngestPublic(BaseModel):
     phase: Phase
     reason: str | None = None
     message: str | None = None
-    source: str
+    source: str | None = Field(
+        default=None,
+        description="What the ingest reads: the URL, or the upload's object key (null: nothing"
+        " the client gave, such as a file on the server).",
+    )
     upload_id: str | None = None
     video_id: str | None = None
     stage: str | None = Field(default=None, description="Pipeline stage, when running.")
@@ -204,7 +208,10 @@ class TranscriptLine(BaseModel):
 
 
 class VideoDetail(VideoPublic):
-    source: str
+    source: str | None = Field(
+        description="What the video was read from: the URL, or the upload's object key (null:"
+        " a file on the server, ingested with the CLI)."
+    )
     model: str | None
     embedding_model: str | None
     processed_seconds: float

@@ -9,12 +9,25 @@ from collections.abc import Sequence
 import uvicorn
 
 from vystra.settings import Settings, get_settings
+from vystra.shutdown import exit_on_sigterm
 from vystra_api.main import create_app
+
+# open requests (an event stream lasts as long as its ingest) may delay a stop this long
+CONNECTIONS_GRACE_SECONDS = 5
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve until SIGINT or SIGTERM; either shuts the app down, then unwinds the caller
+    (SIGTERM as :class:`vystra.shutdown.Terminated`, once :func:`exit_on_sigterm` is set)."""
     # one process: local mode's queue and workers live in it (scale out in cluster mode)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=CONNECTIONS_GRACE_SECONDS,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
     args = parser.parse_args(argv)
+    exit_on_sigterm()
     if args.reload:
         from vystra import devreload
 

@@ -3,6 +3,11 @@
 Workers claim rows with ``FOR UPDATE SKIP LOCKED``, so several API processes on one database
 share the queue without running an ingest twice. A Running row whose heartbeat stops (its
 process died) goes back to the queue; the pipeline's upserts make the re-run safe.
+
+A claim is a lease named by the row's ``attempts`` after the claim: progress, heartbeats,
+finishing and handing back only apply while the row is Running under that attempt, so a
+worker whose lease lapsed (its row was queued again and claimed by another) can tell that
+from a deleted row, and never overwrites the new holder's work.
 """
 
 from __future__ import annotations
@@ -134,6 +139,7 @@ def claim_next(conn: psycopg.Connection) -> IngestRow | None:
 def report_progress(
     conn: psycopg.Connection,
     ingest_id: str,
+    attempt: int,
     *,
     stage: str,
     processed_seconds: float,
@@ -141,19 +147,48 @@ def report_progress(
     segments: int,
     video_id: str | None,
 ) -> bool:
-    """Record progress and beat the heartbeat; False when the row is gone (deleted)."""
+    """Record progress and beat the heartbeat; False when ``attempt`` no longer holds the row
+    (deleted, or queued again after its heartbeat lapsed)."""
     cur = conn.execute(
         "UPDATE ingests SET stage = %s, processed_seconds = %s, duration_seconds = %s,"
         " segments = %s, video_id = coalesce(%s, video_id), heartbeat_at = now()"
-        " WHERE id = %s AND phase = 'Running'",
-        (stage, processed_seconds, duration_seconds, segments, video_id, ingest_id),
+        " WHERE id = %s AND phase = 'Running' AND attempts = %s",
+        (stage, processed_seconds, duration_seconds, segments, video_id, ingest_id, attempt),
     )
     return cur.rowcount > 0
+
+
+def beat(conn: psycopg.Connection, leases: dict[str, int]) -> None:
+    """Keep the rows held under these leases (ingest id to attempt) from looking orphaned."""
+    if leases:
+        conn.execute(
+            "UPDATE ingests SET heartbeat_at = now()"
+            " FROM unnest(%s::text[], %s::integer[]) AS held(id, attempt)"
+            " WHERE ingests.id = held.id AND ingests.attempts = held.attempt"
+            " AND ingests.phase = 'Running'",
+            (list(leases), list(leases.values())),
+        )
+
+
+def hand_back(conn: psycopg.Connection, ingest_id: str, attempt: int) -> bool:
+    """Queue a row held under ``attempt`` again, as it is (its process is stopping): the next
+    claim runs it from the start and its upserts overwrite what this attempt stored."""
+    cur = conn.execute(
+        "UPDATE ingests SET phase = 'Queued', stage = NULL, heartbeat_at = NULL"
+        " WHERE id = %s AND phase = 'Running' AND attempts = %s",
+        (ingest_id, attempt),
+    )
+    return cur.rowcount > 0
+
+
+def exists(conn: psycopg.Connection, ingest_id: str) -> bool:
+    return conn.execute("SELECT 1 FROM ingests WHERE id = %s", (ingest_id,)).fetchone() is not None
 
 
 def finish(
     conn: psycopg.Connection,
     ingest_id: str,
+    attempt: int,
     *,
     phase: str,
     reason: str | None,
@@ -162,6 +197,7 @@ def finish(
     segments: int | None = None,
     duration_seconds: float | None = None,
 ) -> bool:
+    """End a row held under ``attempt``; False when it no longer holds it."""
     assert phase in TERMINAL
     cur = conn.execute(
         "UPDATE ingests SET phase = %s, reason = %s, message = %s,"
@@ -169,7 +205,8 @@ def finish(
         " duration_seconds = coalesce(%s, duration_seconds),"
         " processed_seconds = CASE WHEN %s = 'Succeeded'"
         "   THEN coalesce(%s, duration_seconds) ELSE processed_seconds END,"
-        " stage = 'done', finished_at = now(), heartbeat_at = NULL WHERE id = %s",
+        " stage = 'done', finished_at = now(), heartbeat_at = NULL"
+        " WHERE id = %s AND phase = 'Running' AND attempts = %s",
         (
             phase,
             reason,
@@ -180,6 +217,7 @@ def finish(
             phase,
             duration_seconds,
             ingest_id,
+            attempt,
         ),
     )
     return cur.rowcount > 0

@@ -1,14 +1,17 @@
 """Local mode: ingests queued in Postgres and run by a few threads of the API process.
 
 The queue is bounded (``api_queue_size`` rows waiting), so a burst of requests gets a clear 503
-instead of an unbounded backlog. Rows survive a restart: a Running row whose heartbeat stops
-is queued again (the pipeline's upserts make the re-run safe).
+instead of an unbounded backlog. Rows survive a restart: a stopping process hands its running
+ingests back to the queue, and a Running row whose heartbeat stops (its process died) is
+queued again; the pipeline's upserts make the re-run safe. A worker that finds its lease gone
+(deleted row: cancel; row held by another worker: stop) only deletes data in the first case.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from vystra.billing.quota import check_duration
@@ -16,36 +19,34 @@ from vystra.billing.usage import record_usage
 from vystra.db import Database
 from vystra.db import ingests as rows
 from vystra.errors import VystraError
-from vystra.pipeline import IngestOptions, Pipeline, Progress
+from vystra.pipeline import IngestOptions, Interrupted, Pipeline, Progress
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings
 from vystra_api import cleanup
 from vystra_api.backends import QueueFullError
 from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
 from vystra_api.objectstore import ObjectStore
+from vystra_api.redact import PathScrubber, client_source, scrubber
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 15.0
 STALE_SECONDS = 90.0  # six missed heartbeats: the process that ran it is gone
+STOP_GRACE_SECONDS = 10.0  # a stop waits this long for workers to reach a progress report
 MAX_ATTEMPTS = 3
 ALREADY_INGESTED = "AlreadyIngested"  # the video belongs to an earlier ingest: never delete it
 _QUEUE_LOCK = 0x56797375  # serialises "count the queue, then add to it"
 
 
-class Cancelled(Exception):
-    """The ingest's row was deleted while it ran."""
-
-
-def to_public(row: rows.IngestRow) -> IngestPublic:
+def to_public(row: rows.IngestRow, objects: ObjectStore, scrub: PathScrubber) -> IngestPublic:
     duration = row.duration_seconds
     percent = min(100.0, 100.0 * row.processed_seconds / duration) if duration else 0.0
     return IngestPublic(
         id=row.id,
         phase=row.phase,  # type: ignore[arg-type]
         reason=row.reason,
-        message=row.message,
-        source=row.source,
+        message=scrub(row.message),
+        source=client_source(objects, row.tenant, row.source),
         upload_id=row.upload_id,
         video_id=row.video_id,
         stage=row.stage if row.phase == "Running" else None,
@@ -71,9 +72,10 @@ class LocalBackend:
         self.db = db
         self.objects = objects
         self.pipeline = Pipeline(settings, db)
+        self._scrub = scrubber(settings.home)
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._running: set[str] = set()
+        self._running: dict[str, int] = {}  # ingest id -> the attempt this process holds
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -105,12 +107,12 @@ class LocalBackend:
                 max_video_seconds=max_video_seconds,
             )
         self._wake.set()
-        return to_public(row)
+        return to_public(row, self.objects, self._scrub)
 
     def get(self, tenant: str, ingest_id: str) -> IngestPublic | None:
         with self.db.connect() as conn:
             row = rows.get_ingest(conn, tenant, ingest_id)
-        return to_public(row) if row else None
+        return to_public(row, self.objects, self._scrub) if row else None
 
     def list(
         self, tenant: str, *, limit: int, cursor: str | None
@@ -119,7 +121,8 @@ class LocalBackend:
         with self.db.connect() as conn:
             found = rows.list_ingests(conn, tenant, limit=limit + 1, offset=offset)
         more = len(found) > limit
-        return [to_public(r) for r in found[:limit]], str(offset + limit) if more else None
+        page = [to_public(r, self.objects, self._scrub) for r in found[:limit]]
+        return page, str(offset + limit) if more else None
 
     def delete(self, tenant: str, ingest_id: str) -> bool:
         with self.db.connect() as conn:
@@ -154,23 +157,34 @@ class LocalBackend:
         self._threads.append(beat)
 
     def stop(self) -> None:
+        """Stop the workers; their running ingests go back to the queue, as they are.
+
+        A worker stops at its ingest's next progress report and hands the row back itself.
+        One still busy after ``STOP_GRACE_SECONDS`` (a long Whisper segment) has its row
+        handed back from here: it no longer holds it and stores nothing more of its own.
+        """
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
         for thread in self._threads:
-            thread.join(timeout=2)  # a thread inside Whisper finishes later; its row recovers
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            held = dict(self._running)
+        if held:
+            try:
+                with self.db.connect() as conn:
+                    for ingest_id, attempt in held.items():
+                        rows.hand_back(conn, ingest_id, attempt)
+            except Exception:  # the heartbeat lapses instead: queued again in STALE_SECONDS
+                log.exception("could not hand back ingests %s", sorted(held))
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
                 with self._lock:
-                    running = list(self._running)
+                    held = dict(self._running)
                 with self.db.connect() as conn:
-                    if running:
-                        conn.execute(
-                            "UPDATE ingests SET heartbeat_at = now()"
-                            " WHERE id = ANY(%s) AND phase = 'Running'",
-                            (running,),
-                        )
+                    rows.beat(conn, held)
                     if rows.requeue_orphans(
                         conn, stale_seconds=STALE_SECONDS, max_attempts=MAX_ATTEMPTS
                     ):
@@ -191,12 +205,14 @@ class LocalBackend:
                 self._wake.clear()
                 continue
             with self._lock:
-                self._running.add(row.id)
+                self._running[row.id] = row.attempts
             try:
                 self._run(row)
+            except Exception:  # the database went away; the row's lease lapses and it reruns
+                log.exception("ingest %s: could not record its outcome", row.id)
             finally:
                 with self._lock:
-                    self._running.discard(row.id)
+                    self._running.pop(row.id, None)
 
     def _run(self, row: rows.IngestRow) -> None:
         spec = IngestSpec.model_validate(row.spec)
@@ -216,21 +232,24 @@ class LocalBackend:
         def on_progress(p: Progress) -> None:
             if p.video_id:
                 seen_video[:] = [p.video_id]
+            if self._stop.is_set() and p.stage != "done":  # done: stored, only to be recorded
+                raise Interrupted("the server is stopping")
             if p.stage == "audio" and row.max_video_seconds is not None:
                 # the probe has just measured the video; nothing is stored or transcribed yet
                 check_duration(row.max_video_seconds, p.duration)
             with self.db.connect() as conn:
-                alive = rows.report_progress(
+                held = rows.report_progress(
                     conn,
                     row.id,
+                    row.attempts,
                     stage=p.stage,
                     processed_seconds=p.processed_seconds,
                     duration_seconds=p.duration,
                     segments=p.segments,
                     video_id=p.video_id,
                 )
-            if not alive:
-                raise Cancelled(row.id)
+            if not held:
+                raise Interrupted("deleted, or taken over after a lapsed heartbeat")
 
         outcome: dict[str, Any]
         try:
@@ -251,21 +270,26 @@ class LocalBackend:
                 "duration_seconds": result.duration_s,
                 "reused": exists,
             }
-        except Cancelled:
-            outcome = {"phase": None, "video_id": seen_video[0] if seen_video else None}
+        except Interrupted:
+            outcome = {"phase": None}
         except VystraError as exc:
             outcome = {"phase": "Failed", "reason": exc.reason, "message": str(exc)}
-        except Exception as exc:  # a bug; the row must still end, not stay Running
-            log.exception("ingest %s failed", row.id)
-            outcome = {
-                "phase": "Failed",
-                "reason": "InternalError",
-                "message": f"{type(exc).__name__}: {exc}",
-            }
+        except Exception as exc:
+            if self._stop.is_set():  # most likely the stop itself (a closed pool): run again
+                log.warning("ingest %s interrupted by the stop: %r", row.id, exc)
+                outcome = {"phase": None}
+            else:  # a bug; the row must still end, not stay Running
+                log.exception("ingest %s failed", row.id)
+                outcome = {
+                    "phase": "Failed",
+                    "reason": "InternalError",
+                    "message": f"{type(exc).__name__}: {exc}",
+                }
         with self.db.connect() as conn:
             finished = outcome["phase"] is not None and rows.finish(
                 conn,
                 row.id,
+                row.attempts,
                 phase=outcome["phase"],
                 reason=outcome["reason"],
                 message=outcome["message"],
@@ -283,7 +307,9 @@ class LocalBackend:
                     video_id=outcome["video_id"],
                     reused=outcome["reused"],
                 )
-            if not finished:  # deleted while running: honour its retain option now
+            if finished:
+                return
+            if not rows.exists(conn, row.id):  # deleted while running: honour spec.retain now
                 self._discard_video(
                     conn,
                     row.tenant,
@@ -291,6 +317,10 @@ class LocalBackend:
                     outcome.get("video_id") or (seen_video[0] if seen_video else None),
                     outcome.get("reason"),
                 )
+            elif self._stop.is_set():
+                rows.hand_back(conn, row.id, row.attempts)
+            # else another worker holds it now (this one's heartbeat lapsed): it carries the
+            # ingest on from here, so nothing of it is deleted
 
     def _discard_video(
         self, conn: Any, tenant: str, spec: dict, video_id: str | None, reason: str | None

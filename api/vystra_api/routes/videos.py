@@ -14,12 +14,13 @@ from vystra_api.deps import StateDep, TenantDep, VideoId, valid_id
 from vystra_api.errors import not_found
 from vystra_api.models import MAX_PAGE, TranscriptLine, VideoDetail, VideoList, VideoPublic
 from vystra_api.objectstore import owned_by
+from vystra_api.redact import client_source, scrubber
 from vystra_api.state import AppState
 
 router = APIRouter(prefix="/v1/videos", tags=["videos"])
 
 
-def to_public(v: Video) -> VideoPublic:
+def to_public(v: Video, state: AppState) -> VideoPublic:
     return VideoPublic(
         id=v.id,
         title=v.title,
@@ -28,7 +29,7 @@ def to_public(v: Video) -> VideoPublic:
         segments=v.segment_count,
         language=v.language,
         error_reason=v.error_reason,
-        error=v.error,
+        error=scrubber(state.settings.home)(v.error),
         created_at=v.created_at,
         updated_at=v.updated_at,
     )
@@ -58,7 +59,7 @@ def list_videos(
         found = store.list_videos(conn, tenant, limit=limit + 1, offset=offset)
     more = len(found) > limit
     return VideoList(
-        items=[to_public(v) for v in found[:limit]],
+        items=[to_public(v, state) for v in found[:limit]],
         next_cursor=str(offset + limit) if more else None,
     )
 
@@ -80,8 +81,8 @@ def get_video(
     with state.db.connect() as conn:
         transcript = store.get_transcript(conn, tenant, video_id)
     return VideoDetail(
-        **to_public(video).model_dump(),
-        source=video.source,
+        **to_public(video, state).model_dump(),
+        source=client_source(state.objects, tenant, video.source),
         model=video.model,
         embedding_model=video.embedding_model,
         processed_seconds=video.processed_seconds,
