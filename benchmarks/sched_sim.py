@@ -579,7 +579,7 @@ def plot(results: list[Result], path: Path) -> None:
         handles,
         labels,
         loc="upper center",
-        bbox_to_anchor=(0.5, 0.965),
+        bbox_to_anchor=(0.5, 0.975),
         fontsize=7,
         ncol=4,
         frameon=False,
@@ -590,7 +590,7 @@ def plot(results: list[Result], path: Path) -> None:
         y=0.995,
     )
     axes[-1].set_xlabel("hours")
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.955))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=72)
 

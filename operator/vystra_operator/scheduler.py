@@ -17,14 +17,20 @@ The rules, in the order they apply:
   unit of weight (usage is the speed, 1/rtf, of the slots it holds), so tenants share by weight
   and a tenant alone borrows everything idle. A tenant under its share takes borrowed slots back
   through ``preemptions``; one ingest is preempted at most ``max_preemptions`` times per cooldown.
-- **Within a tenant**: priority class value plus ``aging_per_hour`` times hours waited (old work
-  overtakes new high-priority work eventually); then age.
+- **Within a tenant**: priority class value plus ``aging_per_hour`` times hours past due (old
+  work overtakes new high-priority work eventually); then due time, ``created`` plus
+  ``size_weight`` times the media length (``size_weight=0``: oldest first). An ingest whose run
+  alone outlasts half the estimated drain of all waiting work goes first: started last, it
+  would set the makespan.
 - **Budgets**: a tenant past its GPU-second budget runs on CPU flavors only.
 - **Scale from zero**: an autoscaled flavor with no node takes ``max_pending`` Jobs, whose
   pending pods make the cluster autoscaler add one.
+- **Batching** (``batch_max > 1``): short ingests of one namespace, class and model share a
+  Job, enough that transcription outweighs pod start.
 
-Cost: per-tenant heaps ordered by (aged priority, age), so ``admit`` touches only the heads it
-admits from, whatever the queue depth; ``position`` is computed on demand in O(n log n).
+Cost: per-tenant heaps per class, so ``admit`` touches only the heads it admits from, whatever
+the queue depth; ``position`` computes every position at once in O(n log n) and keeps them
+until something changes.
 """
 
 from __future__ import annotations
@@ -111,6 +117,7 @@ class _Choice:
     finish: float
     reason: Reason
     message: str
+    flavor_slots: int = 0
 
 
 @dataclass
@@ -178,6 +185,9 @@ class Scheduler:
         self._running: dict[str, _Running] = {}
         self._member_of: dict[str, str] = {}  # batched key -> key of the Job's first ingest
         self._now = 0.0  # the latest time admit was called with, for reason()
+        self._version = 0  # bumped by every change: positions are kept while it holds
+        self._positions: dict[str, QueueInfo] = {}
+        self._positions_at: tuple[float, int] = (-INF, -1)
         self._preempted: dict[str, tuple[int, float]] = {}  # key -> (count, last time)
         # media seconds and count of waiting work that may run on GPU (gpu, auto) or CPU
         # (cpu, auto) flavors: what drains before a busy flavor frees for the next ingest
@@ -200,17 +210,21 @@ class Scheduler:
         CPU flavor the slots are further capped by ``max_concurrent``. ``total=0`` on an
         autoscaled flavor opens ``max_pending`` slots for pods that wait for a new node.
         """
+        self._version += 1
         fs = self._flavors[flavor]
         fs.reported, fs.total, fs.others = True, max(0, total), max(0, used_by_others)
         self._count_slots()
 
     def submit(self, w: Workload) -> None:
-        """Queue ``w``; a key already waiting is replaced (e.g. with new ``processed``); a key
-        running is left running."""
+        """Queue ``w``; a key already waiting is replaced (e.g. with new ``processed``), keeping
+        the higher ``disruptions`` of the two; a key running is left running."""
         if w.key in self._running or w.key in self._member_of:
             return
+        self._version += 1
         if w.key in self._waiting:
-            self._unqueue(w.key)
+            old = self._unqueue(w.key)
+            if old.disruptions > w.disruptions:
+                w = replace(w, disruptions=old.disruptions)
         t = self._tenant(w.tenant)
         self._seq += 1
         self._waiting[w.key], self._entry[w.key] = w, self._seq
@@ -230,7 +244,7 @@ class Scheduler:
         if key in self._waiting:
             self._unqueue(key)
         else:
-            self._stop(key, None)
+            self._stop(key, self._now)  # its GPU time is charged up to the latest admit
         self._preempted.pop(key, None)
 
     def started(self, key: str, flavor: str, now: float, workload: Workload | None = None) -> None:
@@ -254,9 +268,12 @@ class Scheduler:
         """``key``'s Job ended (or a batched ingest in it). With both seconds (media processed
         by this Job, its wall time), the flavor's rtf for the model is learnt from them."""
         run = self._running.get(key)
+        self._version += 1
         self._stop(key, now)
-        self._preempted.pop(key, None)
-        if run is None or not media_seconds or not wall_seconds or media_seconds <= 0:
+        if run is None:  # e.g. the Job of a preempted ingest, which waits again already
+            return
+        self._preempted.pop(key, None)  # it ran to its end: its preemption count is spent
+        if not media_seconds or not wall_seconds or media_seconds <= 0:
             return
         busy = wall_seconds - self.config.overhead_seconds
         if busy <= 0:  # all pod start: nothing learnt about speed
@@ -365,38 +382,19 @@ class Scheduler:
         w = self._waiting.get(key)
         if w is None:
             return None
-        choice = self._choose(w, self._tenants[w.tenant], self._now if now is None else now)
-        if choice.free:  # a slot is free for it, and the next admit takes it
-            kind = Reason.WAITING_FOR_GPU if choice.flavor and choice.flavor.gpu else None
-            return kind or Reason.WAITING_FOR_CPU, f"about to start: {choice.message}"
-        return choice.reason, choice.message
+        return self._why(w, self._now if now is None else now)
 
     def position(self, key: str, now: float) -> QueueInfo | None:
-        """Where ``key`` stands among ingests that compete for its flavors, and when it should
-        start: other tenants' ingests interleave by weight. O(n log n)."""
-        w = self._waiting.get(key)
-        if w is None:
+        """Where ``key`` stands among the ingests that compete for its flavors, and when it
+        should start. All positions are computed together (O(n log n): tenants interleave by
+        weight, then the slots of each flavor are replayed as they free) and kept until the
+        state or ``now`` changes, so asking for many keys at one ``now`` costs one pass."""
+        if key not in self._waiting:
             return None
-        t = self._tenants[w.tenant]
-        mine = {fs.flavor.name for fs in self._eligible(w, t, now)}
-        choice = self._choose(w, t, now)
-        rivals: dict[str, list[Workload]] = {}
-        for other in self._waiting.values():
-            ot = self._tenants[other.tenant]
-            if other.key != key and mine & {
-                fs.flavor.name for fs in self._eligible(other, ot, now)
-            }:
-                rivals.setdefault(other.tenant, []).append(other)
-        own = sorted(rivals.pop(w.tenant, []), key=self._order)
-        own = [o for o in own if self._order(o) < self._order(w)]
-        ahead = list(own)
-        for name, items in rivals.items():
-            share = (len(own) + 1) * self._tenants[name].weight / t.weight
-            ahead += sorted(items, key=self._order)[: math.ceil(share)]
-        start = self._estimate_start(ahead, w, mine, now)
-        return QueueInfo(
-            len(ahead) + 1, len(ahead), start, tuple(sorted(mine)), choice.reason, choice.message
-        )
+        if self._positions_at != (now, self._version):
+            self._positions = self._all_positions(now)
+            self._positions_at = (now, self._version)
+        return self._positions.get(key)
 
     def speeds(self) -> dict[tuple[str, str], float]:
         """Real-time factor per (flavor, model): configured, then learnt from finished Jobs."""
@@ -457,6 +455,7 @@ class Scheduler:
         return (w.accelerator, w.disruptions >= self.config.max_disruptions)
 
     def _unqueue(self, key: str) -> Workload:
+        self._version += 1
         w = self._waiting.pop(key)
         del self._entry[key]
         t = self._tenants[w.tenant]
@@ -595,7 +594,7 @@ class Scheduler:
             if best is None or finish < best.finish:
                 free = self._free(fs) > 0
                 kind = Reason.WAITING_FOR_GPU if fs.flavor.gpu else Reason.WAITING_FOR_CPU
-                best = _Choice(fs.flavor, free, wait, finish, kind, "")
+                best = _Choice(fs.flavor, free, wait, finish, kind, "", fs.slots)
         if best is None:
             gpu = any(fs.flavor.gpu for fs in eligible)
             names = ", ".join(fs.flavor.name for fs in eligible)
@@ -606,9 +605,9 @@ class Scheduler:
             best.reason = Reason.ADMITTED
             best.message = f"on {best.flavor.name}, expected done in ~{best.finish:.0f}s"
         else:
-            best.message = (
-                f"{best.flavor.name} busy: starts in ~{best.wait:.0f}s, done in ~{best.finish:.0f}s"
-            )
+            # no time here: the expected start that status shows comes from position()
+            n = best.flavor_slots
+            best.message = f"waiting for {best.flavor.name}: {n} slot{'s' * (n != 1)}, all busy"
         return best
 
     def _candidate(self, t: _Tenant, now: float) -> tuple[Workload, _Choice] | None:
@@ -748,6 +747,7 @@ class Scheduler:
     def _start(
         self, w: Workload, fs: _FlavorState, now: float, members: tuple[Workload, ...]
     ) -> _Running:
+        self._version += 1
         f = fs.flavor
         work = sum(m.remaining * self._rtf_of(f.name, m.model) for m in (w, *members))
         end = now + self.config.overhead_seconds + work
@@ -770,6 +770,7 @@ class Scheduler:
         return run
 
     def _stop(self, key: str, now: float | None) -> None:
+        self._version += 1
         leader = self._member_of.pop(key, None)
         if leader is not None:  # one ingest of a batch: the Job and its slot go on
             job = self._running[leader]
@@ -855,22 +856,50 @@ class Scheduler:
             out.append(found)
         return out
 
-    def _estimate_start(
-        self, ahead: list[Workload], w: Workload, flavors: set[str], now: float
-    ) -> float:
-        """Replay the slots of ``flavors`` freeing in turn for ``ahead``, then ``w``."""
-        slots: list[tuple[float, str]] = []
-        for name in sorted(flavors):
-            fs = self._flavors[name]
-            ends = sorted(self._running[k].end for k in fs.running)
-            n = self._slots(fs)
-            slots += [(max(now, e), name) for e in ends[:n]]
-            slots += [(now, name)] * max(0, n - len(ends))
-        if not slots:
-            return INF
-        heapq.heapify(slots)
-        for a in sorted(ahead, key=self._order):
-            at, name = heapq.heappop(slots)
-            run = self.config.overhead_seconds + a.remaining * self._rtf_of(name, a.model)
-            heapq.heappush(slots, (at + run, name))
-        return slots[0][0] - now
+    def _why(self, w: Workload, now: float) -> tuple[Reason, str]:
+        choice = self._choose(w, self._tenants[w.tenant], now)
+        if choice.free:  # a slot is free for it: the next admit takes it
+            gpu = choice.flavor is not None and choice.flavor.gpu
+            kind = Reason.WAITING_FOR_GPU if gpu else Reason.WAITING_FOR_CPU
+            return kind, f"about to start: {choice.message}"
+        return choice.reason, choice.message
+
+    def _all_positions(self, now: float) -> dict[str, QueueInfo]:
+        by_tenant: dict[str, list[Workload]] = {}
+        for w in self._waiting.values():
+            by_tenant.setdefault(w.tenant, []).append(w)
+        # the i-th ingest of a tenant, in its own order, comes at (i + 1) / weight
+        order: list[tuple[float, tuple[float, float], Workload]] = []
+        for name, items in by_tenant.items():
+            weight = self._tenants[name].weight
+            items.sort(key=self._order)
+            order += [((i + 1) / weight, self._order(w), w) for i, w in enumerate(items)]
+        order.sort(key=lambda e: (e[0], e[1]))
+        free_at: dict[str, list[float]] = {}
+        for name, fs in self._flavors.items():
+            ends = sorted(max(now, self._running[k].end) for k in fs.running)[: fs.slots]
+            free_at[name] = ends + [now] * max(0, fs.slots - len(ends))
+            heapq.heapify(free_at[name])
+        seen: dict[frozenset[str], int] = {}
+        out: dict[str, QueueInfo] = {}
+        for _, _, w in order:
+            eligible = self._eligible(w, self._tenants[w.tenant], now)
+            names = frozenset(fs.flavor.name for fs in eligible)
+            ahead = sum(n for other, n in seen.items() if other & names)
+            seen[names] = seen.get(names, 0) + 1
+            best: tuple[float, float, str] | None = None  # finish, start, flavor
+            for fs in eligible:
+                heap = free_at[fs.flavor.name]
+                if heap:
+                    run = self.config.overhead_seconds + w.remaining * self._rtf_of(
+                        fs.flavor.name, w.model
+                    )
+                    if best is None or heap[0] + run < best[0]:
+                        best = (heap[0] + run, heap[0], fs.flavor.name)
+            start = INF
+            if best is not None:
+                start = best[1] - now
+                heapq.heapreplace(free_at[best[2]], best[0])
+            reason, message = self._why(w, now)
+            out[w.key] = QueueInfo(ahead + 1, ahead, start, tuple(sorted(names)), reason, message)
+        return out

@@ -189,6 +189,28 @@ def test_preemption_of_one_ingest_is_bounded():
     assert len(s.preemptions(later)) == 1  # after the cooldown, again (one: 1 GPU of 2 is fair)
 
 
+def test_the_bound_holds_when_the_core_reports_the_stopped_job_and_resubmits():
+    s = two_tenants(min_remaining_to_preempt=0, max_preemptions=1)
+    s.set_capacity("gpu", 2, 0)
+    s.submit(wl("y", tenant="a", duration=200_000))
+    s.admit(0)
+    s.submit(wl("x", tenant="a", duration=200_000, created=1))
+    s.admit(1)
+    s.submit(wl("b0", tenant="b", created=2, duration=60))
+    (p,) = s.preemptions(10)
+    assert p.key == "a/x"  # the most recently started
+    # what the operator does next: its Job is gone, the ingest comes back with the seconds
+    # its worker committed, and without a disruption count of its own
+    s.finished("a/x", 12)
+    s.submit(wl("x", tenant="a", duration=200_000, created=1, processed=90))
+    assert s.workload("a/x").processed == 90 and s.workload("a/x").disruptions == 1
+    assert keys(s.admit(12)) == {"b0": "gpu"}
+    s.finished("b/b0", 40)
+    assert keys(s.admit(40)) == {"x": "gpu"}
+    s.submit(wl("b1", tenant="b", created=41, duration=60))
+    assert [v.key for v in s.preemptions(50)] == ["a/y"]  # x is protected now
+
+
 def test_aging_lets_old_low_priority_work_overtake_new_high_priority_work():
     # 100 points per hour; high - low = 1000 points: ten hours of waiting
     def first(high_created_hours: float) -> str:
@@ -230,7 +252,7 @@ def test_earliest_finish_across_two_gpu_products_and_cpu():
     # 106.7 < l4 20 + 100 = 120: it waits for the h100
     s.submit(wl("big", "auto", duration=1000, created=1))
     assert s.admit(10) == []
-    assert "h100 busy" in s.reason("t/big")[1]
+    assert s.reason("t/big") == (Reason.WAITING_FOR_GPU, "waiting for h100: 1 slot, all busy")
     # a 100 s video: l4 20 + 10 = 30 < cpu 70 < h100 40 + (50 + 23) / 3 + 23 = 87.3
     s.submit(wl("clip", "auto", duration=100, created=2))
     assert keys(s.admit(10)) == {"clip": "l4"}
@@ -413,6 +435,20 @@ def test_position_and_estimated_start():
     assert (info.position, info.ahead) == (3, 2)
     assert info.estimated_start_seconds == pytest.approx(40 + 30 + 40)
     assert s.position("t/nope", 10) is None
+
+
+def test_position_interleaves_tenants_by_weight():
+    s = two_tenants()  # a 1, b 2
+    s.set_capacity("gpu", 1, 0)
+    busy_gpus(s, 1)  # ends at 50
+    for i in range(4):
+        s.submit(wl(f"a{i}", tenant="a", created=i))
+        s.submit(wl(f"b{i}", tenant="b", created=10 + i))
+    info = s.position("a/a1", 10)
+    # turns at (rank + 1) / weight: a0 1, a1 2; b0 0.5, b1 1, b2 1.5, b3 2 (after a1, which
+    # is due earlier). Ahead of a1: a0, b0, b1, b2. Each Job 20 + 30 s after the GPU frees.
+    assert (info.position, info.ahead) == (5, 4)
+    assert info.estimated_start_seconds == pytest.approx(40 + 4 * 50)
 
 
 def test_withdraw_frees_waiting_and_running_work():
