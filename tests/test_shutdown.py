@@ -34,6 +34,17 @@ SPEC = {
     "segmenting": {"targetSeconds": 5, "overlapSeconds": 1},
 }
 DEADLINE = 600.0  # generous bounds on waits; nothing is asserted about how long anything takes
+STARTED: list[subprocess.Popen[Any]] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stop_leftovers() -> Iterator[None]:
+    """A failed test leaves no server (and no Postgres of its own) running."""
+    yield
+    for proc in STARTED:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=DEADLINE)
 
 
 def env_for(home: Path) -> dict[str, str]:
@@ -88,6 +99,7 @@ class Served:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
+        STARTED.append(self.proc)
         deadline = time.monotonic() + DEADLINE
         while not self._healthy():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -214,6 +226,7 @@ def test_cli_ingest_stopped_with_sigterm_is_not_failed_and_reruns(
     home = tmp_path / "home"
     cmd = [sys.executable, "-m", "vystra.cli", "ingest", str(talk[0]), "--no-insights"]
     proc = subprocess.Popen(cmd, env=env_for(home), stderr=subprocess.PIPE, text=True)
+    STARTED.append(proc)
     assert proc.stderr is not None
     for line in proc.stderr:  # one line per stage when stderr is not a terminal
         if "[transcribe" in line:
