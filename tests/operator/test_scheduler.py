@@ -16,7 +16,9 @@ CPU = Flavor(name="cpu", rtf={"default": 0.5}, max_concurrent=8)
 
 
 def config(*flavors: Flavor, **kw) -> SchedulingConfig:
+    # placement.py's order unless a test says otherwise: priority, then age
     kw.setdefault("aging_per_hour", 0.0)
+    kw.setdefault("size_weight", 0.0)
     return SchedulingConfig(flavors=list(flavors or (GPU, CPU)), **kw)
 
 
@@ -222,6 +224,20 @@ def test_aging_lets_old_low_priority_work_overtake_new_high_priority_work():
 
     assert first(9) == "high"  # aged 12 h + 1000 vs 3 h for high: 1200 < 1000 + 300
     assert first(11) == "low"  # 1200 > 1000 + 100
+
+
+def test_within_a_class_the_earliest_due_goes_first():
+    def first(size_weight: float) -> str:
+        s = Scheduler(config(GPU, size_weight=size_weight))
+        s.set_capacity("gpu", 1, 0)
+        s.submit(wl("film", created=0, duration=7200))  # due at 7200 with size_weight 1
+        s.submit(wl("clip", created=60, duration=60))  # due at 120
+        for i in range(20):  # later work: the film's 380 s run is no risk to the makespan
+            s.submit(wl(f"later{i}", created=200 + i))
+        return next(iter(keys(s.admit(300))))
+
+    assert first(1.0) == "clip"
+    assert first(0.0) == "film"  # placement.py's order: oldest first
 
 
 def test_unknown_priority_class_falls_back_to_the_default():
