@@ -210,8 +210,10 @@ class Scheduler:
         CPU flavor the slots are further capped by ``max_concurrent``. ``total=0`` on an
         autoscaled flavor opens ``max_pending`` slots for pods that wait for a new node.
         """
+        fs = self._flavors.get(flavor)
+        if fs is None:
+            return  # not (or no longer) configured
         self._version += 1
-        fs = self._flavors[flavor]
         fs.reported, fs.total, fs.others = True, max(0, total), max(0, used_by_others)
         self._count_slots()
 
@@ -249,14 +251,16 @@ class Scheduler:
 
     def started(self, key: str, flavor: str, now: float, workload: Workload | None = None) -> None:
         """``key`` runs on ``flavor`` since ``now`` (after a restart: its Job's creation time).
-        Pass ``workload`` when it was never submitted."""
+        Pass ``workload`` when it was never submitted. A Job on a flavor no longer configured
+        is left out of the books (its capacity is someone else's now) but not queued again."""
         w = self._waiting.get(key) or workload
         if w is None:
             raise KeyError(f"{key}: submit it, or pass its workload")
         if key in self._waiting:
             self._unqueue(key)
-        if key not in self._running:
-            self._start(w, self._flavors[flavor], now, ())
+        fs = self._flavors.get(flavor)
+        if fs is not None and key not in self._running:
+            self._start(w, fs, now, ())
 
     def finished(
         self,

@@ -467,6 +467,20 @@ def test_position_interleaves_tenants_by_weight():
     assert info.estimated_start_seconds == pytest.approx(40 + 4 * 50)
 
 
+def test_rebuilt_after_a_restart_from_the_jobs_that_exist():
+    s = Scheduler(config(GPU, CPU, tenants=[TenantPolicy(name="t", gpu_seconds_budget=500)]))
+    s.set_capacity("gpu", 2, 0)
+    # the operator restarts at 1000 and finds a Job made at 400, and one on a flavor that the
+    # configuration no longer has
+    s.started("t/old", "gpu", 400, wl("old", duration=36000))
+    s.started("t/gone", "a100-retired", 400, wl("gone"))
+    s.set_capacity("a100-retired", 4, 0)  # ignored too
+    assert s.running() == {"t/old": "gpu"}
+    assert s.gpu_seconds_used("t", 1000) == pytest.approx(600)  # charged since 400: over 500
+    s.submit(wl("new", "auto", created=900))
+    assert keys(s.admit(1000)) == {"new": "cpu"}  # one GPU is free, but the budget is spent
+
+
 def test_withdraw_frees_waiting_and_running_work():
     s = Scheduler(config(GPU))
     s.set_capacity("gpu", 1, 0)
