@@ -124,7 +124,8 @@ def test_upload_watch_search_play_delete(
     moment_t = float(href.split("t=")[1])  # the moment's start, to a tenth
     first.focus()
     first.press("Enter")  # keyboard again: the result opens the player at that second
-    expect(page.get_by_role("heading", level=1, name=video["title"])).to_be_visible()
+    # a screen reader lands on the new page's heading
+    expect(page.get_by_role("heading", level=1, name=video["title"])).to_be_focused()
     page.wait_for_function(
         "() => performance.getEntriesByName('vystra:press-to-play').length > 0", timeout=30_000
     )

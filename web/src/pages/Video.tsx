@@ -50,6 +50,12 @@ export function VideoPage({
     };
   }, [id, onUnauthorized]);
 
+  // the heading appears once the video has loaded: move focus there, as on other pages
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    heading.current?.focus({ preventScroll: true });
+  }, [video?.id]);
+
   // open at the moment asked for (?t=), then play; a press on a search result is measured
   useEffect(() => {
     const el = player.current;
@@ -122,7 +128,9 @@ export function VideoPage({
 
   return (
     <article className="video-page">
-      <h1>{video.title}</h1>
+      <h1 ref={heading} tabIndex={-1}>
+        {video.title}
+      </h1>
       <p className="meta">
         {clock(video.duration_s)} · {video.language ?? "language unknown"} · {video.segments} segments
         {video.status !== "ready" && <span className={`badge ${video.status}`}>{video.status}</span>}
