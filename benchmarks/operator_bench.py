@@ -1,26 +1,35 @@
-"""Operator throughput: N VideoIngests created at once, time until each one's Job exists.
+"""Operator admission at depth: VideoIngests created at once, time until each one's Job exists.
 
-Runs on a fresh dev cluster (hack/devcluster). The worker pool's node selector matches no
-node, so Jobs are created but their pods never run: this measures the operator, not the
-pipeline. Baseline, in the same run: the same number of Jobs created directly through the
-API with the same client concurrency, i.e. the floor the API server sets.
+Runs on a fresh dev cluster (hack/devcluster). Flavors' node selectors match no node, so Jobs
+are created but their pods never run: this measures the operator, not the pipeline. Scenarios:
 
-    python benchmarks/operator_bench.py [--count 500] [--clients 16]
+  free-N       N VideoIngests at once, capacity free (a CPU flavor with unbounded slots)
+  behind-W     500 created while W others wait for a GPU flavor that has no GPU
+
+Baselines in the same run: the same number of Jobs created directly through the API with the
+same client concurrency (the floor the API server sets), and the operator's latency at 0
+waiting. API writes per resource are counted from the API server's audit log (the operator's
+own user agent); CPU seconds and peak memory are the operator process's.
+
+    python benchmarks/operator_bench.py [--counts 500,5000] [--waiting 5000] [--clients 16]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import yaml
 from kubernetes import client, watch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,20 +39,23 @@ sys.path.insert(0, str(REPO / "tests" / "cluster"))
 from devcluster import ClusterConfig, Ports, down, free_port_base, up  # noqa: E402
 from operator_env import free_port, install_crd  # noqa: E402
 
-from vystra.k8s import GROUP, PLURAL, VERSION  # noqa: E402
+from vystra.k8s import TENANT_LABEL  # noqa: E402
+from vystra.videoingest import GROUP, PLURAL, VERSION  # noqa: E402
 
-POOLS = """pools:
-  - name: cpu
-    node_selector: {vystra.io/pool: benchmark-no-such-node}
-    max_concurrent: 100000
-"""
+NOWHERE = {"vystra.io/pool": "benchmark-no-such-node"}
+FLAVORS = {
+    "flavors": [
+        {"name": "cpu", "node_selector": NOWHERE, "max_concurrent": 1_000_000},
+        {"name": "gpu", "node_selector": NOWHERE, "resource": "nvidia.com/gpu"},
+    ]
+}
 
 
 def watch_jobs(batch: client.BatchV1Api, namespace: str, seen: dict[str, float], stop) -> None:
     """Record when each Job is first seen (the watch ends with the cluster; that is fine)."""
     w = watch.Watch()
     try:
-        for event in w.stream(batch.list_namespaced_job, namespace, timeout_seconds=600):
+        for event in w.stream(batch.list_namespaced_job, namespace, timeout_seconds=1800):
             if event["type"] == "ADDED":
                 labels = event["object"].metadata.labels or {}
                 seen.setdefault(labels.get("vystra.io/ingest", ""), time.monotonic())
@@ -54,11 +66,16 @@ def watch_jobs(batch: client.BatchV1Api, namespace: str, seen: dict[str, float],
             raise
 
 
+def make_namespace(api: client.ApiClient, namespace: str) -> None:
+    """A namespace bound to a tenant of its own name, as `vystra tenants create` binds one."""
+    meta = client.V1ObjectMeta(name=namespace, labels={TENANT_LABEL: namespace})
+    client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=meta))
+
+
 def run(api: client.ApiClient, namespace: str, count: int, clients: int, create) -> dict:
+    """Create ``count`` objects with ``clients`` threads; create -> Job latency per object."""
     batch = client.BatchV1Api(api)
-    client.CoreV1Api(api).create_namespace(
-        client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace))
-    )
+    make_namespace(api, namespace)
     seen: dict[str, float] = {}
     stop = threading.Event()
     watcher = threading.Thread(target=watch_jobs, args=(batch, namespace, seen, stop), daemon=True)
@@ -68,13 +85,13 @@ def run(api: client.ApiClient, namespace: str, count: int, clients: int, create)
     started = time.monotonic()
 
     def one(i: int) -> None:
-        name = f"bench-{i:04d}"
+        name = f"bench-{i:05d}"
         create(namespace, name)
         created[name] = time.monotonic()
 
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(one, range(count)))
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + 900
     while len(seen) < count and time.monotonic() < deadline:
         time.sleep(0.2)
     stop.set()
@@ -89,17 +106,53 @@ def run(api: client.ApiClient, namespace: str, count: int, clients: int, create)
     }
 
 
+def writes_by_namespace(audit_log: Path) -> dict[str, Counter[str]]:
+    """The operator's writes per namespace, by verb and resource, from the audit log."""
+    out: dict[str, Counter[str]] = {}
+    for line in audit_log.read_text().splitlines():
+        event = json.loads(line)
+        if not str(event.get("userAgent", "")).startswith("vystra-operator"):
+            continue
+        if event.get("stage") != "ResponseComplete":
+            continue
+        ref = event.get("objectRef") or {}
+        kind = ref.get("resource", "?") + (
+            f"/{ref['subresource']}" if ref.get("subresource") else ""
+        )
+        out.setdefault(ref.get("namespace", ""), Counter())[f"{event['verb']} {kind}"] += 1
+    return out
+
+
+def proc_stats(pid: int) -> tuple[float, float]:
+    """(CPU seconds, peak resident MiB) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    peak = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1])
+    return cpu, peak / 1024
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=500)
+    parser.add_argument("--counts", default="500,5000", help="free-capacity batch sizes")
+    parser.add_argument("--waiting", type=int, default=5000, help="resources waiting for a GPU")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--operator-log", type=Path, help="keep the operator's log here")
     args = parser.parse_args()
+    counts = [int(c) for c in args.counts.split(",") if c]
 
     state = Path(tempfile.mkdtemp(prefix="vystra-opbench-"))
     cfg = ClusterConfig.from_env(state_dir=state, ports=Ports(free_port_base(16700)))
     cluster = up(cfg)
     operator = None
+    rows: list[tuple[str, dict, dict | None]] = []
     try:
         install_crd(cluster)
         api = cluster.api_client
@@ -115,7 +168,7 @@ def main() -> None:
                         "template": {
                             "spec": {
                                 "restartPolicy": "Never",
-                                "nodeSelector": {"vystra.io/pool": "benchmark-no-such-node"},
+                                "nodeSelector": NOWHERE,
                                 "containers": [
                                     {"name": "c", "image": "busybox", "command": ["true"]}
                                 ],
@@ -125,16 +178,29 @@ def main() -> None:
                 },
             )
 
-        base = run(api, "bench-direct", args.count, args.clients, direct_job)
+        def ingest(accelerator: str):
+            def create(namespace: str, name: str) -> None:
+                custom.create_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    {
+                        "apiVersion": f"{GROUP}/{VERSION}",
+                        "kind": "VideoIngest",
+                        "metadata": {"name": name},
+                        "spec": {"source": f"s3://bench/{name}.mp4", "accelerator": accelerator},
+                    },
+                )
 
-        pools = state / "pools.yaml"
-        pools.write_text(POOLS)
+            return create
+
+        baselines = {n: run(api, f"direct-{n}", n, args.clients, direct_job) for n in counts}
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("VYSTRA_")},
             "KUBECONFIG": str(cluster.kubeconfig),
-            "VYSTRA_OPERATOR_POOLS_FILE": str(pools),
+            "VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump(FLAVORS),
             "VYSTRA_OPERATOR_METRICS_PORT": "0",
-            "VYSTRA_OPERATOR_RESYNC_SECONDS": "1",
         }
         operator = subprocess.Popen(
             [
@@ -148,51 +214,67 @@ def main() -> None:
             stdout=args.operator_log.open("wb") if args.operator_log else subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
-        time.sleep(5)  # operator start-up is not part of the measurement
-
-        def ingest(namespace: str, name: str) -> None:
-            custom.create_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                {
-                    "apiVersion": f"{GROUP}/{VERSION}",
-                    "kind": "VideoIngest",
-                    "metadata": {"name": name},
-                    "spec": {"source": f"s3://bench/{name}.mp4", "accelerator": "cpu"},
-                },
+        time.sleep(8)  # start-up and leader election are not part of the measurement
+        for n in counts:
+            rows.append(
+                (f"free-{n}", run(api, f"free-{n}", n, args.clients, ingest("cpu")), baselines[n])
             )
-
-        result = run(api, "bench-operator", args.count, args.clients, ingest)
-        peak_kib = 0
-        for line in Path(f"/proc/{operator.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                peak_kib = int(line.split()[1])
+        if args.waiting:
+            make_namespace(api, "waiting")
+            with ThreadPoolExecutor(args.clients) as pool:
+                list(
+                    pool.map(lambda i: ingest("gpu")("waiting", f"w-{i:05d}"), range(args.waiting))
+                )
+            time.sleep(5)
+            rows.append(
+                (
+                    f"behind-{args.waiting}",
+                    run(api, f"behind-{args.waiting}", 500, args.clients, ingest("cpu")),
+                    None,
+                )
+            )
+        time.sleep(5)  # status writes trail Job creation
+        cpu, peak = proc_stats(operator.pid)
+        writes = writes_by_namespace(cfg.paths.audit_log)
     finally:
         if operator is not None:
             operator.terminate()
             operator.wait(30)
         down(cfg)
 
-    def pct(values: list[float], q: float) -> float:
-        return float(np.percentile(values, q)) if values else float("nan")
-
-    lat, blat = result["latencies"], base["latencies"]
-    print(f"{args.count} VideoIngests, {args.clients} concurrent clients")
-    print(
-        f"create -> Job created  p50 {pct(lat, 50):.3f} s  p99 {pct(lat, 99):.3f} s"
-        f"  (target p50 <= 1 s); all {args.count} in {result['wall']:.1f} s"
-    )
-    print(
-        f"Jobs created {result['jobs']} (expected {args.count}), duplicates {result['duplicates']}"
-    )
-    print(
-        f"baseline, Jobs created directly: create -> seen p50 {pct(blat, 50):.3f} s, "
-        f"all in {base['wall']:.1f} s"
-    )
-    print(f"ratio operator / direct wall time: {result['wall'] / max(base['wall'], 1e-9):.2f}")
-    print(f"operator peak memory (VmHWM): {peak_kib / 1024:.0f} MiB")
+    print(f"{args.clients} concurrent clients; {os.cpu_count()} cores")
+    at_zero = None
+    for name, result, base in rows:
+        lat = result["latencies"]
+        if at_zero is None:
+            at_zero = pct(lat, 50)
+        n = len(lat)
+        line = (
+            f"{name:>12}: create -> Job p50 {pct(lat, 50):.3f} s  p99 {pct(lat, 99):.3f} s,"
+            f" all {n} in {result['wall']:.1f} s; Jobs {result['jobs']},"
+            f" duplicates {result['duplicates']}"
+        )
+        if base is not None:
+            line += (
+                f"; direct Jobs p50 {pct(base['latencies'], 50):.3f} s, all in"
+                f" {base['wall']:.1f} s (operator/direct wall x{result['wall'] / base['wall']:.2f})"
+            )
+        else:
+            line += f"; p50 vs 0 waiting x{pct(lat, 50) / at_zero:.2f}"
+        print(line)
+        counted = writes.get(name, Counter())
+        per = sum(counted.values()) / max(1, result["jobs"])
+        detail = ", ".join(
+            f"{k} {v / max(1, result['jobs']):.2f}" for k, v in sorted(counted.items())
+        )
+        print(f"{'':>14}API writes per resource {per:.2f} ({detail})")
+    waiting_writes = writes.get("waiting", Counter())
+    if args.waiting:
+        print(
+            f"{'':>14}{args.waiting} waiting: "
+            f"{sum(waiting_writes.values()) / args.waiting:.2f} writes each (Queued + Event)"
+        )
+    print(f"operator CPU {cpu:.1f} s, peak memory (VmHWM) {peak:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ def test_operator_reads_the_rendered_pools(helm, monkeypatch) -> None:
     monkeypatch.setenv(
         "VYSTRA_OPERATOR_POOLS_YAML", find(docs, "ConfigMap", "vystra-pools")["data"]["pools.yaml"]
     )
-    pools = {p.name: p for p in OperatorSettings().pools()}
+    pools = {f.name: f for f in OperatorSettings().scheduling().flavors}
     assert pools["gpu"].gpu and pools["gpu"].image == "ghcr.io/vystra/worker:0.1.0-cuda"
     assert pools["gpu"].node_selector == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert pools["cpu"].env == {"VYSTRA_WHISPER_THREADS": "4"}

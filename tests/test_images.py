@@ -20,7 +20,7 @@ import pytest
 import yaml
 from chart_helpers import CHART, REPO, Helm, find
 
-from vystra_operator.config import DEFAULT_POOLS
+from vystra_operator.flavors import DEFAULT_FLAVORS
 
 DOCKERFILE = REPO / "images" / "Dockerfile"
 TARGETS = {
@@ -200,7 +200,7 @@ def test_image_names_agree_with_the_chart_and_the_operator() -> None:
     docs = Helm().template("-f", str(CHART / "ci" / "minimal-values.yaml"))
     pools = yaml.safe_load(find(docs, "ConfigMap", "vystra-pools")["data"]["pools.yaml"])
     rendered = {p["name"]: p["image"] for p in pools["pools"]}
-    assert rendered == {p.name: p.image for p in DEFAULT_POOLS}
+    assert rendered == {f.name: f.image for f in DEFAULT_FLAVORS}
     for component in ("operator", "api"):
         deployment = find(docs, "Deployment", f"vystra-{component}")
         (container,) = deployment["spec"]["template"]["spec"]["containers"]

@@ -1,15 +1,4 @@
-from vystra.k8s import progress, tenant_of
-
-
-def body(namespace: str, labels: dict | None = None) -> dict:
-    return {"metadata": {"namespace": namespace, "labels": labels}}
-
-
-def test_tenant_comes_from_the_label_then_the_namespace():
-    assert tenant_of(body("anything", {"vystra.io/tenant": "acme"})) == "acme"
-    assert tenant_of(body("vystra-acme")) == "acme"  # the API's namespace for tenant acme
-    assert tenant_of(body("media-team")) == "media-team"
-    assert tenant_of(body("vystra-")) == "vystra-"
+from vystra.k8s import progress
 
 
 def test_progress_prints_a_bounded_percentage():

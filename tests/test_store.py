@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import psycopg
 
-from vystra.db import Database, store
+from vystra.db import store
 from vystra.db.embedded import embedded_url
 from vystra.db.migrate import migrate, migrations
 from vystra.segment import Chunk
@@ -125,4 +125,5 @@ def test_database_url_is_honoured(db, settings):
         assert database.url == db.url
     assert not (settings.home / "unused" / "pgdata").exists()
     assert embedded_url(settings.home) == db.url  # attaching again reuses the running server
-    assert isinstance(db, Database)
+    with db.connect() as conn:  # the pool reaches the server the URL names
+        assert conn.info.port == psycopg.conninfo.conninfo_to_dict(db.url).get("port", 5432)

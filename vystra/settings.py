@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     tenant_namespace_prefix: str = Field(
         default="vystra-", description="A tenant's VideoIngests live in namespace prefix+tenant."
     )
+    node_name: str | None = Field(
+        default=None, description="Worker pods: the node they run on (downward API)."
+    )
     kubeconfig: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("KUBECONFIG", "VYSTRA_KUBECONFIG"),

@@ -14,12 +14,12 @@ import argparse
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 from vystra.billing.quota import check_duration
-from vystra.db import open_database
+from vystra.db import open_database, origins
 from vystra.errors import VystraError
 from vystra.k8s import (
     EXIT_INPUT_ERROR,
@@ -29,12 +29,12 @@ from vystra.k8s import (
     VERSION,
     load_kube_config,
     progress,
-    tenant_of,
 )
 from vystra.pipeline import IngestOptions, Pipeline, Progress
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings, get_settings
 from vystra.shutdown import exit_on_sigterm
+from vystra.videoingest import Spec
 
 log = logging.getLogger("vystra.worker")
 STATUS_INTERVAL = 1.0  # seconds between progress patches: live, without flooding the API
@@ -49,35 +49,48 @@ def resolve_source(source: str, settings: Settings) -> str:
     return f"s3://{settings.s3_bucket}/{source.lstrip('/')}"
 
 
-def options_from_spec(spec: dict[str, Any], settings: Settings) -> IngestOptions:
-    seg = spec.get("segmenting") or {}
+def options_from_spec(spec: Spec, settings: Settings) -> IngestOptions:
     return IngestOptions(
-        title=spec.get("title") or None,
-        language=spec.get("language") or None,
-        model=spec.get("model") or None,
+        title=spec.title,
+        language=spec.language,
+        model=spec.model,
         segmenting=SegmentOptions(
-            float(seg.get("targetSeconds", settings.segment_target_seconds)),
-            float(seg.get("overlapSeconds", settings.segment_overlap_seconds)),
+            spec.segmenting.target_seconds,
+            spec.segmenting.overlap_seconds,
             settings.segment_pause_seconds,
         ),
-        insights=bool(spec.get("insights", True)),
+        insights=spec.insights,
     )
 
 
 class StatusWriter:
     """Merge-patches ``status`` of one VideoIngest, at most every STATUS_INTERVAL seconds."""
 
-    def __init__(self, api: Any, namespace: str, name: str) -> None:
+    def __init__(
+        self,
+        api: Any,
+        namespace: str,
+        name: str,
+        first: dict[str, Any],
+        on_video: Callable[[str], None],
+    ) -> None:
         self.api, self.namespace, self.name = api, namespace, name
+        self._first = first  # sent with the first patch (the node this pod runs on)
+        self._on_video = on_video
+        self._video: str | None = None
         self._last = 0.0
 
     def patch(self, status: dict[str, Any]) -> None:
+        status, self._first = {**self._first, **status}, {}
         self.api.patch_namespaced_custom_object_status(
             GROUP, VERSION, self.namespace, PLURAL, self.name, {"status": status}
         )
 
     def on_progress(self, p: Progress) -> None:
         final = p.stage == "done"
+        if p.video_id is not None and p.video_id != self._video:
+            self._on_video(p.video_id)  # recorded before the first segment is stored
+            self._video = p.video_id
         if p.video_id is None or (not final and time.monotonic() - self._last < STATUS_INTERVAL):
             return
         self._last = time.monotonic()
@@ -98,25 +111,40 @@ def run(namespace: str, name: str, settings: Settings) -> int:
     load_kube_config()
     api = client.CustomObjectsApi()
     body = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    writer = StatusWriter(api, namespace, name)
-    spec = body.get("spec") or {}
+    # the tenant the operator found bound to the namespace (VYSTRA_TENANT in the Job)
+    meta, tenant = body["metadata"], settings.tenant
+    spec = Spec.from_body(body)
+    db = open_database(settings, max_size=2)
+
+    def record_origin(video_id: str, reused: bool = False) -> None:
+        with db.connect() as conn:
+            origins.record(
+                conn,
+                origins.Origin(meta["uid"], tenant, namespace, name, video_id, reused, spec.retain),
+            )
+
+    first = {"node": settings.node_name} if settings.node_name else {}
+    writer = StatusWriter(api, namespace, name, first, record_origin)
     try:
         options = options_from_spec(spec, settings)
-        source = resolve_source(spec["source"], settings)
-        limit = (body["metadata"].get("annotations") or {}).get(MAX_SECONDS_ANNOTATION)
+        source = resolve_source(spec.source, settings)
+        limit = (meta.get("annotations") or {}).get(MAX_SECONDS_ANNOTATION)
 
         def on_progress(p: Progress) -> None:
             if limit and p.stage == "audio":  # probed, nothing stored yet
                 check_duration(float(limit), p.duration)
             writer.on_progress(p)
 
-        with open_database(settings, max_size=2) as db:
+        with db:
             result = Pipeline(settings, db).ingest(
-                source, options, tenant=tenant_of(body), on_progress=on_progress
+                source, options, tenant=tenant, on_progress=on_progress
             )
+            reused = result.status == "exists"
+            record_origin(result.video_id, reused)
         writer.patch(
             {
                 "videoId": result.video_id,
+                "reused": reused,
                 "progress": progress(result.duration_s, result.duration_s, result.segments),
             }
         )

@@ -150,5 +150,10 @@ class StatePaths:
     def kubeconfig(self) -> Path:
         return self.root / "kubeconfig"
 
+    @property
+    def audit_log(self) -> Path:
+        """The apiserver's audit log: one JSON line per write (see controlplane.AUDIT_POLICY)."""
+        return self.logs / "audit.log"
+
     def pod_log(self, namespace: str, pod: str) -> Path:
         return self.logs / f"{namespace}_{pod}.log"

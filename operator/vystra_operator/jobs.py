@@ -2,6 +2,12 @@
 
 The name is a pure function of the resource (name + uid), so a restarted operator that
 creates the same Job again gets 409 AlreadyExists instead of a duplicate.
+
+The Job carries the finalizer ``vystra.io/outcome``, set in the create itself (no extra write):
+whoever deletes it (its TTL, the garbage collector after the VideoIngest is deleted, a person),
+the Job stays readable until the operator has recorded its outcome, or, with the VideoIngest
+gone, stopped its pods and removed the video's data. Outcomes and clean-ups therefore survive
+any operator or database outage.
 """
 
 from __future__ import annotations
@@ -9,13 +15,18 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from vystra.k8s import EXIT_INPUT_ERROR, GROUP, KIND, VERSION
+from vystra.k8s import EXIT_INPUT_ERROR
+from vystra.videoingest import API_VERSION, KIND, Spec
 from vystra_operator import MANAGED_BY
-from vystra_operator.config import OperatorSettings, Pool
+from vystra_operator.config import OperatorSettings
+from vystra_operator.flavors import Flavor
 
 LABEL_INGEST = "vystra.io/ingest"
 LABEL_UID = "vystra.io/ingest-uid"
 LABEL_POOL = "vystra.io/pool"
+FINALIZER = "vystra.io/outcome"
+RETAIN_ANNOTATION = "vystra.io/retain"  # spec.retain when the Job was made: read after a delete
+TENANT_ANNOTATION = "vystra.io/tenant"
 SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 
 
@@ -35,23 +46,22 @@ def labels(body: dict[str, Any], pool: str) -> dict[str, str]:
     }
 
 
-def _resources(pool: Pool, spec: dict[str, Any], gpu_resource: str) -> dict[str, Any]:
-    overrides = spec.get("resources") or {}
-    requests = {
-        **pool.requests,
-        **{k: str(v) for k, v in (overrides.get("requests") or {}).items()},
-    }
-    limits = {**pool.limits, **{k: str(v) for k, v in (overrides.get("limits") or {}).items()}}
-    if pool.gpu:
-        limits[gpu_resource] = "1"  # extended resources: the request defaults to the limit
+def _resources(flavor: Flavor, spec: Spec) -> dict[str, Any]:
+    requests = {**flavor.requests, **spec.resources.requests}
+    limits = {**flavor.limits, **spec.resources.limits}
+    if flavor.resource is not None:  # extended resources: the request defaults to the limit
+        limits[flavor.resource] = str(flavor.resource_count)
+        requests.pop(flavor.resource, None)
     return {"requests": requests, "limits": limits}
 
 
-def render_job(body: dict[str, Any], pool: Pool, settings: OperatorSettings) -> dict[str, Any]:
-    meta, spec = body["metadata"], body.get("spec", {})
+def render_job(
+    body: dict[str, Any], pool: Flavor, settings: OperatorSettings, tenant: str
+) -> dict[str, Any]:
+    meta, spec = body["metadata"], Spec.from_body(body)
     job_labels = labels(body, pool.name)
     owner = {
-        "apiVersion": f"{GROUP}/{VERSION}",
+        "apiVersion": API_VERSION,
         "kind": KIND,
         "name": meta["name"],
         "uid": meta["uid"],
@@ -62,17 +72,22 @@ def render_job(body: dict[str, Any], pool: Pool, settings: OperatorSettings) -> 
         "name": "worker",
         "image": pool.image,
         "imagePullPolicy": settings.image_pull_policy,
+        **({"command": pool.command} if pool.command else {}),
         "args": ["--namespace", meta["namespace"], "--name", meta["name"]],
         # the worker detects CUDA itself (device auto); a pool may still pin settings
         "env": [
             {"name": "VYSTRA_HOME", "value": "/tmp/vystra"},
+            # the tenant as the platform bound the namespace, never as the resource claims
+            {"name": "VYSTRA_TENANT", "value": tenant},
+            # the worker reports its node in status itself: no operator write while it runs
+            {"name": "VYSTRA_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
             *({"name": k, "value": v} for k, v in pool.env.items()),
         ],
         "envFrom": [
             {"configMapRef": {"name": settings.worker_config_map, "optional": True}},
             {"secretRef": {"name": settings.worker_secret, "optional": True}},
         ],
-        "resources": _resources(pool, spec, settings.gpu_resource),
+        "resources": _resources(pool, spec),
     }
     return {
         "apiVersion": "batch/v1",
@@ -81,7 +96,12 @@ def render_job(body: dict[str, Any], pool: Pool, settings: OperatorSettings) -> 
             "name": job_name(meta["name"], meta["uid"]),
             "namespace": meta["namespace"],
             "labels": job_labels,
+            "annotations": {
+                RETAIN_ANNOTATION: str(spec.retain).lower(),
+                TENANT_ANNOTATION: tenant,
+            },
             "ownerReferences": [owner],
+            "finalizers": [FINALIZER],
         },
         "spec": {
             "backoffLimit": settings.backoff_limit,
@@ -108,7 +128,7 @@ def render_job(body: dict[str, Any], pool: Pool, settings: OperatorSettings) -> 
                 "spec": {
                     "restartPolicy": "Never",
                     "serviceAccountName": settings.worker_service_account,
-                    "nodeSelector": {"kubernetes.io/arch": "amd64", **pool.node_selector},
+                    "nodeSelector": {"kubernetes.io/arch": "amd64", **pool.selector()},
                     "tolerations": pool.tolerations,
                     "containers": [container],
                 },

@@ -1,4 +1,4 @@
-"""``vystra-operator``: run the Kopf operator (one active replica, no peering)."""
+"""``vystra-operator``: run the Kopf operator (replicas elect a leader on a Lease)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         start_http_server(settings.metrics_port)
     import vystra_operator.handlers  # noqa: F401  registers the handlers
 
-    # standalone: one replica (Recreate rollout) instead of peering, whose freezes stall
-    # every replica; the loop is level-based, so a restart loses nothing.
+    # standalone: no Kopf peering; replicas elect a leader on a coordination.k8s.io Lease
+    # (leader.py) and every replica keeps warm caches
     kopf.run(
         standalone=True,
         clusterwide=settings.namespace is None,

@@ -66,6 +66,9 @@ class Workload:
     model: str = DEFAULT_MODEL
     processed: float = 0.0  # media seconds already committed: a resumed ingest skips them
     disruptions: int = 0  # preemptions and spot reclaims so far
+    # the submitter's own order (spec.priority, -1000..1000): adds at most one point to the
+    # class value, so it orders a tenant's ingests within a class and never crosses classes
+    priority: int = 0
 
     @property
     def remaining(self) -> float:
@@ -453,7 +456,8 @@ class Scheduler:
 
     def _class_value(self, w: Workload) -> float:
         value = self._classes.get(w.priority_class)
-        return self._classes[self.config.default_priority_class] if value is None else value
+        base = self._classes[self.config.default_priority_class] if value is None else value
+        return base + max(-1000, min(1000, w.priority)) / 1000
 
     def _class(self, w: Workload) -> tuple[str, bool]:
         return (w.accelerator, w.disruptions >= self.config.max_disruptions)

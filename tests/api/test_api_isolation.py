@@ -35,7 +35,8 @@ def pair(
             json={"filename": "x.mp4", "size_bytes": 4, "content_type": "video/mp4"},
         ).json()
         assert client.put(upload["url"], content=b"abcd", headers=upload["headers"]).is_success
-        assert client.post(f"/v1/uploads/{upload['id']}/complete", headers=caller.headers)
+        completed = client.post(f"/v1/uploads/{upload['id']}/complete", headers=caller.headers)
+        assert completed.status_code == 200, completed.text
         ingest = client.post(
             "/v1/ingests",
             headers=caller.headers,

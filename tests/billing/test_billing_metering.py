@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from fastapi.testclient import TestClient
 from vystra.billing import accounts
 from vystra.billing.reporter import report_pending
 from vystra.billing.stripe_api import make_client
-from vystra.billing.usage import record_usage, record_videoingest
+from vystra.billing.usage import record_usage
 from vystra.db import Database
 from vystra.demo import Section
 from vystra.settings import Settings
+from vystra_operator.transitions import Usage, observe_job
+from vystra_operator.view import Ingest, Job
 
 
 def usage_rows(db: Database, tenant: str) -> list[tuple]:
@@ -53,28 +56,47 @@ def test_already_indexed_bytes_are_metered_only_if_never_metered(db: Database, t
 def test_videoingest_success_is_metered_once_across_operator_restarts(
     db: Database, tenant: str
 ) -> None:
-    def body(uid: str) -> dict:
-        return {
-            "metadata": {
-                "name": "talk",
-                "namespace": f"vystra-{tenant}",
-                "uid": uid,
-                "labels": {"vystra.io/tenant": tenant},
-            },
-            "status": {
-                "phase": "Running",
-                "videoId": "vabc",
-                "progress": {"processedSeconds": 61.2, "durationSeconds": 61.2, "segments": 4},
-            },
-        }
+    """The operator's Succeeded transition hands billing plain facts (transitions.Usage)."""
 
-    first = body(str(uuid.uuid4()))
-    for _ in range(3):  # three passes (or three operator lives) see the same finished Job
+    def usage(uid: str) -> Usage:
+        ingest = Ingest.from_object(
+            {
+                "metadata": {"name": "talk", "namespace": f"vystra-{tenant}", "uid": uid},
+                "spec": {"source": "s3://b/talk.mp4"},
+                "status": {
+                    "phase": "Running",
+                    "videoId": "vabc",
+                    "progress": {"processedSeconds": 61.2, "durationSeconds": 61.2},
+                },
+            }
+        )
+        complete = Job.from_object(
+            {
+                "metadata": {"name": "j", "namespace": "n", "uid": "j" + uid},
+                "status": {"conditions": [{"type": "Complete", "status": "True"}]},
+            }
+        )
+        outcome = observe_job(ingest, complete, [], tenant, time.time())
+        assert outcome is not None and outcome.want.usage is not None
+        return outcome.want.usage
+
+    def meter(facts: Usage) -> bool:
         with db.connect() as conn:
-            record_videoingest(conn, first)
+            return record_usage(
+                conn,
+                tenant=facts.tenant,
+                ingest_id=facts.ingest_id,
+                ingest_key=facts.ingest_key,
+                seconds=facts.seconds,
+                video_id=facts.video_id,
+                reused=facts.reused,
+            )
+
+    first = usage(str(uuid.uuid4()))
+    # three passes (or three operator lives) see the same finished Job
+    assert [meter(first) for _ in range(3)] == [True, False, False]
     # the same name reused by a new resource (deleted and applied again) is a new ingest
-    with db.connect() as conn:
-        assert record_videoingest(conn, body(str(uuid.uuid4())))
+    assert meter(usage(str(uuid.uuid4())))
     assert [(r[0], r[1]) for r in usage_rows(db, tenant)] == [("talk", 61.2), ("talk", 61.2)]
 
 

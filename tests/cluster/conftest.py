@@ -33,6 +33,8 @@ from devcluster import (
 )
 from kubernetes import client
 
+from vystra.k8s import TENANT_LABEL
+
 HERE = Path(__file__).parent
 
 
@@ -65,11 +67,13 @@ def s3(cluster: DevCluster) -> S3Info:
 
 @pytest.fixture
 def namespace(cluster: DevCluster, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A namespace named after the test; pods can be created once its default SA exists."""
+    """A namespace named after the test, bound to a tenant of the same name as `vystra tenants
+    create` binds one; pods can be created once its default SA exists."""
     slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:40].strip("-")
     name = f"{slug}-{uuid.uuid4().hex[:5]}"
     core = cluster.core
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    meta = client.V1ObjectMeta(name=name, labels={TENANT_LABEL: name})
+    core.create_namespace(client.V1Namespace(metadata=meta))
     cluster.wait_for(
         lambda: core.read_namespaced_service_account("default", name),
         30,

@@ -78,17 +78,25 @@ def prepare_config_namespace(cluster: DevCluster, database_url: str, s3: S3Info)
 class Operator:
     """``vystra-operator`` as a local process with the admin kubeconfig."""
 
-    def __init__(self, cluster: DevCluster, database_url: str, log_dir: Path) -> None:
+    def __init__(
+        self,
+        cluster: DevCluster,
+        database_url: str,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        kubeconfig: Path | None = None,
+    ) -> None:
         self.cluster = cluster
         self.metrics_port = free_port()
+        self.liveness_port = free_port()
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("VYSTRA_", "KUBE"))},
-            "KUBECONFIG": str(cluster.kubeconfig),
+            "KUBECONFIG": str(kubeconfig or cluster.kubeconfig),
             "DATABASE_URL": database_url,
             "VYSTRA_OPERATOR_METRICS_PORT": str(self.metrics_port),
-            "VYSTRA_OPERATOR_RESYNC_SECONDS": "1",
             "VYSTRA_OPERATOR_CONFIG_NAMESPACE": CONFIG_NAMESPACE,
             "VYSTRA_OPERATOR_WORKER_CLUSTER_ROLE": WORKER_CLUSTER_ROLE,
+            **(env or {}),
         }
         self.log_dir = log_dir
         self.proc: subprocess.Popen[bytes] | None = None
@@ -103,7 +111,7 @@ class Operator:
                 "--log-format",
                 "plain",
                 "--liveness",
-                f"http://127.0.0.1:{free_port()}/healthz",
+                f"http://127.0.0.1:{self.liveness_port}/healthz",
             ],
             env=self.env,
             stdout=log,

@@ -125,7 +125,7 @@ def release(cluster, db, s3) -> Iterator[Release]:
         "operator": {
             "metricsPort": free_port(),
             "healthPort": free_port(),
-            "resyncSeconds": 1,
+            "replicas": 1,  # one pod per port: pods share the host's network here
             "logFormat": "plain",
         },
         # one pod per port: a rolling update would start the new pod beside the old one

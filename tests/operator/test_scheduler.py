@@ -529,3 +529,16 @@ def test_flavors_file_with_classes_and_tenants():
     with pytest.raises(ValueError, match="on_demand_fallback"):
         parse_scheduling({"flavors": [{"name": "s", "spot": True, "on_demand_fallback": "x"}]})
     assert [f.name for f in parse_scheduling(None).flavors] == ["gpu", "cpu"]
+
+
+def test_spec_priority_orders_within_a_class_and_never_across_classes():
+    s = Scheduler(config())
+    s.set_capacity("gpu", 1, 0)
+    s.submit(wl("plain", created=0))
+    s.submit(wl("pushed", created=10, priority=5))  # younger, but the submitter ranks it up
+    assert keys(s.admit(20)) == {"pushed": "gpu"}
+    s = Scheduler(config())
+    s.set_capacity("gpu", 1, 0)
+    s.submit(wl("maxed", cls="low", priority=1000))  # low (0) + 1 < normal (100) - 1
+    s.submit(wl("modest", created=10, priority=-1000))
+    assert keys(s.admit(20)) == {"modest": "gpu"}

@@ -11,12 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import psycopg
 from psycopg.rows import class_row
-
-from vystra.k8s import tenant_of
 
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -153,23 +150,3 @@ def mark_failed(conn: psycopg.Connection, record: UsageRecord, error: str) -> ti
         (error[:500], delay, record.id),
     )
     return delay
-
-
-def record_videoingest(conn: psycopg.Connection, body: dict[str, Any]) -> bool:
-    """Meter a VideoIngest whose Job completed (the operator's Succeeded transition).
-
-    Call it before the status patch that makes the resource Succeeded: if the database write
-    fails, the resource stays Running and the next pass, which sees the same finished Job,
-    calls it again; once recorded, every later call is a no-op.
-    """
-    meta, status = body["metadata"], body.get("status") or {}
-    progress = status.get("progress") or {}
-    seconds = float(progress.get("durationSeconds") or progress.get("processedSeconds") or 0)
-    return record_usage(
-        conn,
-        tenant=tenant_of(body),
-        ingest_id=meta["name"],
-        ingest_key=meta["uid"],
-        seconds=seconds,
-        video_id=status.get("videoId"),
-    )

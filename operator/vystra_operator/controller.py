@@ -1,0 +1,694 @@
+"""The operator's core: an event-driven controller over watch-fed caches.
+
+Informers (informer.py) keep VideoIngests, the operator's own Jobs and Pods (server-side label
+selector) and Nodes in memory; every change marks the resources it concerns dirty and wakes one
+decision thread. That thread syncs only dirty resources (transitions.py says what status each
+observation calls for), feeds the scheduler (scheduler.py: flavors, fair share) and asks it
+what to admit. Work per wake-up is proportional to what changed, never to how many resources
+exist; admission costs the same at any queue depth.
+
+Writes leave the decision thread at once: Jobs are created concurrently on their own threads
+(a refused Job fails only its resource, with reason JobRejected; 429/5xx/timeouts back off and
+retry while the slot stays reserved); statuses go through the coalescing StatusWriter. Only the
+Lease holder decides (leader.py); a standby keeps warm caches and takes over within seconds.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from vystra.billing.usage import record_usage
+from vystra.db import Database, open_database
+from vystra.db import origins as origin_rows
+from vystra.k8s import TENANT_LABEL
+from vystra.settings import get_settings
+from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Reason
+from vystra_operator import metrics
+from vystra_operator.config import OperatorSettings
+from vystra_operator.flavors import Flavor, SchedulingConfig
+from vystra_operator.informer import Informer
+from vystra_operator.jobs import FINALIZER, SELECTOR, job_name, render_job
+from vystra_operator.kube import Kube, Rejected, Transient
+from vystra_operator.scheduler import Scheduler, Workload
+from vystra_operator.statuswriter import StatusWriter
+from vystra_operator.transitions import Usage, Want, admitted, observe_job, queued, rejected
+from vystra_operator.view import Ingest, Job, Namespace, Node, Pod
+from vystra_operator.workeraccess import WorkerAccess
+
+log = logging.getLogger("vystra.operator")
+
+JOB_THREADS = 16  # concurrent Job creates: 500 admitted at once are created in about a second
+OTHERS_EVERY = 15.0  # seconds between recounts of other workloads' accelerator requests
+POSITION_WRITES_PER_PASS = 20  # queue-position refreshes per pass (about one a second)
+POSITION_EVERY = 60.0  # at most once a minute per resource
+INF = float("inf")
+UNBOUND = (
+    "namespace {ns} is bound to no tenant; an administrator binds it (vystra tenants create,"
+    " or the API): until then nothing runs"
+)
+
+
+@dataclass(frozen=True)
+class _Result:
+    uid: str
+    flavor: str
+    job: str
+    message: str
+    error: Exception | None
+
+
+class Controller:
+    def __init__(
+        self, settings: OperatorSettings, scheduling: SchedulingConfig, kube: Kube
+    ) -> None:
+        self.settings = settings
+        self.scheduling = scheduling
+        self.kube = kube
+        self.flavors: dict[str, Flavor] = {f.name: f for f in scheduling.flavors}
+        # unique per process, as client-go's: two replicas on one host never share a Lease
+        self.identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+        self.scheduler = Scheduler(scheduling)
+        self.worker_access = WorkerAccess(settings, kube.api_client)
+        ns = settings.namespace
+        job_args: tuple[Any, ...]
+        pod_args: tuple[Any, ...]
+        if ns:
+            vi_args: tuple[Any, ...] = (GROUP, VERSION, ns, PLURAL)
+            vi_list = kube.custom.list_namespaced_custom_object
+            job_list, job_args = kube.batch.list_namespaced_job, (ns,)
+            pod_list, pod_args = kube.core.list_namespaced_pod, (ns,)
+        else:
+            vi_args = (GROUP, VERSION, PLURAL)
+            vi_list = kube.custom.list_cluster_custom_object
+            job_list, job_args = kube.batch.list_job_for_all_namespaces, ()
+            pod_list, pod_args = kube.core.list_pod_for_all_namespaces, ()
+        self.ingests = Informer[Ingest](
+            "videoingests", kube, vi_list, vi_args, Ingest.from_object, self._ingest_changed
+        )
+        self.jobs = Informer[Job](
+            "jobs", kube, job_list, job_args, Job.from_object, self._job_changed, SELECTOR
+        )
+        self.pods = Informer[Pod](
+            "pods", kube, pod_list, pod_args, Pod.from_object, self._pod_changed, SELECTOR
+        )
+        self.nodes = Informer[Node](
+            "nodes", kube, kube.core.list_node, (), Node.from_object, self._node_changed
+        )
+        self.namespaces = Informer[Namespace](
+            "namespaces",
+            kube,
+            kube.core.list_namespace,
+            (),
+            Namespace.from_object,
+            self._namespace_changed,
+            TENANT_LABEL,
+        )
+        self.informers = (self.ingests, self.jobs, self.pods, self.nodes, self.namespaces)
+        self.tenant_of: dict[str, str] = {}  # namespace -> tenant, as the platform bound it
+        self.job_of: dict[str, Job] = {}  # ingest uid -> its Job
+        self.pods_of: dict[str, dict[str, Pod]] = {}  # ingest uid -> its pods
+
+        self._wake = threading.Condition()
+        self._dirty: set[str] = set()
+        self._capacity_dirty = True
+        self._deleted: dict[str, Ingest] = {}  # gone from the cluster, data to clean up
+        self._results: queue.SimpleQueue[_Result] = queue.SimpleQueue()
+        self._retries: list[tuple[float, str, str, str]] = []  # (when, uid, flavor, message)
+        self._creating: dict[str, str] = {}  # uid -> flavor: create in flight or to retry
+        self._creates_in_flight = 0  # read by status writers, which yield to creates
+        self._created: set[str] = set()  # created, not yet seen by the Job informer
+        self._create_failures: dict[str, int] = {}
+        self._tracked: dict[str, str | None] = {}  # uid -> flavor running on, None: waiting
+        self._unmarked: set[str] = set()  # waiting, Queued not yet written
+        self._positions: deque[tuple[float, str]] = deque()  # (last refresh, uid), oldest first
+        self._others: dict[str, int] = {}  # flavor -> units requested by others' pods
+        self._others_at = 0.0
+        self.leading = False
+        self._rebuild = True
+        self.heartbeat = time.monotonic()
+        self._stop = threading.Event()
+        self._db: Database | None = None
+        self._db_lock = threading.Lock()
+        self.job_pool = ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="jobs")
+        self.side_pool = ThreadPoolExecutor(4, thread_name_prefix="side")  # events, releases
+        self.writer = StatusWriter(
+            kube,
+            lookup=self.ingests.get,
+            post_event=self.post_event,
+            meter=self.meter,
+            release_job=self.release_job,
+            jobs_busy=lambda: self._creates_in_flight > 0,
+        )
+        self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for informer in self.informers:
+            informer.start()
+        self.writer.start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for informer in self.informers:
+            informer.stop()
+        self.writer.stop()
+        self._poke()
+
+    def set_leading(self, leading: bool) -> None:
+        with self._wake:
+            self.leading = leading
+            self._rebuild = True
+            self._wake.notify()
+
+    def synced(self) -> bool:
+        return all(i.synced.is_set() for i in self.informers)
+
+    # -- informer callbacks (informer threads: cheap, no I/O) --------------------------------
+
+    def _mark(self, uid: str) -> None:
+        with self._wake:
+            self._dirty.add(uid)
+            self._wake.notify()
+
+    def _poke(self) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    def _ingest_changed(self, old: Ingest | None, new: Ingest | None) -> None:
+        if new is None and old is not None:
+            with self._wake:
+                self._deleted[old.uid] = old
+        self._mark((new or old).uid)  # type: ignore[union-attr]
+
+    def _job_changed(self, old: Job | None, new: Job | None) -> None:
+        job = new or old
+        assert job is not None
+        with self._wake:
+            if new is None:
+                if self.job_of.get(job.ingest_uid, job).uid == job.uid:
+                    self.job_of.pop(job.ingest_uid, None)
+            else:
+                self.job_of[job.ingest_uid] = new
+                self._created.discard(job.ingest_uid)
+        self._mark(job.ingest_uid)
+
+    def _pod_changed(self, old: Pod | None, new: Pod | None) -> None:
+        pod = new or old
+        assert pod is not None
+        with self._wake:
+            pods = self.pods_of.setdefault(pod.ingest_uid, {})
+            if new is None:
+                pods.pop(pod.uid, None)
+                if not pods:
+                    del self.pods_of[pod.ingest_uid]
+            else:
+                pods[pod.uid] = new
+        self._mark(pod.ingest_uid)
+
+    def _namespace_changed(self, old: Namespace | None, new: Namespace | None) -> None:
+        ns = new or old
+        assert ns is not None
+        with self._wake:
+            if new is not None and new.tenant:
+                self.tenant_of[ns.name] = new.tenant
+            else:
+                self.tenant_of.pop(ns.name, None)
+            waiting = [i.uid for i in self.ingests.values() if i.namespace == ns.name]
+            self._dirty.update(waiting)  # a binding made or undone: its ingests move
+            self._wake.notify()
+
+    def _node_changed(self, old: Node | None, new: Node | None) -> None:
+        with self._wake:
+            self._capacity_dirty = True
+            self._others_at = 0.0
+            self._wake.notify()
+
+    # -- the decision thread -----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._wake:
+                if not self._dirty and self._results.empty():
+                    self._wake.wait(1.0)
+                dirty, self._dirty = self._dirty, set()
+                deleted, self._deleted = self._deleted, {}
+                rebuild = self._rebuild
+                self._rebuild = False
+            self.heartbeat = time.monotonic()
+            if not self.leading or not self.synced():
+                with self._wake:  # keep the work for when this replica leads
+                    self._dirty |= dirty
+                    self._deleted.update(deleted)
+                    self._rebuild = self._rebuild or rebuild
+                if not self.leading:
+                    with self._wake:
+                        self._wake.wait(1.0)
+                else:
+                    time.sleep(0.05)
+                continue
+            try:
+                self._pass(dirty, deleted, rebuild)
+                metrics.RECONCILES.labels("ok").inc()
+            except Exception:  # noqa: BLE001 - the loop never dies; each step isolates its own
+                metrics.RECONCILES.labels("error").inc()
+                log.exception("controller pass failed")
+                with self._wake:
+                    self._dirty |= dirty
+                time.sleep(1.0)
+
+    def _pass(self, dirty: set[str], deleted: dict[str, Ingest], rebuild: bool) -> None:
+        now = time.time()
+        if rebuild:
+            self._reset()
+            dirty = {i.uid for i in self.ingests.values()} | set(self._tracked)
+            self._sweep_origins()
+        self._drain_results(now)
+        for ing in deleted.values():
+            self._forget(ing.uid)
+            self.side_pool.submit(self._clean_up, ing.uid, ing.key, ing.spec.retain)
+        for uid in dirty:
+            try:
+                self._sync(uid, now)
+            except Exception:  # noqa: BLE001 - one resource's error never blocks another
+                log.exception("sync of %s failed; retrying", uid)
+                self._retry_later(uid)
+        self._retry_due(now)
+        self._refresh_capacity(now)
+        self._admit(now)
+        self._refresh_positions(now)
+        metrics.QUEUE_DEPTH.labels("all").set(self.scheduler.waiting_count())
+        metrics.STATUS_BACKLOG.set(self.writer.backlog())
+        for (flavor, model), rtf in self.scheduler.speeds().items():
+            metrics.FLAVOR_RTF.labels(flavor, model).set(rtf)
+
+    def _reset(self) -> None:
+        """A fresh scheduler from the caches: after a start, a restart or a new leadership."""
+        self.scheduler = Scheduler(self.scheduling)
+        self._tracked.clear()
+        self._unmarked.clear()
+        self._positions.clear()
+        self._capacity_dirty = True
+        self._others_at = 0.0
+
+    # -- one resource ------------------------------------------------------------------------
+
+    def _workload(self, ing: Ingest) -> Workload:
+        spec = ing.spec
+        return Workload(
+            key=ing.uid,
+            tenant=self.tenant_of[ing.namespace],
+            accelerator=str(spec.accelerator),
+            priority_class=self._priority_class(ing),
+            created=ing.created,
+            duration=spec.duration_hint_seconds or self.scheduling.default_duration_seconds,
+            model=spec.model or "default",
+            processed=ing.processed,
+            disruptions=sum(p.disrupted for p in self.pods_of.get(ing.uid, {}).values()),
+            priority=spec.priority,
+        )
+
+    def _priority_class(self, ing: Ingest) -> str:
+        """The administrator's class named by ``spec.priorityClass``, else the default."""
+        wanted = (ing.body.get("spec") or {}).get("priorityClass")
+        classes = {p.name for p in self.scheduling.priority_classes}
+        return wanted if wanted in classes else self.scheduling.default_priority_class
+
+    def _sync(self, uid: str, now: float) -> None:
+        ing = self.ingests.get(uid)
+        job = self.job_of.get(uid)
+        if ing is None:
+            self._forget(uid)
+            if job is not None and job.held:  # made as its owner was deleted: let it go
+                self.side_pool.submit(self.release_job, job.namespace, job.name)
+            return
+        if ing.terminal:
+            self._forget(uid)
+            if job is not None and job.held and not self.writer.pending(uid):
+                self.side_pool.submit(self.release_job, job.namespace, job.name)
+            return
+        if uid in self._creating:
+            return  # its create answers first
+        if job is not None:
+            self._created.discard(uid)
+            if job.deleting and job.finished is None:
+                # deleted by hand while running: let it go, then run the ingest again
+                self.side_pool.submit(self.release_job, job.namespace, job.name)
+                return
+            if self._tracked.get(uid) is None:
+                self.scheduler.started(uid, job.pool, job.created, self._workload(ing))
+                self._tracked[uid] = job.pool
+            pods = list(self.pods_of.get(uid, {}).values())
+            tenant = self.tenant_of.get(ing.namespace) or job.tenant
+            outcome = observe_job(ing, job, pods, tenant, now)
+            if job.finished is not None:
+                if uid in self._tracked:
+                    metrics.JOB_DURATION.labels(job.pool, job.finished).observe(
+                        max(0.0, (job.finished_at or now) - job.created)
+                    )
+                self.scheduler.finished(
+                    uid,
+                    now,
+                    outcome.media_seconds if outcome else None,
+                    outcome.wall_seconds if outcome else None,
+                )
+                self._tracked.pop(uid, None)
+            # a non-terminal observation waits while this resource's admission is being
+            # written: that write makes it Running, with the scheduler's reason
+            if outcome is not None and (outcome.want.terminal or not self.writer.pending(uid)):
+                self.writer.want(ing, outcome.want, job.name)
+            return
+        if uid in self._created:
+            return  # created; the Job informer has not shown it yet
+        if uid in self._tracked and self._tracked[uid] is not None:
+            self.scheduler.finished(uid, now)  # its Job vanished: run it again
+            self._tracked.pop(uid, None)
+        if (
+            ing.namespace not in self.tenant_of
+        ):  # not (or no longer) bound: it waits, it is never run as anyone
+            if uid in self._tracked:
+                self._forget(uid)
+            want = queued(ing, Reason.TENANT_UNBOUND, UNBOUND.format(ns=ing.namespace))
+            if want is not None and not self.writer.pending(uid):
+                self.writer.want(ing, want)
+            return
+        if uid not in self._tracked:
+            self.scheduler.submit(self._workload(ing))
+            self._tracked[uid] = None
+            self._unmarked.add(uid)
+
+    def _forget(self, uid: str) -> None:
+        if uid in self._tracked:
+            self.scheduler.withdraw(uid)
+            self._tracked.pop(uid, None)
+        self._unmarked.discard(uid)
+        self._create_failures.pop(uid, None)
+
+    def _retry_later(self, uid: str) -> None:
+        def again() -> None:
+            time.sleep(2.0)
+            self._mark(uid)
+
+        self.side_pool.submit(again)
+
+    # -- admission ---------------------------------------------------------------------------
+
+    def _admit(self, now: float) -> None:
+        for admission in self.scheduler.admit(now):
+            for uid in admission.keys:
+                self._tracked[uid] = admission.flavor
+                self._unmarked.discard(uid)
+                self._launch(uid, admission.flavor, admission.message)
+        # what stays waiting says so once (one write); positions refresh slowly below
+        for uid in self._unmarked:
+            ing = self.ingests.get(uid)
+            why = self.scheduler.reason(uid)
+            if ing is None or why is None:
+                continue
+            want = queued(ing, str(why[0]), why[1])
+            self._positions.append((now, uid))
+            if want is not None:
+                self.writer.want(ing, want)
+        self._unmarked.clear()
+
+    def _launch(self, uid: str, flavor: str, message: str) -> None:
+        ing = self.ingests.get(uid)
+        if ing is None:
+            self.scheduler.withdraw(uid)
+            self._tracked.pop(uid, None)
+            return
+        self._creating[uid] = flavor
+        self._submit_create(ing, flavor, message)
+
+    def _submit_create(self, ing: Ingest, flavor: str, message: str) -> None:
+        with self._wake:
+            self._creates_in_flight += 1
+        self.job_pool.submit(self._create_job, ing, flavor, message)
+
+    def _create_job(self, ing: Ingest, flavor: str, message: str) -> None:
+        """On a Job thread: create it; the answer goes back to the decision thread."""
+        name = job_name(ing.name, ing.uid)
+        error: Exception | None = None
+        try:
+            tenant = self.tenant_of[ing.namespace]
+            job = render_job(ing.body, self.flavors[flavor], self.settings, tenant)
+            self.worker_access.ensure(ing.namespace)
+            self.kube.create_job(ing.namespace, job)
+            metrics.JOBS_CREATED.labels(flavor).inc()
+        except ApiException as exc:
+            if exc.status != 409:  # 409: made by an earlier leader or pass: the same Job
+                error = exc
+        except Exception as exc:  # noqa: BLE001 - sorted by the decision thread
+            error = exc
+        with self._wake:
+            self._creates_in_flight -= 1
+        self._results.put(_Result(ing.uid, flavor, name, message, error))
+        self._poke()
+
+    def _drain_results(self, now: float) -> None:
+        while True:
+            try:
+                r = self._results.get_nowait()
+            except queue.Empty:
+                return
+            self._creating.pop(r.uid, None)
+            ing = self.ingests.get(r.uid)
+            if r.error is None:
+                self._create_failures.pop(r.uid, None)
+                if ing is None:
+                    continue  # deleted meanwhile: its owner reference removes the Job
+                if self.job_of.get(r.uid) is None:
+                    self._created.add(r.uid)
+                self.writer.want(ing, admitted(ing, r.flavor, r.job, r.message), r.job)
+                metrics.ADMISSION_WAIT.observe(max(0.0, now - ing.created))
+            elif isinstance(r.error, Rejected):
+                self.scheduler.withdraw(r.uid)
+                self._tracked.pop(r.uid, None)
+                if ing is not None:
+                    self.writer.want(ing, rejected(str(r.error)))
+                metrics.FAILURES.labels("JobRejected").inc()
+                log.warning("Job for %s refused: %s", r.uid, r.error)
+            else:
+                failures = self._create_failures.get(r.uid, 0) + 1
+                self._create_failures[r.uid] = failures
+                delay = min(0.5 * 2**failures, 60.0)
+                if isinstance(r.error, Transient) and r.error.retry_after:
+                    delay = max(delay, r.error.retry_after)
+                log.warning("Job for %s: %s; retrying in %.1fs", r.uid, r.error, delay)
+                self._creating[r.uid] = r.flavor  # the slot stays reserved
+                heapq.heappush(self._retries, (now + delay, r.uid, r.flavor, r.message))
+
+    def _retry_due(self, now: float) -> None:
+        while self._retries and self._retries[0][0] <= now:
+            _, uid, flavor, message = heapq.heappop(self._retries)
+            ing = self.ingests.get(uid)
+            if ing is None or ing.terminal:
+                self._creating.pop(uid, None)
+                self._forget(uid)
+                continue
+            self._submit_create(ing, flavor, message)
+        if self._retries:
+            self._wake_at(self._retries[0][0])
+
+    def _wake_at(self, when: float) -> None:
+        def later() -> None:
+            time.sleep(max(0.0, when - time.time()))
+            self._poke()
+
+        self.side_pool.submit(later)
+
+    # -- capacity ----------------------------------------------------------------------------
+
+    def _refresh_capacity(self, now: float) -> None:
+        if now - self._others_at > OTHERS_EVERY:
+            self._others_at = now
+            self.side_pool.submit(self._count_others)
+        if not self._capacity_dirty:
+            return
+        self._capacity_dirty = False
+        nodes = [n for n in self.nodes.values() if n.usable]
+        for flavor in self.flavors.values():
+            if flavor.resource is None:
+                total = flavor.max_concurrent
+            else:
+                per_job = flavor.resource_count
+                total = sum(
+                    n.count(flavor.resource) // per_job
+                    for n in nodes
+                    if n.matches(flavor.selector())
+                )
+            others = self._others.get(flavor.name, 0)
+            self.scheduler.set_capacity(flavor.name, total, others)
+            metrics.CAPACITY.labels(flavor.name).set(total - others)
+
+    def _count_others(self) -> None:
+        """Accelerator units that pods other than Vystra's request on each flavor's nodes:
+        one list per accelerator node, not a watch of every pod in the cluster."""
+        counts: dict[str, int] = {}
+        try:
+            nodes = [n for n in self.nodes.values() if n.usable]
+            for flavor in self.flavors.values():
+                if flavor.resource is None:
+                    continue
+                units = 0
+                for node in nodes:
+                    if not node.matches(flavor.selector()) or not node.count(flavor.resource):
+                        continue
+                    listing = self.kube.list_raw(
+                        self.kube.core.list_pod_for_all_namespaces,
+                        field_selector=f"spec.nodeName={node.name},"
+                        "status.phase!=Succeeded,status.phase!=Failed",
+                        label_selector=f"!{SELECTOR.split('=')[0]}",
+                    )
+                    for pod in listing.get("items") or []:
+                        for c in (pod.get("spec") or {}).get("containers") or []:
+                            res = c.get("resources") or {}
+                            want = (res.get("limits") or {}).get(flavor.resource) or (
+                                res.get("requests") or {}
+                            ).get(flavor.resource)
+                            units += int(want or 0)
+                counts[flavor.name] = units // flavor.resource_count
+        except Exception as exc:  # noqa: BLE001 - capacity stays as last counted
+            log.warning("counting other workloads' accelerators: %s", exc)
+            return
+        with self._wake:
+            if counts != self._others:
+                self._others = counts
+                self._capacity_dirty = True
+                self._wake.notify()
+
+    # -- queue position ----------------------------------------------------------------------
+
+    def _refresh_positions(self, now: float) -> None:
+        """Position and expected start, for at most a few queued resources per pass, each at
+        most once a minute: never a rewrite of the whole queue."""
+        budget = POSITION_WRITES_PER_PASS
+        while budget and self._positions and now - self._positions[0][0] >= POSITION_EVERY:
+            _, uid = self._positions.popleft()
+            ing = self.ingests.get(uid)
+            if ing is None or self._tracked.get(uid, "gone") is not None:
+                continue  # admitted or gone: it leaves the rotation
+            info = self.scheduler.position(uid, now)
+            if info is None:
+                continue
+            self._positions.append((now, uid))
+            start = info.estimated_start_seconds
+            eta = "unknown" if start == INF else f"~{start:.0f}s"
+            message = f"{info.message}; position {info.position}, expected start {eta}"
+            if message == ing.message:
+                continue
+            budget -= 1
+            queue_status: dict[str, Any] = {"position": info.position}
+            if start != INF:
+                queue_status["startsInSeconds"] = round(start)
+            self.writer.want(ing, Want(status={"message": message, "queue": queue_status}))
+
+    # -- side effects (their own threads) ----------------------------------------------------
+
+    def database(self) -> Database:
+        with self._db_lock:
+            if self._db is None:
+                self._db = open_database(get_settings(), max_size=4)
+            return self._db
+
+    def meter(self, usage: Usage) -> None:
+        with self.database().connect() as conn:
+            record_usage(
+                conn,
+                tenant=usage.tenant,
+                ingest_id=usage.ingest_id,
+                ingest_key=usage.ingest_key,
+                seconds=usage.seconds,
+                video_id=usage.video_id,
+                reused=usage.reused,
+            )
+
+    def release_job(self, namespace: str, name: str) -> None:
+        """Remove our finalizer: the Job may now be deleted (by its TTL, or already)."""
+        try:
+            self.kube.call(
+                self.kube.batch.patch_namespaced_job,
+                name,
+                namespace,
+                {"metadata": {"$deleteFromPrimitiveList/finalizers": [FINALIZER]}},
+                _content_type="application/strategic-merge-patch+json",
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def post_event(self, ing: Ingest, type_: str, reason: str, message: str) -> None:
+        def post() -> None:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            try:
+                self.kube.create_event(
+                    ing.namespace,
+                    {
+                        "metadata": {"generateName": f"{ing.name}."},
+                        "involvedObject": {
+                            "apiVersion": API_VERSION,
+                            "kind": KIND,
+                            "name": ing.name,
+                            "namespace": ing.namespace,
+                            "uid": ing.uid,
+                        },
+                        "type": type_,
+                        "reason": reason,
+                        "message": message[:1024],
+                        "firstTimestamp": stamp,
+                        "lastTimestamp": stamp,
+                        "count": 1,
+                        "source": {"component": "vystra-operator"},
+                        "reportingComponent": "vystra.io/operator",
+                        "reportingInstance": self.identity,
+                    },
+                )
+            except Exception as exc:  # noqa: BLE001 - Events inform; they never block
+                log.warning("event %s for %s: %s", reason, ing.key, exc)
+
+        self.side_pool.submit(post)
+
+    # -- clean-up of deleted resources -------------------------------------------------------
+
+    def _clean_up(self, uid: str, key: str, retain: bool) -> None:
+        """A VideoIngest is gone: release its Job (the garbage collector then stops its pods),
+        wait until no pod of it runs, then remove its video unless retained or reused."""
+        job = self.job_of.get(uid)
+        try:
+            if job is not None and job.held:
+                self.release_job(job.namespace, job.name)
+            deadline = time.monotonic() + 600
+            while self.pods_of.get(uid) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            with self.database().connect() as conn:
+                removed = origin_rows.remove(conn, uid, retain=retain)
+            if removed:
+                log.info("deleted video %s of %s", removed, key)
+        except Exception as exc:  # noqa: BLE001 - retried; a restart's sweep finishes it too
+            log.warning("clean-up of %s: %s; retrying", key, exc)
+            time.sleep(5)
+            self.side_pool.submit(self._clean_up, uid, key, retain)
+
+    def _sweep_origins(self) -> None:
+        """Videos of VideoIngests deleted while no operator watched: cleaned up now."""
+        try:
+            with self.database().connect() as conn:
+                orphans = origin_rows.orphans(conn, {i.uid for i in self.ingests.values()})
+        except Exception as exc:  # noqa: BLE001 - the next leadership sweeps again
+            log.warning("sweep of deleted VideoIngests: %s", exc)
+            return
+        for orphan in orphans:
+            self.side_pool.submit(self._clean_up, orphan.uid, orphan.key, orphan.retain)

@@ -1,0 +1,241 @@
+"""The VideoIngest state machine: what status each observation calls for.
+
+Pure functions from records (view.py) to a ``Want``: the status fields to write, conditions to
+set, the Event to post, usage to meter and whether the Job may go. No I/O, so every transition
+is unit-tested without a cluster (tests/operator/test_transitions.py).
+
+    (none) ──admitted──► Running ──Job Complete──► Succeeded
+       │                   │  └───Job Failed────► Failed
+       └──queued──► Queued ┘
+    (any non-terminal) ──Job refused by the API server──► Failed (JobRejected)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from vystra.videoingest import OPERATOR_REASONS, ConditionType, Phase, Reason
+from vystra_operator.view import Ingest, Job, Pod
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Condition:
+    type: ConditionType
+    status: bool
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Plain facts for billing: the operator never hands it a VideoIngest body."""
+
+    tenant: str
+    ingest_id: str  # the resource's name
+    ingest_key: str  # its uid: names are reused after a delete
+    seconds: float
+    video_id: str | None
+    reused: bool = False  # the bytes were indexed before: metered only if never metered
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Want:
+    status: dict[str, Any]
+    conditions: tuple[Condition, ...] = ()
+    event: Event | None = None
+    usage: Usage | None = None
+    release_job: bool = False  # the outcome is recorded once this is written: the Job may go
+    terminal: bool = False
+
+    def merged(self, later: Want) -> Want:
+        """This want with a later one on top: one write carries both."""
+        types = {c.type for c in later.conditions}
+        return Want(
+            status={**self.status, **later.status},
+            conditions=tuple(c for c in self.conditions if c.type not in types) + later.conditions,
+            event=later.event or self.event,
+            usage=later.usage or self.usage,
+            release_job=later.release_job or self.release_job,
+            terminal=later.terminal or self.terminal,
+        )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished Job means for its resource (media and wall seconds feed the scheduler's
+    learnt speeds)."""
+
+    want: Want
+    media_seconds: float | None = None
+    wall_seconds: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def set_conditions(
+    current: list[dict[str, Any]], updates: tuple[Condition, ...], generation: int
+) -> list[dict[str, Any]]:
+    """metav1.Conditions merged by type; lastTransitionTime moves only when status flips."""
+    out = [dict(c) for c in current]
+    for update in updates:
+        value = "True" if update.status else "False"
+        fields = {
+            "status": value,
+            "reason": update.reason,
+            "message": update.message[:32768],
+            "observedGeneration": generation,
+        }
+        for cond in out:
+            if cond["type"] == update.type:
+                if cond["status"] != value:
+                    cond["lastTransitionTime"] = now_iso()
+                cond.update(fields)
+                break
+        else:
+            out.append({"type": str(update.type), "lastTransitionTime": now_iso(), **fields})
+    return out
+
+
+def admitted(ing: Ingest, pool: str, job_name: str, message: str) -> Want:
+    recreated = ing.phase == Phase.RUNNING  # its Job vanished before an outcome was seen
+    reason = Reason.JOB_RECREATED if recreated else Reason.JOB_CREATED
+    text = f"Job {job_name} on the {pool} pool: {message}"
+    return Want(
+        status={
+            "phase": Phase.RUNNING,
+            "reason": reason,
+            "message": text,
+            "pool": pool,
+            "jobName": job_name,
+            "startedAt": ing.started_at or now_iso(),
+            "queue": None,  # merge patch: no longer queued
+        },
+        conditions=(
+            Condition(ConditionType.ADMITTED, True, reason, text),
+            Condition(ConditionType.RUNNING, True, reason, text),
+        ),
+        event=Event("Normal", "Admitted", text),
+    )
+
+
+def queued(ing: Ingest, reason: str, message: str) -> Want | None:
+    if ing.phase == Phase.QUEUED and ing.reason == reason:
+        return None  # nothing new to say: no write
+    return Want(
+        status={"phase": Phase.QUEUED, "reason": reason, "message": message, "queuedAt": now_iso()},
+        conditions=(Condition(ConditionType.ADMITTED, False, reason, message),),
+        event=Event("Normal", "Queued", message) if ing.phase != Phase.QUEUED else None,
+    )
+
+
+def failed(reason: str, message: str) -> Want:
+    return Want(
+        status={
+            "phase": Phase.FAILED,
+            "reason": reason,
+            "message": message,
+            "finishedAt": now_iso(),
+        },
+        conditions=(
+            Condition(ConditionType.RUNNING, False, reason, message),
+            Condition(ConditionType.READY, False, reason, message),
+            Condition(ConditionType.FAILED, True, reason, message),
+        ),
+        event=Event("Warning", reason, message),
+        release_job=True,
+        terminal=True,
+    )
+
+
+def rejected(message: str) -> Want:
+    """The API server refused the Job for this resource's own reasons: retrying cannot help."""
+    return failed(Reason.JOB_REJECTED, f"the API server refused the worker Job: {message}")
+
+
+def worker_failure(ing: Ingest, job: Job) -> tuple[str, str]:
+    """The worker's own reason (e.g. NoAudioTrack) if it wrote one, else the Job's."""
+    if ing.reason and ing.reason not in OPERATOR_REASONS:
+        return ing.reason, ing.message or ing.reason
+    if job.failure_reason:
+        return job.failure_reason, job.failure_message or job.failure_reason
+    return Reason.JOB_FAILED, "the worker Job failed"
+
+
+def observe_job(ing: Ingest, job: Job, pods: list[Pod], tenant: str, now: float) -> Outcome | None:
+    """Status that a Job's state calls for; None when status already says it all."""
+    latest = max(pods, key=lambda p: p.created, default=None)
+    final: dict[str, Any] = {"attempts": max(job.attempts, 1)}
+    if latest is not None and latest.node:
+        final["node"] = latest.node
+    wall = (job.finished_at or now) - job.created
+    if job.finished == "Complete":
+        message = f"{ing.segments} segments indexed"
+        want = Want(
+            status={
+                **final,
+                "phase": Phase.SUCCEEDED,
+                "reason": Reason.COMPLETED,
+                "message": message,
+                "finishedAt": now_iso(),
+            },
+            conditions=(
+                Condition(ConditionType.RUNNING, False, Reason.COMPLETED, message),
+                Condition(ConditionType.READY, True, Reason.COMPLETED, message),
+                Condition(ConditionType.SUCCEEDED, True, Reason.COMPLETED, message),
+            ),
+            event=Event("Normal", Reason.COMPLETED, message),
+            usage=Usage(
+                tenant, ing.name, ing.uid, ing.duration or ing.processed, ing.video_id, ing.reused
+            ),
+            release_job=True,
+            terminal=True,
+        )
+        return Outcome(want, media_seconds=ing.duration or None, wall_seconds=wall)
+    if job.finished == "Failed":
+        reason, message = worker_failure(ing, job)
+        base = failed(reason, message)
+        return Outcome(replace(base, status={**final, **base.status}))
+    # Running: the worker writes its node and progress itself; the operator writes only what
+    # changes the phase or tells of a retry, so a run costs no write between admission and end
+    if ing.phase != Phase.RUNNING:
+        text = f"Job {job.name} on the {job.pool} pool"
+        return Outcome(
+            Want(
+                status={
+                    "phase": Phase.RUNNING,
+                    "pool": job.pool,
+                    "jobName": job.name,
+                    "reason": Reason.JOB_CREATED,
+                    "message": text,
+                },
+                conditions=(
+                    Condition(ConditionType.ADMITTED, True, Reason.JOB_CREATED, text),
+                    Condition(ConditionType.RUNNING, True, Reason.JOB_CREATED, text),
+                ),
+            )
+        )
+    if job.attempts > 1 and job.attempts != ing.attempts:
+        message = f"retrying after a failed pod: attempt {job.attempts}"
+        return Outcome(
+            Want(
+                status={
+                    "attempts": job.attempts,
+                    "reason": Reason.JOB_RETRYING,
+                    "message": message,
+                },
+                event=Event("Warning", Reason.JOB_RETRYING, message),
+            )
+        )
+    return None

@@ -1,0 +1,269 @@
+"""The operator's core under failure, on the real control plane: a refused Job, a hung
+connection, restarts of the operator and of the API server, a leader killed mid-batch, and an
+outage longer than the Jobs' TTL. Every resource must end terminal with one Job, its usage
+metered once.
+
+These resources run a quick flavor: a real Job whose pod (busybox `sh`, run by the node agent)
+exits at once, so what is measured is the operator, not transcription.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from devcluster.certs import ensure_certs
+from devcluster.controlplane import start_control_plane
+from devcluster.processes import daemon_pid
+from devcluster.tools import ensure_k8s_binaries
+from kubernetes import client
+
+from vystra.k8s import GROUP, PLURAL, VERSION
+
+from .freeze_proxy import FreezeProxy
+from .operator_env import Operator, create_vi, get_vi, install_crd, prepare_config_namespace
+
+QUICK = {
+    "flavors": [
+        {
+            "name": "quick",
+            "node_selector": {"vystra.io/pool": "cpu"},
+            "image": "busybox",
+            "command": ["sh", "-c", "sleep 0.5"],
+            "requests": {"cpu": "10m", "memory": "16Mi"},
+            "limits": {"memory": "64Mi"},
+            "max_concurrent": 60,
+        }
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def core_env(cluster, db, s3):
+    install_crd(cluster)
+    prepare_config_namespace(cluster, db.url, s3)
+    return {"VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump(QUICK)}
+
+
+def start_operator(cluster, db, tmp_path, env, extra_env=None, **extra) -> Operator:
+    op = Operator(
+        cluster,
+        db.url,
+        tmp_path,
+        env={
+            **env,
+            "VYSTRA_OPERATOR_LEASE_NAME": f"core-{uuid.uuid4().hex[:6]}",
+            **(extra_env or {}),
+        },
+        **extra,
+    )
+    op.start()
+    return op
+
+
+def terminal(cluster, ns: str, names: list[str], timeout: float) -> dict[str, dict]:
+    """Wait until every named resource is Succeeded or Failed; their statuses."""
+
+    def check():
+        items = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
+        done = {
+            i["metadata"]["name"]: i["status"]
+            for i in items
+            if (i.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        }
+        return done if set(names) <= set(done) else None
+
+    return cluster.wait_for(check, timeout, f"{len(names)} resources terminal")
+
+
+def assert_once_each(cluster, db, ns: str, names: list[str], metered: list[str]) -> None:
+    jobs = cluster.batch.list_namespaced_job(ns).items
+    owners = [j.metadata.labels["vystra.io/ingest"] for j in jobs]
+    assert len(owners) == len(set(owners)), "a resource got two Jobs"
+    assert set(owners) <= set(names)
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT ingest_id, count(*) FROM usage_records WHERE tenant = %s GROUP BY ingest_id",
+            (ns,),
+        ).fetchall()
+    assert sorted(rows) == [(n, 1) for n in sorted(metered)]
+
+
+def test_a_refused_job_fails_its_resource_alone(cluster, namespace, db, core_env, tmp_path):
+    op = start_operator(cluster, db, tmp_path, core_env)
+    try:
+        names = [f"ok-{i:02d}" for i in range(50)]
+        create_vi(
+            cluster,
+            namespace,
+            "refused",
+            source="s3://vystra/x.mp4",
+            resources={"requests": {"cpu": "lots"}},  # the API server rejects this Job: 422
+        )
+        for name in names:
+            create_vi(cluster, namespace, name, source="s3://vystra/x.mp4")
+        done = terminal(cluster, namespace, [*names, "refused"], 240)
+    finally:
+        op.stop()
+    assert done["refused"]["phase"] == "Failed" and done["refused"]["reason"] == "JobRejected"
+    assert "quantities must match" in done["refused"]["message"], done["refused"]
+    assert {done[n]["phase"] for n in names} == {"Succeeded"}
+    assert_once_each(cluster, db, namespace, names, metered=names)
+
+
+def test_a_hung_connection_does_not_stall_admission(cluster, namespace, db, core_env, tmp_path):
+    proxy = FreezeProxy(int(cluster.server_url.rsplit(":", 1)[1]))
+    config = yaml.safe_load(Path(cluster.kubeconfig).read_text())
+    for entry in config["clusters"]:
+        entry["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    kubeconfig = tmp_path / "via-proxy.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    op = start_operator(cluster, db, tmp_path, core_env, kubeconfig=kubeconfig)
+    try:
+        create_vi(cluster, namespace, "before", source="s3://vystra/x.mp4")
+        terminal(cluster, namespace, ["before"], 120)
+        assert proxy.freeze() > 0  # the operator's watches and pooled connections hang
+        names = [f"during-{i}" for i in range(10)]
+        for name in names:
+            create_vi(cluster, namespace, name, source="s3://vystra/x.mp4")
+        started = time.monotonic()
+        terminal(cluster, namespace, names, 180)
+        recovered = time.monotonic() - started
+        health = json.loads(
+            urllib.request.urlopen(f"http://127.0.0.1:{op.liveness_port}/healthz").read()
+        )
+    finally:
+        op.stop()
+        proxy.close()
+    print(f"admission resumed after a frozen connection in {recovered:.1f}s")
+    assert health["controller"]["leader"] is True
+    assert_once_each(cluster, db, namespace, ["before", *names], metered=["before", *names])
+
+
+def test_operator_and_api_server_restarted_mid_batch(cluster, namespace, db, core_env, tmp_path):
+    op = start_operator(cluster, db, tmp_path, core_env)
+    names = [f"batch-{i:02d}" for i in range(40)]
+    try:
+        for name in names[:20]:
+            create_vi(cluster, namespace, name, source="s3://vystra/x.mp4")
+        op.kill()
+        restart_apiserver(cluster)
+        op.start()
+        for name in names[20:]:
+            create_vi(cluster, namespace, name, source="s3://vystra/x.mp4")
+        done = terminal(cluster, namespace, names, 300)
+    finally:
+        op.stop()
+    assert {done[n]["phase"] for n in names} == {"Succeeded"}
+    assert_once_each(cluster, db, namespace, names, metered=names)
+
+
+def restart_apiserver(cluster) -> None:
+    """SIGKILL the API server and start it again on the same etcd."""
+    pid = daemon_pid("kube-apiserver", cluster.paths.pids)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while daemon_pid("kube-apiserver", cluster.paths.pids) is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    # the control plane alone: up() would refuse the port the dead server's connections still
+    # hold in TIME_WAIT
+    start_control_plane(cluster.config, ensure_k8s_binaries(), ensure_certs(cluster.paths.certs))
+
+
+def test_standby_takes_over_when_the_leader_dies(cluster, namespace, db, core_env, tmp_path):
+    lease = f"core-{uuid.uuid4().hex[:6]}"
+    env = {**core_env, "VYSTRA_OPERATOR_LEASE_NAME": lease}
+    first = Operator(cluster, db.url, tmp_path / "a", env=env)
+    second = Operator(cluster, db.url, tmp_path / "b", env=env)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first.start()
+    leases = client.CoordinationV1Api(cluster.api_client)
+
+    def holder() -> str | None:
+        try:
+            return leases.read_namespaced_lease(lease, "default").spec.holder_identity or None
+        except client.exceptions.ApiException:
+            return None
+
+    leader = cluster.wait_for(holder, 60, "a leader")
+    second.start()
+    names = [f"ha-{i:03d}" for i in range(200)]
+    try:
+        for name in names[:100]:
+            create_vi(cluster, namespace, name, source="s3://vystra/x.mp4")
+        first.kill()  # SIGKILL: no hand-over, the Lease must expire
+        killed = time.monotonic()
+        for name in names[100:]:
+            create_vi(cluster, namespace, name, source="s3://vystra/x.mp4")
+        new = cluster.wait_for(lambda: (h := holder()) != leader and h, 30, "a new leader")
+        takeover = time.monotonic() - killed
+        done = terminal(cluster, namespace, names, 400)
+    finally:
+        second.stop()
+        first.stop()
+    print(f"standby {new} took over {takeover:.1f}s after the leader's death")
+    assert takeover < 15
+    assert {done[n]["phase"] for n in names} == {"Succeeded"}
+    assert_once_each(cluster, db, namespace, names, metered=names)
+
+
+def test_an_outcome_survives_an_outage_longer_than_the_job_ttl(
+    cluster, namespace, db, core_env, tmp_path
+):
+    ttl = {"VYSTRA_OPERATOR_TTL_SECONDS_AFTER_FINISHED": "2"}
+    op = start_operator(cluster, db, tmp_path, core_env, extra_env=ttl)
+    try:
+        create_vi(cluster, namespace, "outlived", source="s3://vystra/x.mp4", durationHintSeconds=5)
+        body = cluster.wait_for(
+            lambda: (
+                (b := get_vi(cluster, namespace, "outlived")).get("status", {}).get("jobName") and b
+            ),
+            60,
+            "a Job",
+        )
+        op.kill()  # down before the Job ends; its TTL (2 s) passes many times over
+        job_name = body["status"]["jobName"]
+        finished = cluster.wait_for_job(namespace, job_name, timeout=60)
+        assert finished is not None
+        time.sleep(10)
+        job = cluster.batch.read_namespaced_job(job_name, namespace)  # held, not gone
+        assert job.metadata.deletion_timestamp is not None
+        assert "vystra.io/outcome" in job.metadata.finalizers
+        op.start()
+        status = terminal(cluster, namespace, ["outlived"], 60)["outlived"]
+        assert status["phase"] == "Succeeded"
+        cluster.wait_for_gone(
+            lambda: cluster.batch.read_namespaced_job(job_name, namespace), 60, "the Job"
+        )
+    finally:
+        op.stop()
+    assert_once_each(cluster, db, namespace, ["outlived"], metered=["outlived"])
+
+
+def test_liveness_reports_the_controller(cluster, db, core_env, tmp_path):
+    op = start_operator(cluster, db, tmp_path, core_env)
+    try:
+
+        def healthy():
+            try:
+                url = f"http://127.0.0.1:{op.liveness_port}/healthz"
+                body = json.loads(urllib.request.urlopen(url, timeout=5).read())
+            except (urllib.error.URLError, ConnectionError):
+                return None
+            return body if body.get("controller", {}).get("synced") else None
+
+        body = cluster.wait_for(healthy, 60, "a healthy operator")
+    finally:
+        op.stop()
+    assert body["controller"]["leader"] is True and body["controller"]["waiting"] == 0

@@ -1,0 +1,180 @@
+"""The VideoIngest state machine, from records to wanted statuses, without a cluster."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from vystra.videoingest import ConditionType, Phase, Reason
+from vystra_operator.transitions import (
+    Condition,
+    admitted,
+    observe_job,
+    queued,
+    rejected,
+    set_conditions,
+)
+from vystra_operator.view import Ingest, Job, Pod
+
+NOW = time.time()
+
+
+def ingest(status: dict[str, Any] | None = None, **spec: Any) -> Ingest:
+    return Ingest.from_object(
+        {
+            "metadata": {
+                "name": "talk",
+                "namespace": "vystra-acme",
+                "uid": "u-1",
+                "generation": 2,
+                "creationTimestamp": "2026-12-01T10:00:00Z",
+            },
+            "spec": {"source": "s3://b/talk.mp4", **spec},
+            "status": status or {},
+        }
+    )
+
+
+def job(conditions: list[dict[str, Any]] | None = None, **status: Any) -> Job:
+    return Job.from_object(
+        {
+            "metadata": {
+                "name": "talk-vi-1234",
+                "namespace": "vystra-acme",
+                "uid": "j-1",
+                "creationTimestamp": "2026-12-01T10:00:01Z",
+                "labels": {"vystra.io/ingest-uid": "u-1", "vystra.io/pool": "gpu"},
+                "finalizers": ["vystra.io/outcome"],
+            },
+            "status": {"conditions": conditions or [], **status},
+        }
+    )
+
+
+def pod(node: str) -> Pod:
+    return Pod.from_object(
+        {
+            "metadata": {
+                "name": "p",
+                "namespace": "vystra-acme",
+                "uid": "p-1",
+                "creationTimestamp": "2026-12-01T10:00:02Z",
+                "labels": {"vystra.io/ingest-uid": "u-1"},
+            },
+            "spec": {"nodeName": node},
+            "status": {"phase": "Running"},
+        }
+    )
+
+
+def test_admission_sets_running_with_admitted_and_running_conditions():
+    want = admitted(ingest(), "gpu", "talk-vi-1234", "a GPU is free")
+    assert want.status["phase"] == Phase.RUNNING and want.status["jobName"] == "talk-vi-1234"
+    assert want.status["reason"] == Reason.JOB_CREATED
+    assert {c.type for c in want.conditions} == {ConditionType.ADMITTED, ConditionType.RUNNING}
+    assert want.event is not None and want.event.reason == "Admitted"
+    assert not want.terminal and want.usage is None
+
+
+def test_admission_after_a_vanished_job_says_recreated():
+    want = admitted(ingest({"phase": "Running"}), "cpu", "j", "a CPU slot is free")
+    assert want.status["reason"] == Reason.JOB_RECREATED
+
+
+def test_queued_is_written_once_per_reason():
+    first = queued(ingest(), "WaitingForGPU", "all GPUs busy")
+    assert first is not None and first.status["phase"] == Phase.QUEUED
+    assert first.event is not None
+    same = ingest({"phase": "Queued", "reason": "WaitingForGPU"})
+    assert queued(same, "WaitingForGPU", "all GPUs busy") is None
+    other = queued(same, "BudgetExhausted", "over budget")
+    assert other is not None and other.event is None  # still Queued: no second Event
+
+
+def test_a_running_job_costs_no_write_until_it_ends():
+    running = ingest({"phase": "Running", "jobName": "talk-vi-1234", "pool": "gpu"})
+    assert observe_job(running, job(active=1), [pod("gpu-0")], "acme", NOW) is None
+
+
+def test_job_complete_meters_and_succeeds_with_ready():
+    running = ingest(
+        {
+            "phase": "Running",
+            "videoId": "v1",
+            "progress": {"processedSeconds": 90, "durationSeconds": 90, "segments": 7},
+        }
+    )
+    done = [{"type": "Complete", "status": "True", "lastTransitionTime": "2026-12-01T10:01:31Z"}]
+    outcome = observe_job(running, job(done, succeeded=1), [pod("gpu-0")], "acme", NOW)
+    assert outcome is not None
+    want = outcome.want
+    assert want.status["phase"] == Phase.SUCCEEDED and want.status["node"] == "gpu-0"
+    assert want.status["attempts"] == 1 and want.terminal and want.release_job
+    assert want.usage is not None
+    assert (want.usage.tenant, want.usage.ingest_key, want.usage.seconds) == ("acme", "u-1", 90)
+    assert want.usage.video_id == "v1" and not want.usage.reused
+    types = {c.type: c.status for c in want.conditions}
+    assert types[ConditionType.READY] and types[ConditionType.SUCCEEDED]
+    assert not types[ConditionType.RUNNING]
+    assert outcome.media_seconds == 90 and outcome.wall_seconds == 90  # 10:00:01 -> 10:01:31
+
+
+def test_job_failed_keeps_the_workers_reason():
+    worker_said = ingest({"phase": "Running", "reason": "NoAudioTrack", "message": "no audio"})
+    failed = [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy"}]
+    outcome = observe_job(worker_said, job(failed, failed=1), [], "acme", NOW)
+    assert outcome is not None
+    assert outcome.want.status["reason"] == "NoAudioTrack"
+    assert outcome.want.status["message"] == "no audio" and outcome.want.release_job
+    silent = ingest({"phase": "Running", "reason": "JobCreated"})
+    outcome = observe_job(silent, job(failed, failed=3), [], "acme", NOW)
+    assert outcome is not None and outcome.want.status["reason"] == "PodFailurePolicy"
+
+
+def test_a_retry_is_reported_once_per_attempt():
+    running = ingest({"phase": "Running", "attempts": 1})
+    outcome = observe_job(running, job(active=1, failed=1), [], "acme", NOW)
+    assert outcome is not None and outcome.want.status["attempts"] == 2
+    assert outcome.want.status["reason"] == Reason.JOB_RETRYING
+    again = ingest({"phase": "Running", "attempts": 2})
+    assert observe_job(again, job(active=1, failed=1), [], "acme", NOW) is None
+
+
+def test_an_existing_job_found_after_a_restart_makes_the_resource_running():
+    outcome = observe_job(ingest({"phase": "Queued"}), job(active=1), [], "acme", NOW)
+    assert outcome is not None and outcome.want.status["phase"] == Phase.RUNNING
+    assert outcome.want.status["pool"] == "gpu"
+
+
+def test_rejected_job_fails_the_resource_with_the_servers_message():
+    want = rejected('Job.batch "x" is invalid: spec.template.spec.containers[0].resources')
+    assert want.status["phase"] == Phase.FAILED and want.status["reason"] == "JobRejected"
+    assert "is invalid" in want.status["message"] and want.terminal
+
+
+def test_wants_merge_so_one_write_carries_both():
+    q = queued(ingest(), "WaitingForGPU", "busy")
+    assert q is not None
+    merged = q.merged(admitted(ingest(), "gpu", "j", "free"))
+    assert merged.status["phase"] == Phase.RUNNING and "queuedAt" in merged.status
+    admitted_cond = [c for c in merged.conditions if c.type == ConditionType.ADMITTED]
+    assert len(admitted_cond) == 1 and admitted_cond[0].status is True
+
+
+def test_conditions_merge_by_type_and_keep_transition_times():
+    current = [
+        {
+            "type": "Admitted",
+            "status": "True",
+            "reason": "JobCreated",
+            "message": "m",
+            "lastTransitionTime": "2026-12-01T10:00:00Z",
+        }
+    ]
+    same = set_conditions(current, (Condition(ConditionType.ADMITTED, True, "X", "y"),), 3)
+    assert same[0]["lastTransitionTime"] == "2026-12-01T10:00:00Z"
+    assert same[0]["reason"] == "X" and same[0]["observedGeneration"] == 3
+    flipped = set_conditions(current, (Condition(ConditionType.ADMITTED, False, "X", "y"),), 3)
+    assert flipped[0]["lastTransitionTime"] != "2026-12-01T10:00:00Z"
+    added = set_conditions(current, (Condition(ConditionType.READY, True, "C", "d"),), 3)
+    assert [c["type"] for c in added] == ["Admitted", "Ready"]
