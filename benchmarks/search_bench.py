@@ -20,7 +20,7 @@ from synthetic import load, mix, segment_index
 
 from vystra.db import open_database
 from vystra.embed import get_embedder
-from vystra.search import search, semantic
+from vystra.search import nearest_units, search
 from vystra.settings import Settings
 
 TENANT = "bench"
@@ -60,9 +60,9 @@ def main() -> None:
                 found, times = 0, []
                 for q, truth in zip(queries, exact, strict=True):
                     t = time.perf_counter()
-                    hits = semantic(conn, q, tenant=TENANT, limit=10, ef_search=ef)
+                    hits = nearest_units(conn, q, tenant=TENANT, limit=10, ef_search=ef)
                     times.append(time.perf_counter() - t)
-                    ids = {segment_index(h.video_id, h.start) for h in hits}
+                    ids = {segment_index(video, ordinal * 10.0) for video, ordinal in hits}
                     found += len(ids & set(truth.tolist()))
                 return found / (10 * len(queries)), times
 
@@ -79,7 +79,7 @@ def main() -> None:
                 with conn.transaction():
                     conn.execute("SET LOCAL enable_indexscan = off")
                     t = time.perf_counter()
-                    semantic(conn, q, tenant=TENANT, limit=10)
+                    nearest_units(conn, q, tenant=TENANT, limit=10)
                     exact_times.append(time.perf_counter() - t)
             _, hnsw_times = hnsw(settings.hnsw_ef_search)
             speedup = statistics.median(exact_times) / statistics.median(hnsw_times)

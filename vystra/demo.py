@@ -84,8 +84,10 @@ def make_talk_video(
     voice: str = "en-us",
     speed: int = 165,
     with_video: bool = True,
+    pause: float = PAUSE_SECONDS,
 ) -> list[Section]:
-    """Write a talk to ``out`` (MP4 with a video track, or audio-only by extension)."""
+    """Write a talk to ``out`` (MP4 with a video track, or audio-only by extension), with
+    ``pause`` seconds of silence after each section."""
     with tempfile.TemporaryDirectory(prefix="vystra-talk-") as tmp:
         frames: list[bytes] = []
         timeline: list[Section] = []
@@ -101,9 +103,8 @@ def make_talk_video(
             frames.append(data)
             timeline.append(Section(topic, text, clock, clock + seconds))
             clock += seconds
-            silence = b"\0\0" * int(PAUSE_SECONDS * rate)
-            frames.append(silence)
-            clock += PAUSE_SECONDS
+            frames.append(b"\0\0" * int(pause * rate))
+            clock += int(pause * rate) / rate
         speech = Path(tmp) / "talk.wav"
         with wave.open(str(speech), "wb") as w:
             w.setnchannels(1)

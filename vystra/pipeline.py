@@ -188,11 +188,13 @@ class Pipeline:
             )
         units: list[Chunk] = []
         vectors: list[np.ndarray] = []
-        transcript: list[tuple[float, float, str]] = []
+        transcript: list[tuple[float, float, str, list]] = []
 
         def recorded(segments: Iterable[Segment]) -> Iterator[Segment]:
             for segment in segments:
-                transcript.append((segment.start, segment.end, segment.text))
+                # word times (2 decimals) let subtitles split cues where words are spoken
+                words = [[round(w.start, 2), round(w.end, 2), w.word] for w in segment.words]
+                transcript.append((segment.start, segment.end, segment.text, words))
                 yield segment
 
         for batch in _batched(

@@ -1,27 +1,36 @@
 """Stage 8, search: plain-language queries to exact moments.
 
-``semantic`` ranks by cosine distance on the HNSW index, ``keyword`` by full-text rank on the
-GIN index, ``hybrid`` fuses both rankings with reciprocal rank fusion (RRF), which needs no
-score calibration between the two.
+Candidates come from the HNSW index (``semantic``), the full-text GIN index (``keyword``) or
+both (``hybrid``). Every candidate is then scored on one 0–1 relevance scale (vystra.moments),
+overlapping units of one video are merged into one moment, and each moment starts at the
+first word of its sentence that best answers the query.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import PurePosixPath
+from typing import Any, cast
 from urllib.parse import quote, urlparse
 
 import numpy as np
 import psycopg
 
+from vystra import moments
 from vystra.embed import Embedder
 from vystra.errors import VystraError
 
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 200
-RRF_K = 60  # the constant from Cormack et al.; damps the weight of top ranks
+MAX_DEPTH = 1000  # moments reachable by paging
+RERANK_DEPTH = 24  # candidates whose sentences are compared with the query
+RRF_K = 60  # the constant from Cormack et al.; only for the compatibility `score` of hybrid
 
 
 class Mode(StrEnum):
@@ -32,6 +41,11 @@ class Mode(StrEnum):
 
 @dataclass(frozen=True)
 class Hit:
+    """A moment. ``start`` is when its best-matching sentence begins (``link`` plays from
+    there); ``unit_start`` is where the matching unit begins. ``score`` is the mode's raw
+    number (cosine, ts_rank_cd, or reciprocal rank fusion); ``relevance`` is comparable across
+    modes. ``highlight`` is ``text`` as escaped HTML with the query's words in <mark>."""
+
     video_id: str
     title: str
     start: float
@@ -39,6 +53,48 @@ class Hit:
     text: str
     score: float
     link: str
+    relevance: float = 0.0
+    highlight: str = ""
+    unit_start: float = 0.0
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which videos to search: any of ``video_ids`` / ``languages`` (empty: all), created
+    in [``created_after``, ``created_before``)."""
+
+    video_ids: Sequence[str] = ()
+    languages: Sequence[str] = ()
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    hits: list[Hit]
+    next_cursor: str | None = None
+
+
+@dataclass
+class _Candidate:
+    video_id: str
+    ordinal: int
+    title: str = ""
+    source: str = ""
+    language: str | None = None
+    start: float = 0.0
+    end: float = 0.0
+    text: str = ""
+    word_starts: list[float] | None = None
+    word_offsets: list[int] | None = None
+    cosine: float = 0.0
+    rank: float = 0.0
+    term_counts: list[int] = field(default_factory=list)
+    relevance: float = 0.0
+    score: float = 0.0
+    sentence_cosine: float | None = None
+    moment_start: float | None = None
 
 
 def deep_link(source: str, start: float) -> str:
@@ -48,38 +104,49 @@ def deep_link(source: str, start: float) -> str:
     return f"{source}#t={start:.1f}"
 
 
-def _scope(video_ids: Sequence[str] | None) -> tuple[str, tuple]:
-    if video_ids:
-        return " AND s.video_id = ANY(%s)", (list(video_ids),)
-    return "", ()
+def _scope(filters: Filters) -> tuple[str, tuple[Any, ...]]:
+    sql, args = "", cast(tuple[Any, ...], ())
+    if filters.video_ids:
+        sql += " AND s.video_id = ANY(%s)"
+        args += (list(filters.video_ids),)
+    if filters.languages or filters.created_after or filters.created_before:
+        sql += (
+            " AND s.video_id IN (SELECT v.id FROM videos v WHERE v.tenant = s.tenant"
+            " AND (%s::text[] IS NULL OR v.language = ANY(%s::text[]))"
+            " AND (%s::timestamptz IS NULL OR v.created_at >= %s::timestamptz)"
+            " AND (%s::timestamptz IS NULL OR v.created_at < %s::timestamptz))"
+        )
+        langs = list(filters.languages) or None
+        after, before = filters.created_after, filters.created_before
+        args += (langs, langs, after, after, before, before)
+    return sql, args
 
 
-def semantic(
+def nearest_units(
     conn: psycopg.Connection,
     vector: np.ndarray,
     *,
     tenant: str,
     limit: int,
-    video_ids: Sequence[str] | None = None,
+    filters: Filters | None = None,
     ef_search: int = 100,
-) -> list[Hit]:
-    where, args = _scope(video_ids)
+) -> list[tuple[str, int]]:
+    """(video id, ordinal) of the ``limit`` units nearest to ``vector`` on the HNSW index."""
+    depth = limit
+    where, args = _scope(filters or Filters())
     with conn.transaction():
-        # iterative scans keep filtered queries from returning fewer than `limit` rows
+        # iterative scans keep filtered queries from returning fewer than `depth` rows
         conn.execute(
             "SELECT set_config('hnsw.ef_search', %s, true),"
             " set_config('hnsw.iterative_scan', 'relaxed_order', true)",
-            (str(max(ef_search, limit)),),
+            (str(max(ef_search, depth)),),
         )
         rows = conn.execute(
-            "SELECT n.video_id, v.title, v.source, n.start_s, n.end_s, n.text, 1 - n.distance"
-            " FROM (SELECT s.video_id, s.start_s, s.end_s, s.text,"
-            "       s.embedding <=> %s AS distance FROM segments s"
-            f"      WHERE s.tenant = %s{where} ORDER BY distance LIMIT %s) n"
-            " JOIN videos v ON v.id = n.video_id ORDER BY n.distance",
-            (vector, tenant, *args, limit),
+            "SELECT s.video_id, s.ordinal FROM segments s"
+            f" WHERE s.tenant = %s{where} ORDER BY s.embedding <=> %s LIMIT %s",
+            (tenant, *args, vector, depth),
         ).fetchall()
-    return [_hit(r) for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
 _ALL_TERMS = "plainto_tsquery('english', %s)"
@@ -90,62 +157,174 @@ _ANY_TERM = (
 )
 
 
-def keyword(
-    conn: psycopg.Connection,
-    query: str,
-    *,
-    tenant: str,
-    limit: int,
-    video_ids: Sequence[str] | None = None,
-    any_term: bool = True,
-) -> list[Hit]:
-    """Segments containing all the query's terms, then (if too few, and ``any_term``) any.
+def _keyword_ids(conn, query, tenant, depth, filters, any_term) -> list[tuple[str, int]]:
+    """Units containing all the query's terms, then (if too few, and ``any_term``) any.
 
     Matching all terms first keeps common words from pulling thousands of rows into ranking.
     """
-    hits = _keyword(conn, _ALL_TERMS, query, tenant, limit, video_ids)
-    if any_term and len(hits) < limit:
-        seen = {(h.video_id, h.start) for h in hits}
-        more = _keyword(conn, _ANY_TERM, query, tenant, limit, video_ids)
-        hits += [h for h in more if (h.video_id, h.start) not in seen][: limit - len(hits)]
-    return hits
+    found = _keyword_query(conn, _ALL_TERMS, query, tenant, depth, filters)
+    if any_term and len(found) < depth:
+        seen = set(found)
+        more = _keyword_query(conn, _ANY_TERM, query, tenant, depth, filters)
+        found += [k for k in more if k not in seen][: depth - len(found)]
+    return found
 
 
-def _keyword(
-    conn: psycopg.Connection,
-    tsquery_sql: str,
-    query: str,
-    tenant: str,
-    limit: int,
-    video_ids: Sequence[str] | None,
-) -> list[Hit]:
-    where, args = _scope(video_ids)
+def _keyword_query(conn, tsquery_sql, query, tenant, depth, filters) -> list[tuple[str, int]]:
+    where, args = _scope(filters)
     rows = conn.execute(
         f"WITH q AS (SELECT {tsquery_sql} AS q)"
-        " SELECT s.video_id, v.title, v.source, s.start_s, s.end_s, s.text,"
-        "        ts_rank_cd(s.tsv, q.q, 1) AS score"
-        " FROM segments s JOIN videos v ON v.id = s.video_id, q"
+        " SELECT s.video_id, s.ordinal FROM segments s, q"
         f" WHERE q.q IS NOT NULL AND s.tsv @@ q.q AND s.tenant = %s{where}"
-        " ORDER BY score DESC, s.video_id, s.ordinal LIMIT %s",
-        (query, tenant, *args, limit),
+        " ORDER BY ts_rank_cd(s.tsv, q.q, 1) DESC, s.video_id, s.ordinal LIMIT %s",
+        (query, tenant, *args, depth),
     ).fetchall()
-    return [_hit(r) for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
-def hybrid(semantic_hits: Sequence[Hit], keyword_hits: Sequence[Hit], limit: int) -> list[Hit]:
-    """Reciprocal rank fusion of two rankings of the same segments."""
-    fused: dict[tuple[str, float], float] = {}
-    by_key: dict[tuple[str, float], Hit] = {}
-    for ranking in (semantic_hits, keyword_hits):
-        for rank, hit in enumerate(ranking, start=1):
-            key = (hit.video_id, hit.start)
-            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
-            by_key.setdefault(key, hit)
-    order = sorted(fused, key=lambda k: -fused[k])[:limit]
-    return [_with_score(by_key[k], fused[k]) for k in order]
+def _query_terms(conn: psycopg.Connection, query: str) -> list[str]:
+    row = conn.execute(
+        "SELECT coalesce(tsvector_to_array(to_tsvector('english', %s)), '{}')", (query,)
+    ).fetchone()
+    return list(row[0]) if row else []
 
 
-def search(
+def _load(conn, keys, tenant, query, terms, vector) -> list[_Candidate]:
+    """Everything ranking needs about each candidate, in one round trip."""
+    rows = conn.execute(
+        "SELECT s.video_id, s.ordinal, v.title, v.source, v.language, s.start_s, s.end_s,"
+        " s.text, s.word_starts, s.word_offsets,"
+        " CASE WHEN %s::vector IS NULL THEN 0 ELSE 1 - (s.embedding <=> %s::vector) END,"
+        " ts_rank_cd(s.tsv, plainto_tsquery('english', %s), 1),"
+        " (SELECT coalesce(array_agg(cardinality(t.positions)), '{}') FROM unnest(s.tsv) t"
+        "  WHERE t.lexeme = ANY(%s))"
+        " FROM unnest(%s::text[], %s::int[]) AS k(video_id, ordinal)"
+        " JOIN segments s ON s.video_id = k.video_id AND s.ordinal = k.ordinal"
+        " JOIN videos v ON v.id = s.video_id WHERE s.tenant = %s",
+        (
+            vector,
+            vector,
+            query,
+            terms,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            tenant,
+        ),
+    ).fetchall()
+    return [
+        _Candidate(
+            video_id=r[0],
+            ordinal=r[1],
+            title=r[2],
+            source=r[3],
+            language=r[4],
+            start=r[5],
+            end=r[6],
+            text=r[7],
+            word_starts=r[8],
+            word_offsets=r[9],
+            cosine=float(r[10]),
+            rank=float(r[11]),
+            term_counts=list(r[12]),
+        )
+        for r in rows
+    ]
+
+
+def _collapse(ranked: list[_Candidate]) -> list[list[_Candidate]]:
+    """Group units of one video that overlap a better unit; each group is led by its best unit,
+    whose span is the moment's (so moments of one video never overlap)."""
+    groups: list[list[_Candidate]] = []
+    for cand in ranked:
+        span = moments.Span(cand.video_id, cand.start, cand.end)
+        home = next(
+            (
+                g
+                for g in groups
+                if moments.overlaps(moments.Span(g[0].video_id, g[0].start, g[0].end), span)
+            ),
+            None,
+        )
+        if home is None:
+            groups.append([cand])
+        else:
+            home.append(cand)
+    return groups
+
+
+def _score_sentences(conn, embedder, vector, mode, cands, terms) -> None:
+    """Find each candidate's sentence that best matches the query: its start becomes the
+    moment's start, and its similarity joins the unit's in ranking (a unit of several topics
+    matches a precise question through its one answering sentence)."""
+    per_unit = [moments.sentences(c.text, c.word_starts, c.word_offsets) for c in cands]
+    flat = [s.text for unit in per_unit for s in unit]
+    cosines = np.zeros(len(flat), dtype=np.float32)
+    if mode is not Mode.keyword and embedder is not None and vector is not None and flat:
+        cosines = embedder.embed(flat) @ vector
+    overlap = [0.0] * len(flat)
+    if terms and flat and mode is not Mode.semantic:
+        rows = conn.execute(
+            "SELECT cardinality(ARRAY(SELECT unnest(tsvector_to_array(to_tsvector('english', t)))"
+            " INTERSECT SELECT unnest(%s::text[]))) FROM unnest(%s::text[]) WITH ORDINALITY"
+            " AS u(t, n) ORDER BY n",
+            (terms, flat),
+        ).fetchall()
+        overlap = [r[0] / len(terms) for r in rows]
+    n = 0
+    for cand, unit in zip(cands, per_unit, strict=True):
+        scores = [float(cosines[n + i]) + overlap[n + i] for i in range(len(unit))]
+        # ties (keyword mode: equal overlap) go to the earliest sentence
+        best = max(range(len(unit)), key=lambda i: (scores[i], -i), default=None)
+        if best is not None:
+            cand.sentence_cosine = float(cosines[n + best])
+            start = unit[best].start
+            cand.moment_start = cand.start if start is None else max(cand.start, start)
+        n += len(unit)
+
+
+def _highlights(conn, texts: list[str], query: str) -> list[str]:
+    if not texts:
+        return []
+    rows = conn.execute(
+        f"WITH q AS (SELECT {_ANY_TERM} AS q)"
+        " SELECT CASE WHEN q.q IS NULL THEN t ELSE ts_headline('english', t, q.q,"
+        "  'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', HighlightAll=true') END"
+        " FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n), q ORDER BY n",
+        (query, [t.replace(moments.MARK_OPEN, "").replace(moments.MARK_CLOSE, "") for t in texts]),
+    ).fetchall()
+    return [moments.highlight_html(r[0]) for r in rows]
+
+
+def _cursor_key(query: str, mode: Mode, filters: Filters) -> str:
+    text = json.dumps(
+        [
+            query,
+            mode.value,
+            sorted(filters.video_ids),
+            sorted(filters.languages),
+            str(filters.created_after),
+            str(filters.created_before),
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def encode_cursor(offset: int, key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"o": offset, "k": key}).encode()).decode()
+
+
+def decode_cursor(cursor: str, key: str) -> int:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        offset, cursor_key = int(data["o"]), data["k"]
+    except (ValueError, KeyError, TypeError):
+        raise VystraError("the cursor is not one this search returned") from None
+    if cursor_key != key or not 0 <= offset < MAX_DEPTH:
+        raise VystraError("the cursor belongs to a different search; start again without it")
+    return offset
+
+
+def search_page(
     conn: psycopg.Connection,
     embedder: Embedder | None,
     query: str,
@@ -153,20 +332,22 @@ def search(
     tenant: str,
     mode: Mode | str = Mode.hybrid,
     limit: int = 10,
-    video_ids: Sequence[str] | None = None,
+    filters: Filters | None = None,
+    cursor: str | None = None,
     ef_search: int = 100,
-) -> list[Hit]:
-    """Find the moments that answer ``query`` in the tenant's videos.
+) -> Page:
+    """Find the moments that answer ``query`` in the tenant's videos, best first.
 
     Args:
         conn: a connection with pgvector types registered.
-        embedder: embeds the query with the same model as the segments (unused, and may
-            be None, in keyword mode).
+        embedder: embeds the query and sentences with the same model as the segments (unused,
+            and may be None, in keyword mode).
         query: plain language, 1 to MAX_QUERY_CHARS characters.
         tenant: only this tenant's segments are searched.
         mode: semantic, keyword or hybrid.
-        limit: results to return, 1 to MAX_LIMIT.
-        video_ids: restrict to these videos.
+        limit: moments per page, 1 to MAX_LIMIT.
+        filters: restrict to some videos, languages or creation dates.
+        cursor: the ``next_cursor`` of the previous page of this same search.
         ef_search: HNSW candidate list size; higher is slower and more exact.
     """
     query = query.strip()
@@ -182,30 +363,112 @@ def search(
         raise VystraError(
             f"unknown search mode {mode!r}: use semantic, keyword or hybrid"
         ) from None
-    if mode is Mode.keyword:
-        return keyword(conn, query, tenant=tenant, limit=limit, video_ids=video_ids)
-    if embedder is None:
+    filters = filters or Filters()
+    key = _cursor_key(query, mode, filters)
+    offset = decode_cursor(cursor, key) if cursor else 0
+    if mode is not Mode.keyword and embedder is None:
         raise VystraError(f"{mode.value} search needs the embedding model")
-    vector = embedder.embed_one(query)
-    if mode is Mode.semantic:
-        return semantic(
-            conn, vector, tenant=tenant, limit=limit, video_ids=video_ids, ef_search=ef_search
+    vector = embedder.embed_one(query) if mode is not Mode.keyword and embedder else None
+    # overlapping units collapse (about two per moment), so look deeper than the page
+    depth = min(max((offset + limit) * 3, 30), MAX_DEPTH * 3)
+    semantic_ids = (
+        nearest_units(
+            conn, vector, tenant=tenant, limit=depth, filters=filters, ef_search=ef_search
         )
-    depth = max(limit * 3, 30)
-    return hybrid(
-        semantic(
-            conn, vector, tenant=tenant, limit=depth, video_ids=video_ids, ef_search=ef_search
-        ),
-        # semantic ranking already covers partial matches: only exact term matches are fused
-        keyword(conn, query, tenant=tenant, limit=depth, video_ids=video_ids, any_term=False),
-        limit,
+        if vector is not None
+        else []
     )
+    keyword_ids = (
+        _keyword_ids(conn, query, tenant, depth, filters, any_term=mode is Mode.keyword)
+        if mode is not Mode.semantic
+        else []
+    )
+    keys = list(dict.fromkeys(semantic_ids + keyword_ids))
+    if not keys:
+        return Page([])
+    terms = _query_terms(conn, query)
+    cands = _load(conn, keys, tenant, query, terms, vector)
+    rrf = {k: 0.0 for k in keys}
+    for ranking in (semantic_ids, keyword_ids):
+        for rank, k in enumerate(ranking, start=1):
+            rrf[k] += 1.0 / (RRF_K + rank)
+
+    def rate(c: _Candidate) -> None:
+        cosine = moments.passage_cosine(c.cosine, c.sentence_cosine)
+        sem = moments.semantic_relevance(cosine)
+        kw = moments.keyword_relevance(c.term_counts, len(terms))
+        if mode is Mode.semantic:
+            c.relevance, c.score = sem, c.cosine
+        elif mode is Mode.keyword:
+            c.relevance, c.score = kw, c.rank
+        else:
+            c.relevance, c.score = moments.hybrid_relevance(sem, kw), rrf[(c.video_id, c.ordinal)]
+
+    def order(c: _Candidate) -> tuple:
+        return (-c.relevance, -c.score, c.video_id, c.ordinal)
+
+    for c in cands:
+        rate(c)
+    cands.sort(key=order)
+    if mode is not Mode.keyword:
+        # rerank the best candidates by their best sentence (a fixed depth, so pages agree)
+        top = cands[:RERANK_DEPTH]
+        _score_sentences(conn, embedder, vector, mode, top, terms)
+        for c in top:
+            rate(c)
+        cands.sort(key=order)
+    groups = _collapse(cands)
+    page = groups[offset : offset + limit]
+    leads = [g[0] for g in page]
+    _score_sentences(
+        conn, embedder, vector, mode, [c for c in leads if c.moment_start is None], terms
+    )
+    starts = [c.start if c.moment_start is None else c.moment_start for c in leads]
+    highlights = _highlights(conn, [c.text for c in leads], query)
+    hits = []
+    for group, start, marked in zip(page, starts, highlights, strict=True):
+        lead = group[0]
+        hits.append(
+            Hit(
+                lead.video_id,
+                lead.title,
+                start,
+                lead.end,
+                lead.text,
+                lead.score,
+                deep_link(lead.source, start),
+                round(lead.relevance, 4),
+                marked,
+                lead.start,
+                lead.language,
+            )
+        )
+    more = len(groups) > offset + limit and offset + limit < MAX_DEPTH
+    return Page(hits, encode_cursor(offset + limit, key) if more else None)
 
 
-def _hit(row: tuple) -> Hit:
-    video_id, title, source, start, end, text, score = row
-    return Hit(video_id, title, start, end, text, float(score), deep_link(source, start))
+def search(
+    conn: psycopg.Connection,
+    embedder: Embedder | None,
+    query: str,
+    *,
+    tenant: str,
+    mode: Mode | str = Mode.hybrid,
+    limit: int = 10,
+    video_ids: Sequence[str] | None = None,
+    ef_search: int = 100,
+) -> list[Hit]:
+    """The first page of :func:`search_page`, filtered to ``video_ids`` if given."""
+    return search_page(
+        conn,
+        embedder,
+        query,
+        tenant=tenant,
+        mode=mode,
+        limit=limit,
+        filters=Filters(video_ids=tuple(video_ids or ())),
+        ef_search=ef_search,
+    ).hits
 
 
-def _with_score(hit: Hit, score: float) -> Hit:
-    return Hit(hit.video_id, hit.title, hit.start, hit.end, hit.text, score, hit.link)
+__all__ = ["Filters", "Hit", "Mode", "Page", "deep_link", "nearest_units", "search", "search_page"]

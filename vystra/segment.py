@@ -16,10 +16,16 @@ from vystra.transcribe import Segment, Word
 
 @dataclass(frozen=True)
 class Chunk:
+    """A search unit. ``word_starts[i]`` is when the word at character ``word_offsets[i]`` of
+    ``text`` is spoken (both empty when the transcriber gave no word times), so a result can
+    start at the words that answer rather than at the unit's start."""
+
     ordinal: int
     start: float
     end: float
     text: str
+    word_starts: tuple[float, ...] = ()
+    word_offsets: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,4 +115,16 @@ def chunk_segments(segments: Iterable[Segment], options: SegmentOptions) -> Iter
 
 def _unit(ordinal: int, window: list[Segment]) -> Chunk:
     text = " ".join(s.text for s in window).strip()
-    return Chunk(ordinal, window[0].start, window[-1].end, text)
+    starts: list[float] = []
+    offsets: list[int] = []
+    if all(s.words for s in window):
+        cursor = 0
+        for word in (w for s in window for w in s.words):
+            token = word.word.strip()
+            found = text.find(token, cursor) if token else -1
+            if found < 0:
+                continue  # a word Whisper timed but whose text was normalised away
+            starts.append(round(word.start, 2))
+            offsets.append(found)
+            cursor = found + len(token)
+    return Chunk(ordinal, window[0].start, window[-1].end, text, tuple(starts), tuple(offsets))

@@ -235,14 +235,27 @@ class Moment(BaseModel):
     start: float
     end: float
     text: str
-    score: float
+    score: float = Field(description="The mode's raw number; compare `relevance` instead.")
     link: str = Field(description="Plays the video from `start`.")
+    relevance: float = Field(
+        description="0–1, comparable across modes: how well the moment answers the query."
+    )
+    highlight: str = Field(
+        description="`text` as escaped HTML with the query's words wrapped in <mark>."
+    )
+    unit_start: float = Field(
+        description="Where the matching passage begins; `start` is its best sentence."
+    )
+    language: str | None = Field(description="The video's detected language.")
 
 
 class SearchResults(BaseModel):
     query: str
     mode: Mode
     results: list[Moment]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last."
+    )
 
 
 # billing

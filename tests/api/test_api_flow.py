@@ -71,7 +71,10 @@ def test_upload_ingest_watch_search_play_subtitles_delete(
         top = found[0]
         assert top["video_id"] == video_id and top["title"] == "Six topics"
         assert top["start"] < sourdough.end and top["end"] > sourdough.start
-        assert set(top) == {"video_id", "title", "start", "end", "text", "score", "link"}
+        assert set(top) == {
+            *("video_id", "title", "start", "end", "text", "score", "link"),
+            *("relevance", "highlight", "unit_start", "language"),
+        }
 
         # the link plays the uploaded file from that second (Range requests work)
         media, fragment = top["link"].split("#")

@@ -48,10 +48,14 @@ class Video:
 
 @dataclass(frozen=True)
 class StoredSegment:
+    """A search unit, or a transcript segment; ``words`` (start, end, word) only for the
+    latter, when the transcriber timed words."""
+
     ordinal: int
     start: float
     end: float
     text: str
+    words: tuple[tuple[float, float, str], ...] = ()
 
 
 def video_id_for(tenant: str, sha256: str) -> str:
@@ -140,28 +144,43 @@ def write_segments(
         return
     with conn.transaction():
         conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS segments_in (video_id text, ordinal integer,"
-            " tenant text, start_s float8, end_s float8, text text, embedding vector(384))"
-            " ON COMMIT DELETE ROWS"
+            "CREATE TEMP TABLE IF NOT EXISTS segments_batch (video_id text, ordinal integer,"
+            " tenant text, start_s float8, end_s float8, text text, embedding vector(384),"
+            " word_starts real[], word_offsets integer[]) ON COMMIT DELETE ROWS"
         )
-        conn.execute("TRUNCATE segments_in")  # the caller's transaction may span batches
+        conn.execute("TRUNCATE segments_batch")  # the caller's transaction may span batches
         with (
             conn.cursor() as cur,
             cur.copy(
-                "COPY segments_in (video_id, ordinal, tenant, start_s, end_s, text, embedding)"
-                " FROM STDIN WITH (FORMAT BINARY)"
+                "COPY segments_batch (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
+                " word_starts, word_offsets) FROM STDIN WITH (FORMAT BINARY)"
             ) as copy,
         ):
-            copy.set_types(["text", "int4", "text", "float8", "float8", "text", "vector"])
+            copy.set_types(
+                ["text", "int4", "text", "float8", "float8", "text", "vector", "float4[]", "int4[]"]
+            )
             for chunk, vector in zip(chunks, vectors, strict=True):
+                timed = bool(chunk.word_starts)
                 copy.write_row(
-                    (video_id, chunk.ordinal, tenant, chunk.start, chunk.end, chunk.text, vector)
+                    (
+                        video_id,
+                        chunk.ordinal,
+                        tenant,
+                        chunk.start,
+                        chunk.end,
+                        chunk.text,
+                        vector,
+                        list(chunk.word_starts) if timed else None,
+                        list(chunk.word_offsets) if timed else None,
+                    )
                 )
         conn.execute(
-            "INSERT INTO segments (video_id, ordinal, tenant, start_s, end_s, text, embedding)"
-            " SELECT video_id, ordinal, tenant, start_s, end_s, text, embedding FROM segments_in"
+            "INSERT INTO segments (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
+            " word_starts, word_offsets) SELECT video_id, ordinal, tenant, start_s, end_s, text,"
+            " embedding, word_starts, word_offsets FROM segments_batch"
             " ON CONFLICT (video_id, ordinal) DO UPDATE SET start_s = EXCLUDED.start_s,"
-            " end_s = EXCLUDED.end_s, text = EXCLUDED.text, embedding = EXCLUDED.embedding"
+            " end_s = EXCLUDED.end_s, text = EXCLUDED.text, embedding = EXCLUDED.embedding,"
+            " word_starts = EXCLUDED.word_starts, word_offsets = EXCLUDED.word_offsets"
         )
         conn.execute(
             "UPDATE videos SET processed_seconds = %s, segment_count = %s, updated_at = now()"
@@ -176,7 +195,7 @@ def finish_video(
     *,
     segment_count: int,
     duration: float,
-    transcript: Sequence[tuple[float, float, str]],
+    transcript: Sequence[tuple[float, float, str] | tuple[float, float, str, list]],
     insights: dict[str, Any] | None,
     insights_status: str,
 ) -> None:
@@ -234,7 +253,12 @@ def get_transcript(conn: psycopg.Connection, tenant: str, video_id: str) -> list
         "SELECT transcript FROM videos WHERE tenant = %s AND id = %s", (tenant, video_id)
     ).fetchone()
     items = (row[0] if row else None) or []
-    return [StoredSegment(i, start, end, text) for i, (start, end, text) in enumerate(items)]
+    # [start, end, text] or, since issue #14, [start, end, text, [[start, end, word], ...]]
+    segments = []
+    for i, (start, end, text, *rest) in enumerate(items):
+        words = tuple((w[0], w[1], w[2]) for w in (rest[0] if rest else ()))
+        segments.append(StoredSegment(i, start, end, text, words))
+    return segments
 
 
 def delete_video(conn: psycopg.Connection, tenant: str, video_id: str) -> bool:

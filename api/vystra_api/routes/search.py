@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from vystra.db.listing import video_sources
-from vystra.search import MAX_LIMIT, MAX_QUERY_CHARS, Mode, search
+from vystra.search import MAX_LIMIT, MAX_QUERY_CHARS, Filters, Mode, search_page
 from vystra_api.deps import StateDep, TenantDep
 from vystra_api.errors import ApiError
 from vystra_api.models import Moment, SearchResults
@@ -31,22 +32,46 @@ def search_moments(
         Query(max_length=MAX_VIDEO_FILTERS, description="Only these videos (repeatable)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
+    language: Annotated[
+        list[str] | None,
+        Query(max_length=MAX_VIDEO_FILTERS, description="Only videos in these languages."),
+    ] = None,
+    created_after: Annotated[
+        datetime | None, Query(description="Only videos added at or after this time.")
+    ] = None,
+    created_before: Annotated[
+        datetime | None, Query(description="Only videos added before this time.")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
+    ] = None,
 ) -> SearchResults:
-    if "\x00" in q or any("\x00" in v or len(v) > 64 for v in video_id or ()):
-        raise ApiError(400, "q and video_id must be plain text without NUL characters")
+    texts = [q, *(video_id or ()), *(language or ()), cursor or ""]
+    if any("\x00" in t for t in texts) or any(
+        len(v) > 64 for v in [*(video_id or ()), *(language or ())]
+    ):
+        raise ApiError(400, "q, video_id and language must be plain text without NUL characters")
     embedder = state.embedder() if mode is not Mode.keyword else None
+    filters = Filters(
+        video_ids=tuple(video_id or ()),
+        languages=tuple(language or ()),
+        created_after=created_after,
+        created_before=created_before,
+    )
     started = time.perf_counter()
     with state.db.connect() as conn:
-        hits = search(
+        page = search_page(
             conn,
             embedder,
             q,
             tenant=tenant,
             mode=mode,
             limit=limit,
-            video_ids=video_id or None,
+            filters=filters,
+            cursor=cursor,
             ef_search=state.settings.hnsw_ef_search,
         )
+        hits = page.hits
         sources = video_sources(conn, tenant, list({h.video_id for h in hits})) if hits else {}
     state.metrics.search.labels(mode.value).observe(time.perf_counter() - started)
     base_url = str(request.base_url)
@@ -63,7 +88,12 @@ def search_moments(
                 text=h.text,
                 score=h.score,
                 link=f"{urls[h.video_id]}#t={h.start:.1f}" if urls.get(h.video_id) else h.link,
+                relevance=h.relevance,
+                highlight=h.highlight,
+                unit_start=h.unit_start,
+                language=h.language,
             )
             for h in hits
         ],
+        next_cursor=page.next_cursor,
     )
