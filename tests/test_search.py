@@ -9,13 +9,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vystra.db import store
 from vystra.demo import make_talk_video
 from vystra.embed import get_embedder
 from vystra.errors import VystraError
-from vystra.moments import highlight_html, sentences
+from vystra.models import EMBEDDING_DIM
+from vystra.moments import highlight_html, pack_vectors, sentences, unpack_vectors
 from vystra.search import Filters, Mode, search, search_page
 from vystra.segment import Chunk
 
@@ -51,12 +53,12 @@ def test_units_store_when_each_word_is_spoken(lighthouse, db):
     tenant, video_id, _ = lighthouse
     with db.connect() as conn:
         rows = conn.execute(
-            "SELECT start_s, end_s, text, word_starts, word_offsets FROM segments"
+            "SELECT start_s, end_s, text, word_starts, word_offsets, sentence_vectors FROM segments"
             " WHERE tenant = %s AND video_id = %s ORDER BY ordinal",
             (tenant, video_id),
         ).fetchall()
     assert len(rows) >= 2
-    for start, end, text, word_starts, word_offsets in rows:
+    for start, end, text, word_starts, word_offsets, packed in rows:
         assert len(word_starts) == len(word_offsets) >= len(text.split()) - 2
         assert word_starts == sorted(word_starts) and word_offsets == sorted(word_offsets)
         assert start - 0.05 <= word_starts[0] and word_starts[-1] <= end
@@ -65,6 +67,17 @@ def test_units_store_when_each_word_is_spoken(lighthouse, db):
         # every unit's word times are split into sentences that each know their start
         spans = sentences(text, word_starts, word_offsets)
         assert spans and all(s.start is not None for s in spans)
+        # and each sentence was embedded at ingest, in the same order
+        assert len(unpack_vectors(packed, EMBEDDING_DIM)) == len(spans)
+
+
+def test_packed_sentence_vectors_keep_their_similarities(settings):
+    embedder = get_embedder(settings)
+    exact = embedder.embed(list(LIGHTHOUSE))
+    query = embedder.embed_one("what did keepers burn")
+    packed = unpack_vectors(pack_vectors(exact), EMBEDDING_DIM)
+    assert packed.shape == exact.shape
+    assert np.abs(packed @ query - exact @ query).max() < 0.02
 
 
 @pytest.mark.parametrize("mode", list(Mode))

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
+from vystra import moments
 from vystra.db import Database, store
 from vystra.embed import Embedder, get_embedder
 from vystra.errors import InsightsError, VystraError
@@ -74,6 +75,15 @@ ProgressFn = Callable[[Progress], None]
 def default_title(source: str) -> str:
     name = PurePosixPath(unquote(urlparse(source).path)).stem
     return name.replace("_", " ").replace("-", " ").strip() or source
+
+
+def sentence_vectors(embedder: Embedder, chunks: list[Chunk]) -> list[bytes]:
+    """Each unit's sentences embedded and packed (search reranks and places links with them)."""
+    split = [moments.sentences(c.text, c.word_starts, c.word_offsets) for c in chunks]
+    texts = list(dict.fromkeys(s.text for unit in split for s in unit))  # overlaps repeat some
+    row = {text: n for n, text in enumerate(texts)}
+    matrix = embedder.embed(texts)
+    return [moments.pack_vectors(matrix[[row[s.text] for s in unit]]) for unit in split]
 
 
 def _batched(items: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
@@ -210,6 +220,7 @@ class Pipeline:
                     chunks=batch,
                     vectors=matrix,
                     processed_seconds=processed,
+                    sentence_vectors=sentence_vectors(embedder, batch),
                 )
             units.extend(batch)
             vectors.append(matrix)

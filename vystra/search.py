@@ -88,6 +88,7 @@ class _Candidate:
     text: str = ""
     word_starts: list[float] | None = None
     word_offsets: list[int] | None = None
+    sentence_vectors: bytes | None = None
     cosine: float = 0.0
     rank: float = 0.0
     term_counts: list[int] = field(default_factory=list)
@@ -193,7 +194,7 @@ def _load(conn, keys, tenant, query, terms, vector) -> list[_Candidate]:
     """Everything ranking needs about each candidate, in one round trip."""
     rows = conn.execute(
         "SELECT s.video_id, s.ordinal, v.title, v.source, v.language, s.start_s, s.end_s,"
-        " s.text, s.word_starts, s.word_offsets,"
+        " s.text, s.word_starts, s.word_offsets, s.sentence_vectors,"
         " CASE WHEN %s::vector IS NULL THEN 0 ELSE 1 - (s.embedding <=> %s::vector) END,"
         " ts_rank_cd(s.tsv, plainto_tsquery('english', %s), 1),"
         " (SELECT coalesce(array_agg(cardinality(t.positions)), '{}') FROM unnest(s.tsv) t"
@@ -223,9 +224,10 @@ def _load(conn, keys, tenant, query, terms, vector) -> list[_Candidate]:
             text=r[7],
             word_starts=r[8],
             word_offsets=r[9],
-            cosine=float(r[10]),
-            rank=float(r[11]),
-            term_counts=list(r[12]),
+            sentence_vectors=r[10],
+            cosine=float(r[11]),
+            rank=float(r[12]),
+            term_counts=list(r[13]),
         )
         for r in rows
     ]
@@ -252,15 +254,36 @@ def _collapse(ranked: list[_Candidate]) -> list[list[_Candidate]]:
     return groups
 
 
-def _score_sentences(conn, embedder, vector, mode, cands, terms) -> None:
+def _sentence_cosines(embedder, vector, cands, per_unit, embed_missing) -> np.ndarray:
+    """Query/sentence cosines from the vectors stored at ingest; units stored without them
+    are embedded now if ``embed_missing``, else get the unit's own cosine."""
+    parts, missing = [], []
+    for cand, unit in zip(cands, per_unit, strict=True):
+        stored = cand.sentence_vectors
+        if stored and len(stored) == len(unit) * (4 + len(vector)):
+            parts.append(moments.unpack_vectors(stored, len(vector)) @ vector)
+        else:
+            parts.append(np.full(len(unit), cand.cosine, dtype=np.float32))
+            missing.append(len(parts) - 1)
+    if embed_missing and missing and embedder is not None:
+        texts = [s.text for i in missing for s in per_unit[i]]
+        fresh = embedder.embed(texts) @ vector
+        n = 0
+        for i in missing:
+            parts[i] = fresh[n : n + len(per_unit[i])]
+            n += len(per_unit[i])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def _score_sentences(conn, embedder, vector, mode, cands, terms, embed_missing=True) -> None:
     """Find each candidate's sentence that best matches the query: its start becomes the
     moment's start, and its similarity joins the unit's in ranking (a unit of several topics
     matches a precise question through its one answering sentence)."""
     per_unit = [moments.sentences(c.text, c.word_starts, c.word_offsets) for c in cands]
     flat = [s.text for unit in per_unit for s in unit]
     cosines = np.zeros(len(flat), dtype=np.float32)
-    if mode is not Mode.keyword and embedder is not None and vector is not None and flat:
-        cosines = embedder.embed(flat) @ vector
+    if mode is not Mode.keyword and vector is not None and flat:
+        cosines = _sentence_cosines(embedder, vector, cands, per_unit, embed_missing)
     overlap = [0.0] * len(flat)
     if terms and flat and mode is not Mode.semantic:
         rows = conn.execute(
@@ -412,8 +435,9 @@ def search_page(
     cands.sort(key=order)
     if mode is not Mode.keyword:
         # rerank the best candidates by their best sentence (a fixed depth, so pages agree)
-        top = cands[:RERANK_DEPTH]
-        _score_sentences(conn, embedder, vector, mode, top, terms)
+        # units stored before sentence vectors existed keep their rank; their start is found below
+        top = [c for c in cands[:RERANK_DEPTH] if c.sentence_vectors]
+        _score_sentences(conn, embedder, vector, mode, top, terms, embed_missing=False)
         for c in top:
             rate(c)
         cands.sort(key=order)

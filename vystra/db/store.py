@@ -138,28 +138,34 @@ def write_segments(
     chunks: Sequence[Chunk],
     vectors: np.ndarray,
     processed_seconds: float,
+    sentence_vectors: Sequence[bytes | None] | None = None,
 ) -> None:
-    """COPY a batch in, upserting on (video, ordinal): a retried batch replaces, never doubles."""
+    """COPY a batch in, upserting on (video, ordinal): a retried batch replaces, never doubles.
+
+    ``sentence_vectors``: per chunk, its sentences' packed embeddings (vystra.moments)."""
     if not chunks:
         return
     with conn.transaction():
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS segments_batch (video_id text, ordinal integer,"
             " tenant text, start_s float8, end_s float8, text text, embedding vector(384),"
-            " word_starts real[], word_offsets integer[]) ON COMMIT DELETE ROWS"
+            " word_starts real[], word_offsets integer[], sentence_vectors bytea)"
+            " ON COMMIT DELETE ROWS"
         )
         conn.execute("TRUNCATE segments_batch")  # the caller's transaction may span batches
         with (
             conn.cursor() as cur,
             cur.copy(
                 "COPY segments_batch (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
-                " word_starts, word_offsets) FROM STDIN WITH (FORMAT BINARY)"
+                " word_starts, word_offsets, sentence_vectors) FROM STDIN WITH (FORMAT BINARY)"
             ) as copy,
         ):
             copy.set_types(
                 ["text", "int4", "text", "float8", "float8", "text", "vector", "float4[]", "int4[]"]
+                + ["bytea"]
             )
-            for chunk, vector in zip(chunks, vectors, strict=True):
+            packed = sentence_vectors or [None] * len(chunks)
+            for chunk, vector, sentences in zip(chunks, vectors, packed, strict=True):
                 timed = bool(chunk.word_starts)
                 copy.write_row(
                     (
@@ -172,15 +178,18 @@ def write_segments(
                         vector,
                         list(chunk.word_starts) if timed else None,
                         list(chunk.word_offsets) if timed else None,
+                        sentences,
                     )
                 )
         conn.execute(
             "INSERT INTO segments (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
-            " word_starts, word_offsets) SELECT video_id, ordinal, tenant, start_s, end_s, text,"
-            " embedding, word_starts, word_offsets FROM segments_batch"
+            " word_starts, word_offsets, sentence_vectors) SELECT video_id, ordinal, tenant,"
+            " start_s, end_s, text, embedding, word_starts, word_offsets, sentence_vectors"
+            " FROM segments_batch"
             " ON CONFLICT (video_id, ordinal) DO UPDATE SET start_s = EXCLUDED.start_s,"
             " end_s = EXCLUDED.end_s, text = EXCLUDED.text, embedding = EXCLUDED.embedding,"
-            " word_starts = EXCLUDED.word_starts, word_offsets = EXCLUDED.word_offsets"
+            " word_starts = EXCLUDED.word_starts, word_offsets = EXCLUDED.word_offsets,"
+            " sentence_vectors = EXCLUDED.sentence_vectors"
         )
         conn.execute(
             "UPDATE videos SET processed_seconds = %s, segment_count = %s, updated_at = now()"
