@@ -43,6 +43,7 @@ from vystra.k8s import TENANT_LABEL  # noqa: E402
 from vystra.videoingest import GROUP, PLURAL, VERSION  # noqa: E402
 
 NOWHERE = {"vystra.io/pool": "benchmark-no-such-node"}
+JOBS_NAMESPACE = "vystra-jobs"
 FLAVORS = {
     "flavors": [
         {"name": "cpu", "node_selector": NOWHERE, "max_concurrent": 1_000_000},
@@ -51,11 +52,15 @@ FLAVORS = {
 }
 
 
-def watch_jobs(batch: client.BatchV1Api, namespace: str, seen: dict[str, float], stop) -> None:
+def watch_jobs(
+    batch: client.BatchV1Api, namespace: str, selector: str, seen: dict[str, float], stop
+) -> None:
     """Record when each Job is first seen (the watch ends with the cluster; that is fine)."""
     w = watch.Watch()
     try:
-        for event in w.stream(batch.list_namespaced_job, namespace, timeout_seconds=1800):
+        for event in w.stream(
+            batch.list_namespaced_job, namespace, label_selector=selector, timeout_seconds=1800
+        ):
             if event["type"] == "ADDED":
                 labels = event["object"].metadata.labels or {}
                 seen.setdefault(labels.get("vystra.io/ingest", ""), time.monotonic())
@@ -72,13 +77,20 @@ def make_namespace(api: client.ApiClient, namespace: str) -> None:
     client.CoreV1Api(api).create_namespace(client.V1Namespace(metadata=meta))
 
 
-def run(api: client.ApiClient, namespace: str, count: int, clients: int, create) -> dict:
-    """Create ``count`` objects with ``clients`` threads; create -> Job latency per object."""
+def run(
+    api: client.ApiClient, namespace: str, count: int, clients: int, create, operator: bool
+) -> dict:
+    """Create ``count`` objects with ``clients`` threads; create -> Job latency per object.
+    The operator's Jobs run in its own namespace, labelled with the resource's."""
     batch = client.BatchV1Api(api)
     make_namespace(api, namespace)
+    jobs_ns = JOBS_NAMESPACE if operator else namespace
+    selector = f"vystra.io/ingest-namespace={namespace}" if operator else ""
     seen: dict[str, float] = {}
     stop = threading.Event()
-    watcher = threading.Thread(target=watch_jobs, args=(batch, namespace, seen, stop), daemon=True)
+    watcher = threading.Thread(
+        target=watch_jobs, args=(batch, jobs_ns, selector, seen, stop), daemon=True
+    )
     watcher.start()
     time.sleep(1)
     created: dict[str, float] = {}
@@ -96,7 +108,7 @@ def run(api: client.ApiClient, namespace: str, count: int, clients: int, create)
         time.sleep(0.2)
     stop.set()
     latencies = [seen[n] - created[n] for n in created if n in seen]
-    jobs = batch.list_namespaced_job(namespace).items
+    jobs = batch.list_namespaced_job(jobs_ns, label_selector=selector).items
     names = [j.metadata.labels.get("vystra.io/ingest", j.metadata.name) for j in jobs]
     return {
         "latencies": latencies,
@@ -106,7 +118,7 @@ def run(api: client.ApiClient, namespace: str, count: int, clients: int, create)
     }
 
 
-def writes_by_namespace(audit_log: Path) -> dict[str, Counter[str]]:
+def writes_by_namespace(audit_log: Path, jobs_owner: dict[str, str]) -> dict[str, Counter[str]]:
     """The operator's writes per namespace, by verb and resource, from the audit log."""
     out: dict[str, Counter[str]] = {}
     for line in audit_log.read_text().splitlines():
@@ -195,12 +207,14 @@ def main() -> None:
 
             return create
 
-        baselines = {n: run(api, f"direct-{n}", n, args.clients, direct_job) for n in counts}
+        baselines = {n: run(api, f"direct-{n}", n, args.clients, direct_job, False) for n in counts}
+        make_namespace(api, JOBS_NAMESPACE)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("VYSTRA_")},
             "KUBECONFIG": str(cluster.kubeconfig),
             "VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump(FLAVORS),
             "VYSTRA_OPERATOR_METRICS_PORT": "0",
+            "VYSTRA_OPERATOR_JOBS_NAMESPACE": JOBS_NAMESPACE,
         }
         operator = subprocess.Popen(
             [
@@ -217,7 +231,11 @@ def main() -> None:
         time.sleep(8)  # start-up and leader election are not part of the measurement
         for n in counts:
             rows.append(
-                (f"free-{n}", run(api, f"free-{n}", n, args.clients, ingest("cpu")), baselines[n])
+                (
+                    f"free-{n}",
+                    run(api, f"free-{n}", n, args.clients, ingest("cpu"), True),
+                    baselines[n],
+                )
             )
         if args.waiting:
             make_namespace(api, "waiting")
@@ -229,13 +247,17 @@ def main() -> None:
             rows.append(
                 (
                     f"behind-{args.waiting}",
-                    run(api, f"behind-{args.waiting}", 500, args.clients, ingest("cpu")),
+                    run(api, f"behind-{args.waiting}", 500, args.clients, ingest("cpu"), True),
                     None,
                 )
             )
         time.sleep(5)  # status writes trail Job creation
         cpu, peak = proc_stats(operator.pid)
-        writes = writes_by_namespace(cfg.paths.audit_log)
+        owners = {
+            j.metadata.name: j.metadata.labels["vystra.io/ingest-namespace"]
+            for j in batch.list_namespaced_job(JOBS_NAMESPACE).items
+        }
+        writes = writes_by_namespace(cfg.paths.audit_log, owners)
     finally:
         if operator is not None:
             operator.terminate()

@@ -223,11 +223,14 @@ def cmd_models(args: argparse.Namespace, settings: Settings, db: Database | None
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings, db: Database | None) -> int:
-    from vystra_api.server import serve
-    from vystra_api.web import app_url
+    # the API registers itself (pyproject's `vystra.serve` entry point): imports run one way
+    from importlib.metadata import entry_points
 
-    print(f"Vystra web app: {app_url(args.host, args.port)}  (API docs: /docs)", flush=True)
-    serve(settings, args.host, args.port)
+    found = entry_points(group="vystra.serve", name="api")
+    if not found:
+        print("vystra serve: the API package is not installed", file=sys.stderr)
+        return 1
+    next(iter(found)).load()(settings, args.host, args.port)
     return 0
 
 

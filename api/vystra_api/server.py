@@ -30,6 +30,15 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None
     )
 
 
+def serve_with_banner(settings: Settings, host: str, port: int) -> None:
+    """``vystra serve``: the core CLI finds this through the ``vystra.serve`` entry point, so
+    the core package never imports the API package."""
+    from vystra_api.web import app_url
+
+    print(f"Vystra web app: {app_url(host, port)}  (API docs: /docs)", flush=True)
+    serve(settings, host, port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vystra-api", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")

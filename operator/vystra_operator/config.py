@@ -29,11 +29,11 @@ class OperatorSettings(BaseSettings):
     )
     gpu_resource: str = "nvidia.com/gpu"
     worker_service_account: str = "vystra-worker"
-    worker_cluster_role: str = "vystra-worker"
-    config_namespace: str | None = Field(
+    jobs_namespace: str | None = Field(
         default=None,
-        description="Namespace holding the worker ConfigMap and Secret (the Helm release's);"
-        " set, the operator prepares every namespace it runs Jobs in (workeraccess.py).",
+        description="Where worker Jobs run, with the worker's ConfigMap, Secret and"
+        " ServiceAccount: the platform's namespace, never a tenant's. Unset: the operator's"
+        " own namespace.",
     )
     worker_config_map: str = "vystra-worker"
     worker_secret: str = "vystra-worker"
@@ -66,10 +66,16 @@ class OperatorSettings(BaseSettings):
         return parse_scheduling(None, self.gpu_resource)
 
     def lease_location(self) -> str:
-        if self.lease_namespace:
-            return self.lease_namespace
-        sa = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-        return sa.read_text().strip() if sa.exists() else "default"
+        return self.lease_namespace or own_namespace()
+
+    def jobs_location(self) -> str:
+        return self.jobs_namespace or own_namespace()
+
+
+def own_namespace() -> str:
+    """The pod's namespace; outside a pod, `default`."""
+    sa = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    return sa.read_text().strip() if sa.exists() else "default"
 
 
 @lru_cache(maxsize=1)

@@ -45,7 +45,6 @@ from vystra_operator.scheduler import Scheduler, Workload
 from vystra_operator.statuswriter import StatusWriter
 from vystra_operator.transitions import Usage, Want, admitted, observe_job, queued, rejected
 from vystra_operator.view import Ingest, Job, Namespace, Node, Pod
-from vystra_operator.workeraccess import WorkerAccess
 
 log = logging.getLogger("vystra.operator")
 
@@ -80,20 +79,17 @@ class Controller:
         # unique per process, as client-go's: two replicas on one host never share a Lease
         self.identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         self.scheduler = Scheduler(scheduling)
-        self.worker_access = WorkerAccess(settings, kube.api_client)
         ns = settings.namespace
-        job_args: tuple[Any, ...]
-        pod_args: tuple[Any, ...]
         if ns:
             vi_args: tuple[Any, ...] = (GROUP, VERSION, ns, PLURAL)
             vi_list = kube.custom.list_namespaced_custom_object
-            job_list, job_args = kube.batch.list_namespaced_job, (ns,)
-            pod_list, pod_args = kube.core.list_namespaced_pod, (ns,)
         else:
             vi_args = (GROUP, VERSION, PLURAL)
             vi_list = kube.custom.list_cluster_custom_object
-            job_list, job_args = kube.batch.list_job_for_all_namespaces, ()
-            pod_list, pod_args = kube.core.list_pod_for_all_namespaces, ()
+        # Jobs and their pods live in the platform's namespace only
+        self.jobs_namespace = settings.jobs_location()
+        job_list, job_args = kube.batch.list_namespaced_job, (self.jobs_namespace,)
+        pod_list, pod_args = kube.core.list_namespaced_pod, (self.jobs_namespace,)
         self.ingests = Informer[Ingest](
             "videoingests", kube, vi_list, vi_args, Ingest.from_object, self._ingest_changed
         )
@@ -148,7 +144,7 @@ class Controller:
             lookup=self.ingests.get,
             post_event=self.post_event,
             meter=self.meter,
-            release_job=self.release_job,
+            release_job=lambda name: self.release_job(self.jobs_namespace, name),
             jobs_busy=lambda: self._creates_in_flight > 0,
         )
         self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
@@ -332,8 +328,8 @@ class Controller:
         job = self.job_of.get(uid)
         if ing is None:
             self._forget(uid)
-            if job is not None and job.held:  # made as its owner was deleted: let it go
-                self.side_pool.submit(self.release_job, job.namespace, job.name)
+            if job is not None and not job.deleting:  # its resource is gone: so is the Job
+                self.side_pool.submit(self.retire_job, job.namespace, job.name)
             return
         if ing.terminal:
             self._forget(uid)
@@ -445,8 +441,7 @@ class Controller:
         try:
             tenant = self.tenant_of[ing.namespace]
             job = render_job(ing.body, self.flavors[flavor], self.settings, tenant)
-            self.worker_access.ensure(ing.namespace)
-            self.kube.create_job(ing.namespace, job)
+            self.kube.create_job(self.jobs_namespace, job)
             metrics.JOBS_CREATED.labels(flavor).inc()
         except ApiException as exc:
             if exc.status != 409:  # 409: made by an earlier leader or pass: the same Job
@@ -630,6 +625,15 @@ class Controller:
             if exc.status != 404:
                 raise
 
+    def retire_job(self, namespace: str, name: str) -> None:
+        """Delete a Job whose VideoIngest is gone (its pods with it) and let it go."""
+        try:
+            self.kube.delete_job(namespace, name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+        self.release_job(namespace, name)
+
     def post_event(self, ing: Ingest, type_: str, reason: str, message: str) -> None:
         def post() -> None:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -664,12 +668,12 @@ class Controller:
     # -- clean-up of deleted resources -------------------------------------------------------
 
     def _clean_up(self, uid: str, key: str, retain: bool) -> None:
-        """A VideoIngest is gone: release its Job (the garbage collector then stops its pods),
-        wait until no pod of it runs, then remove its video unless retained or reused."""
+        """A VideoIngest is gone: delete its Job (its pods go with it), wait until no pod of
+        it runs, then remove its video unless retained or reused."""
         job = self.job_of.get(uid)
         try:
-            if job is not None and job.held:
-                self.release_job(job.namespace, job.name)
+            if job is not None:
+                self.retire_job(job.namespace, job.name)
             deadline = time.monotonic() + 600
             while self.pods_of.get(uid) and time.monotonic() < deadline:
                 time.sleep(0.5)

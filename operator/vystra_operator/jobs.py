@@ -16,12 +16,13 @@ import hashlib
 from typing import Any
 
 from vystra.k8s import EXIT_INPUT_ERROR
-from vystra.videoingest import API_VERSION, KIND, Spec
+from vystra.videoingest import Spec
 from vystra_operator import MANAGED_BY
 from vystra_operator.config import OperatorSettings
 from vystra_operator.flavors import Flavor
 
 LABEL_INGEST = "vystra.io/ingest"
+LABEL_NAMESPACE = "vystra.io/ingest-namespace"
 LABEL_UID = "vystra.io/ingest-uid"
 LABEL_POOL = "vystra.io/pool"
 FINALIZER = "vystra.io/outcome"
@@ -41,6 +42,7 @@ def labels(body: dict[str, Any], pool: str) -> dict[str, str]:
         "app.kubernetes.io/name": "vystra-worker",
         "app.kubernetes.io/managed-by": MANAGED_BY,
         LABEL_INGEST: meta["name"][:63],
+        LABEL_NAMESPACE: meta["namespace"],
         LABEL_UID: meta["uid"],
         LABEL_POOL: pool,
     }
@@ -60,14 +62,6 @@ def render_job(
 ) -> dict[str, Any]:
     meta, spec = body["metadata"], Spec.from_body(body)
     job_labels = labels(body, pool.name)
-    owner = {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
     container = {
         "name": "worker",
         "image": pool.image,
@@ -88,19 +82,27 @@ def render_job(
             {"secretRef": {"name": settings.worker_secret, "optional": True}},
         ],
         "resources": _resources(pool, spec),
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
             "name": job_name(meta["name"], meta["uid"]),
-            "namespace": meta["namespace"],
+            # the platform's namespace: the worker's configuration and credentials never
+            # enter a tenant's namespace (no owner reference across namespaces: the operator
+            # deletes the Job when its VideoIngest goes)
+            "namespace": settings.jobs_location(),
             "labels": job_labels,
             "annotations": {
                 RETAIN_ANNOTATION: str(spec.retain).lower(),
                 TENANT_ANNOTATION: tenant,
             },
-            "ownerReferences": [owner],
             "finalizers": [FINALIZER],
         },
         "spec": {
@@ -127,6 +129,15 @@ def render_job(
                 "metadata": {"labels": job_labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    "automountServiceAccountToken": True,  # it reads its VideoIngest
+                    "securityContext": {  # Pod Security Standards: restricted
+                        "runAsNonRoot": True,
+                        "runAsUser": 10001,
+                        "runAsGroup": 10001,
+                        "fsGroup": 10001,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}],
                     "serviceAccountName": settings.worker_service_account,
                     "nodeSelector": {"kubernetes.io/arch": "amd64", **pool.selector()},
                     "tolerations": pool.tolerations,

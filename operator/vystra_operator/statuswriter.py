@@ -50,7 +50,7 @@ class StatusWriter:
         lookup: Callable[[str], Ingest | None],
         post_event: Callable[[Ingest, str, str, str], None],
         meter: Callable[[Any], None],
-        release_job: Callable[[str, str], None],
+        release_job: Callable[[str], None],
         jobs_busy: Callable[[], bool],
         threads: int = 8,
     ) -> None:
@@ -182,6 +182,6 @@ class StatusWriter:
             log.error("status of %s/%s refused: %s", entry.namespace, entry.name, exc)
             return
         if want.release_job and entry.job_name:
-            self.release_job(entry.namespace, entry.job_name)
+            self.release_job(entry.job_name)
         if want.event is not None:
             self.post_event(ing, want.event.type, want.event.reason, want.event.message)

@@ -41,13 +41,13 @@ WORKER_CLUSTER_ROLE = "vystra-test-worker"
 def worker_rules() -> list[dict]:
     """The worker's permissions, as examples/worker-rbac.yaml grants them."""
     docs = yaml.safe_load_all((REPO / "examples" / "worker-rbac.yaml").read_text())
-    return next(d for d in docs if d["kind"] == "Role")["rules"]
+    return next(d for d in docs if d["kind"] == "ClusterRole")["rules"]
 
 
 def prepare_config_namespace(cluster: DevCluster, database_url: str, s3: S3Info) -> None:
-    """What a Helm release provides: the worker ClusterRole, and the worker's configuration as
-    a ConfigMap and a Secret in the operator's namespace, which the operator copies to every
-    namespace it runs Jobs in."""
+    """What a Helm release provides: the platform namespace where worker Jobs run, with the
+    worker's ServiceAccount (bound to the worker ClusterRole: read a VideoIngest, patch its
+    status), ConfigMap and Secret. Tenant namespaces get none of it."""
     docs = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CONFIG_NAMESPACE}},
         {
@@ -55,6 +55,24 @@ def prepare_config_namespace(cluster: DevCluster, database_url: str, s3: S3Info)
             "kind": "ClusterRole",
             "metadata": {"name": WORKER_CLUSTER_ROLE},
             "rules": worker_rules(),
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "vystra-worker", "namespace": CONFIG_NAMESPACE},
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": WORKER_CLUSTER_ROLE},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": WORKER_CLUSTER_ROLE,
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": "vystra-worker", "namespace": CONFIG_NAMESPACE}
+            ],
         },
         {
             "apiVersion": "v1",
@@ -94,8 +112,7 @@ class Operator:
             "KUBECONFIG": str(kubeconfig or cluster.kubeconfig),
             "DATABASE_URL": database_url,
             "VYSTRA_OPERATOR_METRICS_PORT": str(self.metrics_port),
-            "VYSTRA_OPERATOR_CONFIG_NAMESPACE": CONFIG_NAMESPACE,
-            "VYSTRA_OPERATOR_WORKER_CLUSTER_ROLE": WORKER_CLUSTER_ROLE,
+            "VYSTRA_OPERATOR_JOBS_NAMESPACE": CONFIG_NAMESPACE,
             **(env or {}),
         }
         self.log_dir = log_dir
@@ -171,3 +188,10 @@ def wait_phase(
 
 def vi_gone(cluster: DevCluster, namespace: str, name: str, timeout: float = 60) -> None:
     cluster.wait_for_gone(lambda: get_vi(cluster, namespace, name), timeout, f"vi {name}")
+
+
+def ingest_jobs(cluster: DevCluster, namespace: str) -> list:
+    """Worker Jobs of the VideoIngests of ``namespace`` (they run in the platform's namespace)."""
+    return cluster.batch.list_namespaced_job(
+        CONFIG_NAMESPACE, label_selector=f"vystra.io/ingest-namespace={namespace}"
+    ).items

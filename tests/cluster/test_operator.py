@@ -16,10 +16,12 @@ from vystra.k8s import GROUP, PLURAL, VERSION
 from vystra.search import search
 
 from .operator_env import (
+    CONFIG_NAMESPACE,
     REPO,
     Operator,
     create_vi,
     get_vi,
+    ingest_jobs,
     install_crd,
     prepare_config_namespace,
     vi_gone,
@@ -63,7 +65,7 @@ def media(s3, talk, media_dir) -> dict[str, str]:
 def job_pods(cluster, namespace: str, body: dict) -> list:
     uid = body["metadata"]["uid"]
     return cluster.core.list_namespaced_pod(
-        namespace, label_selector=f"vystra.io/ingest-uid={uid}"
+        CONFIG_NAMESPACE, label_selector=f"vystra.io/ingest-uid={uid}"
     ).items
 
 
@@ -240,7 +242,9 @@ def test_deleting_a_running_ingest_kills_it_and_removes_its_data(cluster, ns, me
     vi_gone(cluster, ns, "doomed", timeout=5)  # no finalizer holds the resource itself
     cluster.wait_for(lambda: job_pods(cluster, ns, body) == [], 60, "the worker pod gone")
     cluster.wait_for_gone(
-        lambda: cluster.batch.read_namespaced_job(status["jobName"], ns), 60, "the Job"
+        lambda: cluster.batch.read_namespaced_job(status["jobName"], CONFIG_NAMESPACE),
+        60,
+        "the Job",
     )
 
     def video_gone() -> bool:
@@ -277,7 +281,7 @@ def test_operator_killed_repeatedly_loses_nothing(cluster, ns, operator, media_d
     assert [b["status"]["phase"] for b in bodies] == ["Succeeded"] * len(names), [
         b["status"] for b in bodies
     ]
-    jobs = cluster.batch.list_namespaced_job(ns).items
+    jobs = ingest_jobs(cluster, ns)
     per_ingest = [j.metadata.labels["vystra.io/ingest"] for j in jobs]
     assert sorted(per_ingest) == sorted(names)  # one Job each, never a duplicate
     with db.connect() as conn:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -29,7 +30,15 @@ from kubernetes import client
 from vystra.k8s import GROUP, PLURAL, VERSION
 
 from .freeze_proxy import FreezeProxy
-from .operator_env import Operator, create_vi, get_vi, install_crd, prepare_config_namespace
+from .operator_env import (
+    CONFIG_NAMESPACE,
+    Operator,
+    create_vi,
+    get_vi,
+    ingest_jobs,
+    install_crd,
+    prepare_config_namespace,
+)
 
 QUICK = {
     "flavors": [
@@ -85,7 +94,7 @@ def terminal(cluster, ns: str, names: list[str], timeout: float) -> dict[str, di
 
 
 def assert_once_each(cluster, db, ns: str, names: list[str], metered: list[str]) -> None:
-    jobs = cluster.batch.list_namespaced_job(ns).items
+    jobs = ingest_jobs(cluster, ns)
     owners = [j.metadata.labels["vystra.io/ingest"] for j in jobs]
     assert len(owners) == len(set(owners)), "a resource got two Jobs"
     assert set(owners) <= set(names)
@@ -166,13 +175,20 @@ def test_operator_and_api_server_restarted_mid_batch(cluster, namespace, db, cor
     assert_once_each(cluster, db, namespace, names, metered=names)
 
 
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def restart_apiserver(cluster) -> None:
     """SIGKILL the API server and start it again on the same etcd."""
     pid = daemon_pid("kube-apiserver", cluster.paths.pids)
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
+    port = int(cluster.server_url.rsplit(":", 1)[1])
     deadline = time.monotonic() + 30
-    while daemon_pid("kube-apiserver", cluster.paths.pids) is not None:
+    # a zombie leader may still have threads that hold the listening socket
+    while daemon_pid("kube-apiserver", cluster.paths.pids) is not None or listening(port):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     # the control plane alone: up() would refuse the port the dead server's connections still
@@ -234,17 +250,17 @@ def test_an_outcome_survives_an_outage_longer_than_the_job_ttl(
         )
         op.kill()  # down before the Job ends; its TTL (2 s) passes many times over
         job_name = body["status"]["jobName"]
-        finished = cluster.wait_for_job(namespace, job_name, timeout=60)
+        finished = cluster.wait_for_job(CONFIG_NAMESPACE, job_name, timeout=60)
         assert finished is not None
         time.sleep(10)
-        job = cluster.batch.read_namespaced_job(job_name, namespace)  # held, not gone
+        job = cluster.batch.read_namespaced_job(job_name, CONFIG_NAMESPACE)  # held, not gone
         assert job.metadata.deletion_timestamp is not None
         assert "vystra.io/outcome" in job.metadata.finalizers
         op.start()
         status = terminal(cluster, namespace, ["outlived"], 60)["outlived"]
         assert status["phase"] == "Succeeded"
         cluster.wait_for_gone(
-            lambda: cluster.batch.read_namespaced_job(job_name, namespace), 60, "the Job"
+            lambda: cluster.batch.read_namespaced_job(job_name, CONFIG_NAMESPACE), 60, "the Job"
         )
     finally:
         op.stop()
