@@ -90,3 +90,13 @@ def test_keywords_prefer_words_that_mark_a_passage():
     ]
     top = keywords(texts, limit=2)
     assert set(top) == {"octopus", "jazz"}
+
+
+def test_keywords_are_found_in_any_script():
+    texts = [
+        "Вулкан извергается, когда магма поднимается. Магма становится лавой.",
+        "Пчёлы собирают нектар. Нектар становится мёдом в улье.",
+        "Ο φάρος οδηγεί τα πλοία. Ο φάρος ανάβει τη νύχτα.",
+    ]
+    found = keywords(texts, limit=6)
+    assert {"магма", "нектар", "φάρος"} <= set(found), found

@@ -58,8 +58,9 @@ _STOPWORDS = frozenset(
     okay oh um uh first next later another every something anything into onto per via still
     back take takes come comes go goes""".split()
 )
-_WORD = re.compile(r"[a-zA-Z][a-zA-Z'-]+")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# letters of any script (Cyrillic, Greek, Arabic, Devanagari, CJK...), not only Latin
+_WORD = re.compile(r"[^\W\d_][\w'-]+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
 
 
 def _terms(text: str) -> list[str]:
