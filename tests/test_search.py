@@ -202,3 +202,57 @@ def test_filters_by_language_and_date(ingested_talk, db, settings):
     assert found(created_after=now + timedelta(hours=1)) == set()
     assert found(created_before=now + timedelta(hours=1), languages=["en"]) == {result.video_id}
     assert found(created_before=now - timedelta(days=1)) == set()
+
+
+def seed(db, embedder, tenant: str, title: str, language: str, texts: list[str]) -> str:
+    """A video written through the store as the pipeline writes it: language first."""
+    video_id = store.video_id_for(tenant, title)
+    chunks = [Chunk(i, i * 10.0, i * 10.0 + 9.0, t) for i, t in enumerate(texts)]
+    with db.connect() as conn:
+        store.begin_video(
+            conn,
+            video_id=video_id,
+            tenant=tenant,
+            title=title,
+            source=f"https://media.example/{title}.mp4",
+            sha256=title,
+            size_bytes=1,
+            duration=len(texts) * 10.0,
+            options={},
+        )
+        store.set_transcription(
+            conn, video_id, language=language, model="test", embedding_model=embedder.name
+        )
+        store.write_segments(
+            conn,
+            video_id=video_id,
+            tenant=tenant,
+            chunks=chunks,
+            vectors=embedder.embed(texts),
+            processed_seconds=len(texts) * 10.0,
+        )
+    return video_id
+
+
+def test_keyword_search_stems_in_the_videos_language(db, settings, tenant):
+    embedder = get_embedder(settings)
+    french = seed(
+        db, embedder, tenant, "oiseaux", "fr", ["Les oiseaux chantaient dans les arbres."]
+    )
+    seed(db, embedder, tenant, "birds", "en", ["Les oiseaux chantaient, said the tourist."])
+    japanese = seed(db, embedder, tenant, "tokyo", "ja", ["東京 タワー は 高い"])
+    with db.connect() as conn:
+        configs = dict(
+            conn.execute(
+                "SELECT video_id, ts_config::text FROM segments WHERE tenant = %s", (tenant,)
+            ).fetchall()
+        )
+        # French stemming: "chanter" finds "chantaient", "oiseau" finds "oiseaux"; the
+        # English video has the same words but English stemming does not join them
+        hits = search(conn, None, "chanter oiseau", tenant=tenant, mode=Mode.keyword)
+        tower = search(conn, None, "タワー", tenant=tenant, mode=Mode.keyword)
+    assert configs[french] == "french" and configs[japanese] == "simple"
+    assert [h.video_id for h in hits] == [french]
+    assert hits[0].relevance > 0.7
+    assert re.findall(r"<mark>(.*?)</mark>", hits[0].highlight) == ["oiseaux", "chantaient"]
+    assert [h.video_id for h in tower] == [japanese]

@@ -92,6 +92,8 @@ class _Candidate:
     cosine: float = 0.0
     rank: float = 0.0
     term_counts: list[int] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)  # the query's lexemes in ``config``
+    config: str = "english"
     relevance: float = 0.0
     score: float = 0.0
     sentence_cosine: float | None = None
@@ -150,12 +152,25 @@ def nearest_units(
     return [(r[0], r[1]) for r in rows]
 
 
-_ALL_TERMS = "plainto_tsquery('english', %s)"
+# Text search configurations (stemming, stop words) are per unit: its video's language
+# (vystra_ts_config, migration 0016). {cfg} is a configuration expression.
+_ALL_TERMS = "plainto_tsquery({cfg}, %s)"
 # any term: an OR of the query's stemmed lexemes ('simple' keeps them as they are)
 _ANY_TERM = (
     "(SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | '))"
-    " FROM unnest(to_tsvector('english', %s)))"
+    " FROM unnest(to_tsvector({cfg}, %s)))"
 )
+
+
+def _configs(conn: psycopg.Connection, tenant: str, filters: Filters) -> list[str]:
+    """The text search configurations of the tenant's (filtered) videos: a few at most."""
+    langs = list(filters.languages) or None
+    rows = conn.execute(
+        "SELECT DISTINCT vystra_ts_config(language)::text FROM videos WHERE tenant = %s"
+        " AND (%s::text[] IS NULL OR language = ANY(%s::text[]))",
+        (tenant, langs, langs),
+    ).fetchall()
+    return sorted(r[0] for r in rows)
 
 
 def _keyword_ids(conn, query, tenant, depth, filters, any_term) -> list[tuple[str, int]]:
@@ -163,52 +178,58 @@ def _keyword_ids(conn, query, tenant, depth, filters, any_term) -> list[tuple[st
 
     Matching all terms first keeps common words from pulling thousands of rows into ranking.
     """
-    found = _keyword_query(conn, _ALL_TERMS, query, tenant, depth, filters)
+    configs = _configs(conn, tenant, filters)
+    if not configs:
+        return []
+    found = _keyword_query(conn, _ALL_TERMS, query, tenant, depth, filters, configs)
     if any_term and len(found) < depth:
         seen = set(found)
-        more = _keyword_query(conn, _ANY_TERM, query, tenant, depth, filters)
+        more = _keyword_query(conn, _ANY_TERM, query, tenant, depth, filters, configs)
         found += [k for k in more if k not in seen][: depth - len(found)]
     return found
 
 
-def _keyword_query(conn, tsquery_sql, query, tenant, depth, filters) -> list[tuple[str, int]]:
+def _keyword_query(
+    conn, tsquery_sql, query, tenant, depth, filters, configs
+) -> list[tuple[str, int]]:
     where, args = _scope(filters)
+    # one indexable condition per configuration in use, each with its own stemmed query
+    match = " OR ".join(
+        "(s.ts_config = %s::regconfig AND s.tsv @@ " + tsquery_sql.format(cfg="%s::regconfig") + ")"
+        for _ in configs
+    )
+    match_args = [a for cfg in configs for a in (cfg, cfg, query)]
+    rank = tsquery_sql.format(cfg="s.ts_config")
     rows = conn.execute(
-        f"WITH q AS (SELECT {tsquery_sql} AS q)"
-        " SELECT s.video_id, s.ordinal FROM segments s, q"
-        f" WHERE q.q IS NOT NULL AND s.tsv @@ q.q AND s.tenant = %s{where}"
-        " ORDER BY ts_rank_cd(s.tsv, q.q, 1) DESC, s.video_id, s.ordinal LIMIT %s",
-        (query, tenant, *args, depth),
+        "SELECT s.video_id, s.ordinal FROM segments s"
+        f" WHERE ({match}) AND s.tenant = %s{where}"
+        f" ORDER BY ts_rank_cd(s.tsv, {rank}, 1) DESC, s.video_id, s.ordinal LIMIT %s",
+        (*match_args, tenant, *args, query, depth),
     ).fetchall()
     return [(r[0], r[1]) for r in rows]
 
 
-def _query_terms(conn: psycopg.Connection, query: str) -> list[str]:
-    row = conn.execute(
-        "SELECT coalesce(tsvector_to_array(to_tsvector('english', %s)), '{}')", (query,)
-    ).fetchone()
-    return list(row[0]) if row else []
-
-
-def _load(conn, keys, tenant, query, terms, vector) -> list[_Candidate]:
+def _load(conn, keys, tenant, query, vector) -> list[_Candidate]:
     """Everything ranking needs about each candidate, in one round trip."""
     rows = conn.execute(
         "SELECT s.video_id, s.ordinal, v.title, v.source, v.language, s.start_s, s.end_s,"
         " s.text, s.word_starts, s.word_offsets, s.sentence_vectors,"
         " CASE WHEN %s::vector IS NULL THEN 0 ELSE 1 - (s.embedding <=> %s::vector) END,"
-        " ts_rank_cd(s.tsv, plainto_tsquery('english', %s), 1),"
+        " ts_rank_cd(s.tsv, plainto_tsquery(s.ts_config, %s), 1),"
         " (SELECT coalesce(array_agg(cardinality(t.positions)), '{}') FROM unnest(s.tsv) t"
-        "  WHERE t.lexeme = ANY(%s))"
+        "  WHERE t.lexeme = ANY(qt.terms)), qt.terms, s.ts_config::text"
         " FROM unnest(%s::text[], %s::int[]) AS k(video_id, ordinal)"
         " JOIN segments s ON s.video_id = k.video_id AND s.ordinal = k.ordinal"
-        " JOIN videos v ON v.id = s.video_id WHERE s.tenant = %s",
+        " JOIN videos v ON v.id = s.video_id,"
+        " LATERAL (SELECT coalesce(tsvector_to_array(to_tsvector(s.ts_config, %s)), '{}')"
+        "  AS terms) qt WHERE s.tenant = %s",
         (
             vector,
             vector,
             query,
-            terms,
             [k[0] for k in keys],
             [k[1] for k in keys],
+            query,
             tenant,
         ),
     ).fetchall()
@@ -228,6 +249,8 @@ def _load(conn, keys, tenant, query, terms, vector) -> list[_Candidate]:
             cosine=float(r[11]),
             rank=float(r[12]),
             term_counts=list(r[13]),
+            terms=list(r[14]),
+            config=r[15],
         )
         for r in rows
     ]
@@ -275,7 +298,7 @@ def _sentence_cosines(embedder, vector, cands, per_unit, embed_missing) -> np.nd
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
-def _score_sentences(conn, embedder, vector, mode, cands, terms, embed_missing=True) -> None:
+def _score_sentences(conn, embedder, vector, mode, cands, embed_missing=True) -> None:
     """Find each candidate's sentence that best matches the query: its start becomes the
     moment's start, and its similarity joins the unit's in ranking (a unit of several topics
     matches a precise question through its one answering sentence)."""
@@ -285,14 +308,18 @@ def _score_sentences(conn, embedder, vector, mode, cands, terms, embed_missing=T
     if mode is not Mode.keyword and vector is not None and flat:
         cosines = _sentence_cosines(embedder, vector, cands, per_unit, embed_missing)
     overlap = [0.0] * len(flat)
-    if terms and flat and mode is not Mode.semantic:
+    if flat and mode is not Mode.semantic:
+        configs = [c.config for c, unit in zip(cands, per_unit, strict=True) for _ in unit]
+        terms = [c.terms for c, unit in zip(cands, per_unit, strict=True) for _ in unit]
         rows = conn.execute(
-            "SELECT cardinality(ARRAY(SELECT unnest(tsvector_to_array(to_tsvector('english', t)))"
-            " INTERSECT SELECT unnest(%s::text[]))) FROM unnest(%s::text[]) WITH ORDINALITY"
-            " AS u(t, n) ORDER BY n",
-            (terms, flat),
+            "SELECT cardinality(ARRAY(SELECT unnest(tsvector_to_array(to_tsvector(c, t)))"
+            " INTERSECT SELECT unnest(string_to_array(q, ' ')))),"
+            " cardinality(string_to_array(q, ' '))"
+            " FROM unnest(%s::text[], %s::regconfig[], %s::text[]) WITH ORDINALITY"
+            " AS u(t, c, q, n) ORDER BY n",
+            (flat, configs, [" ".join(t) for t in terms]),
         ).fetchall()
-        overlap = [r[0] / len(terms) for r in rows]
+        overlap = [r[0] / r[1] if r[1] else 0.0 for r in rows]
     n = 0
     for cand, unit in zip(cands, per_unit, strict=True):
         scores = [float(cosines[n + i]) + overlap[n + i] for i in range(len(unit))]
@@ -305,15 +332,19 @@ def _score_sentences(conn, embedder, vector, mode, cands, terms, embed_missing=T
         n += len(unit)
 
 
-def _highlights(conn, texts: list[str], query: str) -> list[str]:
+def _highlights(conn, texts: list[str], configs: list[str], query: str) -> list[str]:
     if not texts:
         return []
     rows = conn.execute(
-        f"WITH q AS (SELECT {_ANY_TERM} AS q)"
-        " SELECT CASE WHEN q.q IS NULL THEN t ELSE ts_headline('english', t, q.q,"
+        f"SELECT (SELECT CASE WHEN q IS NULL THEN t ELSE ts_headline(c, t, q,"
         "  'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', HighlightAll=true') END"
-        " FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, n), q ORDER BY n",
-        (query, [t.replace(moments.MARK_OPEN, "").replace(moments.MARK_CLOSE, "") for t in texts]),
+        f"  FROM (SELECT {_ANY_TERM.format(cfg='c')} AS q) any_term)"
+        " FROM unnest(%s::text[], %s::regconfig[]) WITH ORDINALITY AS u(t, c, n) ORDER BY n",
+        (
+            query,
+            [t.replace(moments.MARK_OPEN, "").replace(moments.MARK_CLOSE, "") for t in texts],
+            configs,
+        ),
     ).fetchall()
     return [moments.highlight_html(r[0]) for r in rows]
 
@@ -409,8 +440,7 @@ def search_page(
     keys = list(dict.fromkeys(semantic_ids + keyword_ids))
     if not keys:
         return Page([])
-    terms = _query_terms(conn, query)
-    cands = _load(conn, keys, tenant, query, terms, vector)
+    cands = _load(conn, keys, tenant, query, vector)
     rrf = {k: 0.0 for k in keys}
     for ranking in (semantic_ids, keyword_ids):
         for rank, k in enumerate(ranking, start=1):
@@ -419,7 +449,7 @@ def search_page(
     def rate(c: _Candidate) -> None:
         cosine = moments.passage_cosine(c.cosine, c.sentence_cosine)
         sem = moments.semantic_relevance(cosine)
-        kw = moments.keyword_relevance(c.term_counts, len(terms))
+        kw = moments.keyword_relevance(c.term_counts, len(c.terms))
         if mode is Mode.semantic:
             c.relevance, c.score = sem, c.cosine
         elif mode is Mode.keyword:
@@ -437,18 +467,16 @@ def search_page(
         # rerank the best candidates by their best sentence (a fixed depth, so pages agree)
         # units stored before sentence vectors existed keep their rank; their start is found below
         top = [c for c in cands[:RERANK_DEPTH] if c.sentence_vectors]
-        _score_sentences(conn, embedder, vector, mode, top, terms, embed_missing=False)
+        _score_sentences(conn, embedder, vector, mode, top, embed_missing=False)
         for c in top:
             rate(c)
         cands.sort(key=order)
     groups = _collapse(cands)
     page = groups[offset : offset + limit]
     leads = [g[0] for g in page]
-    _score_sentences(
-        conn, embedder, vector, mode, [c for c in leads if c.moment_start is None], terms
-    )
+    _score_sentences(conn, embedder, vector, mode, [c for c in leads if c.moment_start is None])
     starts = [c.start if c.moment_start is None else c.moment_start for c in leads]
-    highlights = _highlights(conn, [c.text for c in leads], query)
+    highlights = _highlights(conn, [c.text for c in leads], [c.config for c in leads], query)
     hits = []
     for group, start, marked in zip(page, starts, highlights, strict=True):
         lead = group[0]

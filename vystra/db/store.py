@@ -183,13 +183,14 @@ def write_segments(
                 )
         conn.execute(
             "INSERT INTO segments (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
-            " word_starts, word_offsets, sentence_vectors) SELECT video_id, ordinal, tenant,"
-            " start_s, end_s, text, embedding, word_starts, word_offsets, sentence_vectors"
-            " FROM segments_batch"
+            " word_starts, word_offsets, sentence_vectors, ts_config) SELECT b.video_id,"
+            " b.ordinal, b.tenant, b.start_s, b.end_s, b.text, b.embedding, b.word_starts,"
+            " b.word_offsets, b.sentence_vectors, vystra_ts_config(v.language)"
+            " FROM segments_batch b JOIN videos v ON v.id = b.video_id"
             " ON CONFLICT (video_id, ordinal) DO UPDATE SET start_s = EXCLUDED.start_s,"
             " end_s = EXCLUDED.end_s, text = EXCLUDED.text, embedding = EXCLUDED.embedding,"
             " word_starts = EXCLUDED.word_starts, word_offsets = EXCLUDED.word_offsets,"
-            " sentence_vectors = EXCLUDED.sentence_vectors"
+            " sentence_vectors = EXCLUDED.sentence_vectors, ts_config = EXCLUDED.ts_config"
         )
         conn.execute(
             "UPDATE videos SET processed_seconds = %s, segment_count = %s, updated_at = now()"
