@@ -474,7 +474,10 @@ def search_page(
     groups = _collapse(cands)
     page = groups[offset : offset + limit]
     leads = [g[0] for g in page]
-    _score_sentences(conn, embedder, vector, mode, [c for c in leads if c.moment_start is None])
+    # moments not placed by the rerank; units without word times (stored before #14, or from a
+    # transcriber that gives none) cannot start anywhere but at their start
+    unplaced = [c for c in leads if c.moment_start is None and c.word_starts]
+    _score_sentences(conn, embedder, vector, mode, unplaced)
     starts = [c.start if c.moment_start is None else c.moment_start for c in leads]
     highlights = _highlights(conn, [c.text for c in leads], [c.config for c in leads], query)
     hits = []
