@@ -636,6 +636,10 @@ class Controller:
 
     def post_event(self, ing: Ingest, type_: str, reason: str, message: str) -> None:
         def post() -> None:
+            waited = 0.0  # Events inform; they go after the Job creates in flight
+            while self._creates_in_flight > 0 and waited < 0.5:
+                time.sleep(0.01)
+                waited += 0.01
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             try:
                 self.kube.create_event(
