@@ -50,7 +50,7 @@ log = logging.getLogger("vystra.operator")
 
 JOB_THREADS = 16  # concurrent Job creates: 500 admitted at once are created in about a second
 OTHERS_EVERY = 15.0  # seconds between recounts of other workloads' accelerator requests
-POSITION_WRITES_PER_PASS = 20  # queue-position refreshes per pass (about one a second)
+POSITION_WRITES_PER_SECOND = 5.0  # queue-position refreshes, whatever the rate of passes
 POSITION_EVERY = 60.0  # at most once a minute per resource
 INF = float("inf")
 UNBOUND = (
@@ -129,6 +129,7 @@ class Controller:
         self._tracked: dict[str, str | None] = {}  # uid -> flavor running on, None: waiting
         self._unmarked: set[str] = set()  # waiting, Queued not yet written
         self._positions: deque[tuple[float, str]] = deque()  # (last refresh, uid), oldest first
+        self._position_tokens, self._position_refill = 0.0, time.time()
         self._others: dict[str, int] = {}  # flavor -> units requested by others' pods
         self._others_at = 0.0
         self.leading = False
@@ -568,10 +569,18 @@ class Controller:
     # -- queue position ----------------------------------------------------------------------
 
     def _refresh_positions(self, now: float) -> None:
-        """Position and expected start, for at most a few queued resources per pass, each at
-        most once a minute: never a rewrite of the whole queue."""
-        budget = POSITION_WRITES_PER_PASS
-        while budget and self._positions and now - self._positions[0][0] >= POSITION_EVERY:
+        """Position and expected start of queued resources, each at most once a minute and
+        at most POSITION_WRITES_PER_SECOND in all: never a rewrite of the whole queue."""
+        self._position_tokens = min(
+            2 * POSITION_WRITES_PER_SECOND,
+            self._position_tokens + (now - self._position_refill) * POSITION_WRITES_PER_SECOND,
+        )
+        self._position_refill = now
+        while (
+            self._position_tokens >= 1
+            and self._positions
+            and now - self._positions[0][0] >= POSITION_EVERY
+        ):
             _, uid = self._positions.popleft()
             ing = self.ingests.get(uid)
             if ing is None or self._tracked.get(uid, "gone") is not None:
@@ -585,7 +594,7 @@ class Controller:
             message = f"{info.message}; position {info.position}, expected start {eta}"
             if message == ing.message:
                 continue
-            budget -= 1
+            self._position_tokens -= 1
             queue_status: dict[str, Any] = {"position": info.position}
             if start != INF:
                 queue_status["startsInSeconds"] = round(start)
