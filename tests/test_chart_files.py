@@ -100,14 +100,15 @@ def test_every_value_is_documented() -> None:
 
 
 def test_worker_configuration_reaches_operator_and_api(helm) -> None:
-    """The names the operator is told are the objects the chart makes, and the Secret it
-    copies to worker namespaces holds no Stripe key."""
+    """The names the operator is told are the objects the chart makes, all in the release's
+    namespace where worker Jobs run, and the workers' Secret holds no Stripe key."""
     docs = helm.template("-f", str(FULL))
     operator = find(docs, "Deployment", "vystra-operator")["spec"]["template"]["spec"]
     env = {e["name"]: e for e in operator["containers"][0]["env"]}
     assert env["VYSTRA_OPERATOR_WORKER_SECRET"]["value"] == "vystra-secrets"  # existingSecret
-    for key in ("WORKER_CONFIG_MAP", "WORKER_SERVICE_ACCOUNT", "WORKER_CLUSTER_ROLE"):
+    for key in ("WORKER_CONFIG_MAP", "WORKER_SERVICE_ACCOUNT"):
         assert env[f"VYSTRA_OPERATOR_{key}"]["value"] == "vystra-worker"
+    assert env["VYSTRA_OPERATOR_JOBS_NAMESPACE"]["value"] == "default"  # the release namespace
     find(docs, "ConfigMap", "vystra-worker")
     find(docs, "ServiceAccount", "vystra-worker")
     find(docs, "ClusterRole", "vystra-worker")

@@ -94,21 +94,35 @@ def tenant_ns(cluster, namespace, policies):
         f"--user={USER}",
         check=False,
     )
+    # a new policy takes a moment to reach the API server's admission: wait until it bites
+    cluster.wait_for(
+        lambda: (
+            apply_as_alice(
+                cluster, namespace, "probe", {"labels": {TENANT_LABEL: "x"}}, dry_run=True
+            ).returncode
+            != 0
+        ),
+        60,
+        "the admission policies in force",
+    )
     yield namespace, unbound
     cluster.kubectl("delete", "clusterrolebinding", f"ns-edit-{unbound}", check=False)
     cluster.kubectl("delete", "clusterrole", f"ns-edit-{unbound}", check=False)
     cluster.core.delete_namespace(unbound)
 
 
-def apply_as_alice(cluster, ns: str, name: str, metadata: dict | None = None, **spec):
+def apply_as_alice(
+    cluster, ns: str, name: str, metadata: dict | None = None, dry_run: bool = False, **spec
+):
     body = {
         "apiVersion": "vystra.io/v1alpha1",
         "kind": "VideoIngest",
         "metadata": {"name": name, "namespace": ns, **(metadata or {})},
         "spec": {"source": "s3://vystra/talks/a.mp4", **spec},
     }
+    args = ["--dry-run=server"] if dry_run else []
     return cluster.kubectl(
-        "--as", USER, "apply", "-f", "-", input=yaml.safe_dump(body), check=False
+        "--as", USER, "apply", *args, "-f", "-", input=yaml.safe_dump(body), check=False
     )
 
 
