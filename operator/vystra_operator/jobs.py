@@ -26,7 +26,6 @@ LABEL_NAMESPACE = "vystra.io/ingest-namespace"
 LABEL_UID = "vystra.io/ingest-uid"
 LABEL_POOL = "vystra.io/pool"
 FINALIZER = "vystra.io/outcome"
-RETAIN_ANNOTATION = "vystra.io/retain"  # spec.retain when the Job was made: read after a delete
 TENANT_ANNOTATION = "vystra.io/tenant"
 SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 
@@ -100,7 +99,6 @@ def render_job(
             "namespace": settings.jobs_location(),
             "labels": job_labels,
             "annotations": {
-                RETAIN_ANNOTATION: str(spec.retain).lower(),
                 TENANT_ANNOTATION: tenant,
             },
             "finalizers": [FINALIZER],

@@ -105,15 +105,6 @@ class Kube:
     def create_job(self, namespace: str, job: dict[str, Any]) -> None:
         self.call(self.batch.create_namespaced_job, namespace, job)
 
-    def set_job_ttl(self, namespace: str, name: str, seconds: int) -> None:
-        self.call(
-            self.batch.patch_namespaced_job,
-            name,
-            namespace,
-            {"spec": {"ttlSecondsAfterFinished": seconds}},
-            _content_type="application/merge-patch+json",
-        )
-
     def delete_job(self, namespace: str, name: str) -> None:
         self.call(
             self.batch.delete_namespaced_job, name, namespace, propagation_policy="Background"

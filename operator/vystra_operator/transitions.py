@@ -12,7 +12,7 @@ is unit-tested without a cluster (tests/operator/test_transitions.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,7 +81,6 @@ class Outcome:
     want: Want
     media_seconds: float | None = None
     wall_seconds: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def set_conditions(

@@ -13,7 +13,6 @@ from vystra_operator.jobs import (
     FINALIZER,
     LABEL_POOL,
     LABEL_UID,
-    RETAIN_ANNOTATION,
     TENANT_ANNOTATION,
 )
 
@@ -123,7 +122,6 @@ class Job:
     finished_at: float | None
     deleting: bool
     held: bool  # our finalizer is on it
-    retain: bool
     tenant: str  # as bound when the Job was made
 
     @classmethod
@@ -154,7 +152,6 @@ class Job:
             finished_at=finished_at,
             deleting=bool(meta.get("deletionTimestamp")),
             held=FINALIZER in (meta.get("finalizers") or []),
-            retain=(meta.get("annotations") or {}).get(RETAIN_ANNOTATION) == "true",
             tenant=(meta.get("annotations") or {}).get(TENANT_ANNOTATION, ""),
         )
 
