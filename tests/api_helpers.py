@@ -53,8 +53,16 @@ def stream_events(
         return list(sse_events(response.iter_lines()))
 
 
-def seed_video(db: Database, embedder: Embedder, tenant: str, title: str, texts: list[str]) -> str:
-    """A ready video with one 10-second segment per text, written through the store."""
+def seed_video(
+    db: Database,
+    embedder: Embedder,
+    tenant: str,
+    title: str,
+    texts: list[str],
+    language: str | None = None,
+) -> str:
+    """A ready video with one 10-second segment per text, written through the store as the
+    pipeline writes it (its language first, when given)."""
     video_id = store.video_id_for(tenant, title)
     chunks = [Chunk(i, i * 10.0, i * 10.0 + 9.5, text) for i, text in enumerate(texts)]
     with db.connect() as conn:
@@ -69,6 +77,10 @@ def seed_video(db: Database, embedder: Embedder, tenant: str, title: str, texts:
             duration=len(texts) * 10.0,
             options={},
         )
+        if language is not None:
+            store.set_transcription(
+                conn, video_id, language=language, model="test", embedding_model=embedder.name
+            )
         store.write_segments(
             conn,
             video_id=video_id,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from api_helpers import seed_video
 
 from vystra.db import store
 from vystra.demo import make_talk_video
@@ -204,43 +205,13 @@ def test_filters_by_language_and_date(ingested_talk, db, settings):
     assert found(created_before=now - timedelta(days=1)) == set()
 
 
-def seed(db, embedder, tenant: str, title: str, language: str, texts: list[str]) -> str:
-    """A video written through the store as the pipeline writes it: language first."""
-    video_id = store.video_id_for(tenant, title)
-    chunks = [Chunk(i, i * 10.0, i * 10.0 + 9.0, t) for i, t in enumerate(texts)]
-    with db.connect() as conn:
-        store.begin_video(
-            conn,
-            video_id=video_id,
-            tenant=tenant,
-            title=title,
-            source=f"https://media.example/{title}.mp4",
-            sha256=title,
-            size_bytes=1,
-            duration=len(texts) * 10.0,
-            options={},
-        )
-        store.set_transcription(
-            conn, video_id, language=language, model="test", embedding_model=embedder.name
-        )
-        store.write_segments(
-            conn,
-            video_id=video_id,
-            tenant=tenant,
-            chunks=chunks,
-            vectors=embedder.embed(texts),
-            processed_seconds=len(texts) * 10.0,
-        )
-    return video_id
-
-
 def test_keyword_search_stems_in_the_videos_language(db, settings, tenant):
     embedder = get_embedder(settings)
-    french = seed(
-        db, embedder, tenant, "oiseaux", "fr", ["Les oiseaux chantaient dans les arbres."]
+    french = seed_video(
+        db, embedder, tenant, "oiseaux", ["Les oiseaux chantaient dans les arbres."], "fr"
     )
-    seed(db, embedder, tenant, "birds", "en", ["Les oiseaux chantaient, said the tourist."])
-    japanese = seed(db, embedder, tenant, "tokyo", "ja", ["東京 タワー は 高い"])
+    seed_video(db, embedder, tenant, "birds", ["Les oiseaux chantaient, said the tourist."], "en")
+    japanese = seed_video(db, embedder, tenant, "tokyo", ["東京 タワー は 高い"], "ja")
     with db.connect() as conn:
         configs = dict(
             conn.execute(

@@ -40,8 +40,7 @@ def camel(name: str) -> str:
 def test_spec_fields_match_the_schema():
     props = schema()["spec"]["properties"]
     typed = {camel(f.name) for f in dataclasses.fields(Spec)}
-    # priorityClass is read by the operator's scheduler from the raw spec, by name
-    assert typed | {"priorityClass"} == set(props)
+    assert typed == set(props)
 
 
 def test_enums_and_defaults_match_the_schema():

@@ -90,6 +90,7 @@ class Spec:
     model: str | None = None
     accelerator: Accelerator = Accelerator.AUTO
     priority: int = 0
+    priority_class: str | None = None  # one the administrator defines; unknown: the default
     duration_hint_seconds: float | None = None
     segmenting: Segmenting = Segmenting()
     insights: bool = True
@@ -108,6 +109,7 @@ class Spec:
             model=spec.get("model") or None,
             accelerator=Accelerator(spec.get("accelerator") or "auto"),
             priority=int(spec.get("priority") or 0),
+            priority_class=spec.get("priorityClass") or None,
             duration_hint_seconds=(
                 float(spec["durationHintSeconds"]) if spec.get("durationHintSeconds") else None
             ),

@@ -23,8 +23,9 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -76,6 +77,7 @@ class Controller:
         self.scheduling = scheduling
         self.kube = kube
         self.flavors: dict[str, Flavor] = {f.name: f for f in scheduling.flavors}
+        self._classes = {p.name for p in scheduling.priority_classes}
         # unique per process, as client-go's: two replicas on one host never share a Lease
         self.identity = f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
         self.scheduler = Scheduler(scheduling)
@@ -126,6 +128,9 @@ class Controller:
         self._creates_in_flight = 0  # read by status writers, which yield to creates
         self._created: set[str] = set()  # created, not yet seen by the Job informer
         self._create_failures: dict[str, int] = {}
+        self._later: list[tuple[float, str]] = []  # (when, uid): sync again then
+        self._cleanups: dict[str, tuple[str, bool, float]] = {}  # uid -> key, retain, not before
+        self._side_busy: set[str] = set()  # Jobs with a release or delete in flight
         self._tracked: dict[str, str | None] = {}  # uid -> flavor running on, None: waiting
         self._unmarked: set[str] = set()  # waiting, Queued not yet written
         self._positions: deque[tuple[float, str]] = deque()  # (last refresh, uid), oldest first
@@ -224,9 +229,9 @@ class Controller:
                 self.tenant_of[ns.name] = new.tenant
             else:
                 self.tenant_of.pop(ns.name, None)
-            waiting = [i.uid for i in self.ingests.values() if i.namespace == ns.name]
-            self._dirty.update(waiting)  # a binding made or undone: its ingests move
-            self._wake.notify()
+            if self.synced():  # a binding made or undone later: its ingests move
+                self._dirty.update(i.uid for i in self.ingests.values() if i.namespace == ns.name)
+                self._wake.notify()
 
     def _node_changed(self, old: Node | None, new: Node | None) -> None:
         with self._wake:
@@ -271,12 +276,15 @@ class Controller:
         now = time.time()
         if rebuild:
             self._reset()
-            dirty = {i.uid for i in self.ingests.values()} | set(self._tracked)
-            self._sweep_origins()
+            # Jobs whose resource went while no operator watched are synced (and deleted) too
+            dirty = {i.uid for i in self.ingests.values()} | set(self.job_of)
+            self.side_pool.submit(self._sweep_origins)
+        while self._later and self._later[0][0] <= now:
+            dirty.add(heapq.heappop(self._later)[1])
         self._drain_results(now)
         for ing in deleted.values():
             self._forget(ing.uid)
-            self.side_pool.submit(self._clean_up, ing.uid, ing.key, ing.spec.retain)
+            self._clean_up_later(ing.uid, ing.key, ing.spec.retain)
         for uid in dirty:
             try:
                 self._sync(uid, now)
@@ -284,6 +292,7 @@ class Controller:
                 log.exception("sync of %s failed; retrying", uid)
                 self._retry_later(uid)
         self._retry_due(now)
+        self._clean_up_due(now)
         self._refresh_capacity(now)
         self._admit(now)
         self._refresh_positions(now)
@@ -320,22 +329,21 @@ class Controller:
 
     def _priority_class(self, ing: Ingest) -> str:
         """The administrator's class named by ``spec.priorityClass``, else the default."""
-        wanted = (ing.body.get("spec") or {}).get("priorityClass")
-        classes = {p.name for p in self.scheduling.priority_classes}
-        return wanted if wanted in classes else self.scheduling.default_priority_class
+        wanted = ing.spec.priority_class
+        return wanted if wanted in self._classes else self.scheduling.default_priority_class
 
     def _sync(self, uid: str, now: float) -> None:
         ing = self.ingests.get(uid)
         job = self.job_of.get(uid)
         if ing is None:
             self._forget(uid)
-            if job is not None and not job.deleting:  # its resource is gone: so is the Job
-                self.side_pool.submit(self.retire_job, job.namespace, job.name)
+            if job is not None and (job.held or not job.deleting):  # gone: so is the Job
+                self._side_once(job, self.retire_job)
             return
         if ing.terminal:
             self._forget(uid)
             if job is not None and job.held and not self.writer.pending(uid):
-                self.side_pool.submit(self.release_job, job.namespace, job.name)
+                self._side_once(job, self.release_job)
             return
         if uid in self._creating:
             return  # its create answers first
@@ -343,7 +351,7 @@ class Controller:
             self._created.discard(uid)
             if job.deleting and job.finished is None:
                 # deleted by hand while running: let it go, then run the ingest again
-                self.side_pool.submit(self.release_job, job.namespace, job.name)
+                self._side_once(job, self.release_job)
                 return
             if self._tracked.get(uid) is None:
                 self.scheduler.started(uid, job.pool, job.created, self._workload(ing))
@@ -395,11 +403,25 @@ class Controller:
         self._create_failures.pop(uid, None)
 
     def _retry_later(self, uid: str) -> None:
-        def again() -> None:
-            time.sleep(2.0)
-            self._mark(uid)
+        heapq.heappush(self._later, (time.time() + 2.0, uid))
 
-        self.side_pool.submit(again)
+    def _side_once(self, job: Job, action: Callable[[str, str], None]) -> None:
+        """Release or delete a Job on a side thread, once at a time however often it syncs."""
+        with self._wake:
+            if job.uid in self._side_busy:
+                return
+            self._side_busy.add(job.uid)
+
+        def run() -> None:
+            try:
+                action(job.namespace, job.name)
+            except Exception as exc:  # noqa: BLE001 - its next sync tries again
+                log.warning("Job %s: %s", job.name, exc)
+            finally:
+                with self._wake:
+                    self._side_busy.discard(job.uid)
+
+        self.side_pool.submit(run)
 
     # -- admission ---------------------------------------------------------------------------
 
@@ -496,15 +518,6 @@ class Controller:
                 self._forget(uid)
                 continue
             self._submit_create(ing, flavor, message)
-        if self._retries:
-            self._wake_at(self._retries[0][0])
-
-    def _wake_at(self, when: float) -> None:
-        def later() -> None:
-            time.sleep(max(0.0, when - time.time()))
-            self._poke()
-
-        self.side_pool.submit(later)
 
     # -- capacity ----------------------------------------------------------------------------
 
@@ -610,15 +623,7 @@ class Controller:
 
     def meter(self, usage: Usage) -> None:
         with self.database().connect() as conn:
-            record_usage(
-                conn,
-                tenant=usage.tenant,
-                ingest_id=usage.ingest_id,
-                ingest_key=usage.ingest_key,
-                seconds=usage.seconds,
-                video_id=usage.video_id,
-                reused=usage.reused,
-            )
+            record_usage(conn, **asdict(usage))
 
     def release_job(self, namespace: str, name: str) -> None:
         """Remove our finalizer: the Job may now be deleted (by its TTL, or already)."""
@@ -680,24 +685,34 @@ class Controller:
 
     # -- clean-up of deleted resources -------------------------------------------------------
 
-    def _clean_up(self, uid: str, key: str, retain: bool) -> None:
-        """A VideoIngest is gone: delete its Job (its pods go with it), wait until no pod of
-        it runs, then remove its video unless retained or reused."""
-        job = self.job_of.get(uid)
+    def _clean_up_later(self, uid: str, key: str, retain: bool, delay: float = 0.0) -> None:
+        """Its video goes once neither its Job nor a pod of it is left (_clean_up_due)."""
+        with self._wake:
+            self._cleanups[uid] = (key, retain, time.time() + delay)
+
+    def _clean_up_due(self, now: float) -> None:
+        with self._wake:
+            ready = [
+                (uid, key, retain)
+                for uid, (key, retain, after) in self._cleanups.items()
+                if after <= now and uid not in self.job_of and uid not in self.pods_of
+            ]
+            for uid, _, _ in ready:
+                del self._cleanups[uid]
+        for uid, key, retain in ready:
+            self.side_pool.submit(self._remove_video, uid, key, retain)
+
+    def _remove_video(self, uid: str, key: str, retain: bool) -> None:
+        """Remove a gone resource's video unless retained or reused (origins.remove)."""
         try:
-            if job is not None:
-                self.retire_job(job.namespace, job.name)
-            deadline = time.monotonic() + 600
-            while self.pods_of.get(uid) and time.monotonic() < deadline:
-                time.sleep(0.5)
             with self.database().connect() as conn:
                 removed = origin_rows.remove(conn, uid, retain=retain)
-            if removed:
-                log.info("deleted video %s of %s", removed, key)
         except Exception as exc:  # noqa: BLE001 - retried; a restart's sweep finishes it too
             log.warning("clean-up of %s: %s; retrying", key, exc)
-            time.sleep(5)
-            self.side_pool.submit(self._clean_up, uid, key, retain)
+            self._clean_up_later(uid, key, retain, delay=5.0)
+            return
+        if removed:
+            log.info("deleted video %s of %s", removed, key)
 
     def _sweep_origins(self) -> None:
         """Videos of VideoIngests deleted while no operator watched: cleaned up now."""
@@ -708,4 +723,4 @@ class Controller:
             log.warning("sweep of deleted VideoIngests: %s", exc)
             return
         for orphan in orphans:
-            self.side_pool.submit(self._clean_up, orphan.uid, orphan.key, orphan.retain)
+            self._clean_up_later(orphan.uid, orphan.key, orphan.retain)

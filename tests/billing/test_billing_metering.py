@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 from api_helpers import Caller
@@ -81,16 +82,8 @@ def test_videoingest_success_is_metered_once_across_operator_restarts(
         return outcome.want.usage
 
     def meter(facts: Usage) -> bool:
-        with db.connect() as conn:
-            return record_usage(
-                conn,
-                tenant=facts.tenant,
-                ingest_id=facts.ingest_id,
-                ingest_key=facts.ingest_key,
-                seconds=facts.seconds,
-                video_id=facts.video_id,
-                reused=facts.reused,
-            )
+        with db.connect() as conn:  # as the operator meters: the facts are the arguments
+            return record_usage(conn, **asdict(facts))
 
     first = usage(str(uuid.uuid4()))
     # three passes (or three operator lives) see the same finished Job
