@@ -49,6 +49,7 @@ from vystra_operator.view import Ingest, Job, Namespace, Node, Pod
 
 log = logging.getLogger("vystra.operator")
 
+YIELD_SECONDS = 0.5  # longest a status write or Event waits for Job creates in flight
 JOB_THREADS = 16  # concurrent Job creates: 500 admitted at once are created in about a second
 OTHERS_EVERY = 15.0  # seconds between recounts of other workloads' accelerator requests
 POSITION_WRITES_PER_SECOND = 5.0  # queue-position refreshes, whatever the rate of passes
@@ -125,7 +126,9 @@ class Controller:
         self._results: queue.SimpleQueue[_Result] = queue.SimpleQueue()
         self._retries: list[tuple[float, str, str, str]] = []  # (when, uid, flavor, message)
         self._creating: dict[str, str] = {}  # uid -> flavor: create in flight or to retry
-        self._creates_in_flight = 0  # read by status writers, which yield to creates
+        self._creates_in_flight = 0
+        self._creates_idle = threading.Event()  # status writes and Events wait on it, briefly
+        self._creates_idle.set()
         self._created: set[str] = set()  # created, not yet seen by the Job informer
         self._create_failures: dict[str, int] = {}
         self._later: list[tuple[float, str]] = []  # (when, uid): sync again then
@@ -151,7 +154,7 @@ class Controller:
             post_event=self.post_event,
             meter=self.meter,
             release_job=lambda name: self.release_job(self.jobs_namespace, name),
-            jobs_busy=lambda: self._creates_in_flight > 0,
+            yield_to_creates=self.yield_to_creates,
         )
         self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
 
@@ -452,9 +455,14 @@ class Controller:
         self._creating[uid] = flavor
         self._submit_create(ing, flavor, message)
 
+    def yield_to_creates(self) -> None:
+        """Let the Job creates in flight go first (for at most YIELD_SECONDS)."""
+        self._creates_idle.wait(YIELD_SECONDS)
+
     def _submit_create(self, ing: Ingest, flavor: str, message: str) -> None:
         with self._wake:
             self._creates_in_flight += 1
+            self._creates_idle.clear()
         self.job_pool.submit(self._create_job, ing, flavor, message)
 
     def _create_job(self, ing: Ingest, flavor: str, message: str) -> None:
@@ -473,6 +481,8 @@ class Controller:
             error = exc
         with self._wake:
             self._creates_in_flight -= 1
+            if self._creates_in_flight == 0:
+                self._creates_idle.set()
         self._results.put(_Result(ing.uid, flavor, name, message, error))
         self._poke()
 
@@ -650,10 +660,7 @@ class Controller:
 
     def post_event(self, ing: Ingest, type_: str, reason: str, message: str) -> None:
         def post() -> None:
-            waited = 0.0  # Events inform; they go after the Job creates in flight
-            while self._creates_in_flight > 0 and waited < 0.5:
-                time.sleep(0.01)
-                waited += 0.01
+            self.yield_to_creates()  # Events inform; they go after the Job creates in flight
             stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             try:
                 self.kube.create_event(

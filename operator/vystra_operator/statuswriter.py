@@ -12,10 +12,11 @@ release the Job (remove its finalizer) — only once the outcome is recorded may
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,8 +29,6 @@ from vystra_operator.transitions import Want, set_conditions
 from vystra_operator.view import Ingest
 
 log = logging.getLogger("vystra.operator")
-
-YIELD_SECONDS = 0.5  # longest a status write waits for Job creates in flight
 
 
 @dataclass
@@ -51,7 +50,7 @@ class StatusWriter:
         post_event: Callable[[Ingest, str, str, str], None],
         meter: Callable[[Any], None],
         release_job: Callable[[str], None],
-        jobs_busy: Callable[[], bool],
+        yield_to_creates: Callable[[], None],
         threads: int = 8,
     ) -> None:
         self.kube = kube
@@ -59,10 +58,12 @@ class StatusWriter:
         self.post_event = post_event
         self.meter = meter
         self.release_job = release_job
-        self.jobs_busy = jobs_busy
+        self.yield_to_creates = yield_to_creates
         self._lock = threading.Condition()
         self._pending: dict[str, _Entry] = {}
-        self._ready: deque[str] = deque()
+        # (not before, order, uid): due entries in arrival order, backed-off ones when due
+        self._ready: list[tuple[float, int, str]] = []
+        self._order = itertools.count()
         self._in_flight: set[str] = set()
         self._stop = False
         self.writes = 0  # status patches sent, for the benchmark and metrics
@@ -86,7 +87,7 @@ class StatusWriter:
             if entry is None:
                 self._pending[ing.uid] = _Entry(ing.namespace, ing.name, ing.uid, job_name, want)
                 if ing.uid not in self._in_flight:
-                    self._ready.append(ing.uid)
+                    self._push(0.0, ing.uid)
             else:
                 entry.want = entry.want.merged(want)
                 entry.job_name = job_name or entry.job_name
@@ -102,22 +103,27 @@ class StatusWriter:
 
     # -- the threads -------------------------------------------------------------------------
 
+    def _push(self, not_before: float, uid: str) -> None:
+        heapq.heappush(self._ready, (not_before, next(self._order), uid))
+
     def _next(self) -> _Entry | None:
         with self._lock:
             while not self._stop:
-                now = time.monotonic()
-                for _ in range(len(self._ready)):
-                    uid = self._ready.popleft()
-                    entry = self._pending.get(uid)
-                    if entry is None or uid in self._in_flight:
-                        continue
-                    if entry.not_before > now:
-                        self._ready.append(uid)
-                        continue
-                    del self._pending[uid]
-                    self._in_flight.add(uid)
-                    return entry
-                self._lock.wait(0.2 if self._ready else 1.0)
+                if not self._ready:
+                    self._lock.wait(1.0)
+                    continue
+                not_before, _, uid = self._ready[0]
+                delay = not_before - time.monotonic()
+                if delay > 0:
+                    self._lock.wait(min(delay, 1.0))
+                    continue
+                heapq.heappop(self._ready)
+                entry = self._pending.get(uid)
+                if entry is None or uid in self._in_flight:
+                    continue  # written already, or its writer pushes it again when done
+                del self._pending[uid]
+                self._in_flight.add(uid)
+                return entry
             return None
 
     def _done(self, entry: _Entry, retry: bool) -> None:
@@ -131,17 +137,14 @@ class StatusWriter:
                     entry.want = entry.want.merged(newer.want)
                     entry.job_name = newer.job_name or entry.job_name
                 self._pending[entry.uid] = entry
-                self._ready.append(entry.uid)
+                self._push(entry.not_before, entry.uid)
             elif newer is not None:
-                self._ready.append(entry.uid)
+                self._push(0.0, entry.uid)
             self._lock.notify()
 
     def _run(self) -> None:
         while (entry := self._next()) is not None:
-            waited = 0.0
-            while self.jobs_busy() and waited < YIELD_SECONDS:
-                time.sleep(0.01)
-                waited += 0.01
+            self.yield_to_creates()
             try:
                 self._write(entry)
                 self._done(entry, retry=False)
@@ -164,7 +167,7 @@ class StatusWriter:
         if want.usage is not None:
             self.meter(want.usage)  # before the status: a failed write retries the metering
         status = {
-            **{k: str(v) if hasattr(v, "value") else v for k, v in want.status.items()},
+            **want.status,  # enums are str: they serialise as their values
             "observedGeneration": ing.generation,
         }
         if want.conditions:
