@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -36,7 +36,7 @@ from vystra.db import origins as origin_rows
 from vystra.k8s import TENANT_LABEL
 from vystra.settings import get_settings
 from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Reason
-from vystra_operator import metrics
+from vystra_operator import MANAGED_BY, metrics
 from vystra_operator.config import OperatorSettings
 from vystra_operator.flavors import Flavor, SchedulingConfig
 from vystra_operator.informer import Informer
@@ -556,33 +556,35 @@ class Controller:
     def _count_others(self) -> None:
         """Accelerator units that pods other than Vystra's request on each flavor's nodes:
         one list per accelerator node, not a watch of every pod in the cluster."""
-        counts: dict[str, int] = {}
+        resources = {f.resource for f in self.flavors.values() if f.resource is not None}
+        nodes = [n for n in self.nodes.values() if n.usable and any(n.count(r) for r in resources)]
+        taken: dict[str, Counter[str]] = {}  # node -> units requested per resource
         try:
-            nodes = [n for n in self.nodes.values() if n.usable]
-            for flavor in self.flavors.values():
-                if flavor.resource is None:
-                    continue
-                units = 0
-                for node in nodes:
-                    if not node.matches(flavor.selector()) or not node.count(flavor.resource):
-                        continue
-                    listing = self.kube.list_raw(
-                        self.kube.core.list_pod_for_all_namespaces,
-                        field_selector=f"spec.nodeName={node.name},"
-                        "status.phase!=Succeeded,status.phase!=Failed",
-                        label_selector=f"!{SELECTOR.split('=')[0]}",
-                    )
-                    for pod in listing.get("items") or []:
-                        for c in (pod.get("spec") or {}).get("containers") or []:
-                            res = c.get("resources") or {}
-                            want = (res.get("limits") or {}).get(flavor.resource) or (
+            for node in nodes:
+                listing = self.kube.call(
+                    self.kube.core.list_pod_for_all_namespaces,
+                    field_selector=f"spec.nodeName={node.name},"
+                    "status.phase!=Succeeded,status.phase!=Failed",
+                    label_selector=f"app.kubernetes.io/managed-by!={MANAGED_BY}",
+                )
+                taken[node.name] = Counter()
+                for pod in listing.get("items") or []:
+                    for c in (pod.get("spec") or {}).get("containers") or []:
+                        res = c.get("resources") or {}
+                        for r in resources:  # extended resources: the request is the limit
+                            want = (res.get("limits") or {}).get(r) or (
                                 res.get("requests") or {}
-                            ).get(flavor.resource)
-                            units += int(want or 0)
-                counts[flavor.name] = units // flavor.resource_count
+                            ).get(r)
+                            taken[node.name][r] += int(want or 0)
         except Exception as exc:  # noqa: BLE001 - capacity stays as last counted
             log.warning("counting other workloads' accelerators: %s", exc)
             return
+        counts = {
+            f.name: sum(taken[n.name][f.resource] for n in nodes if n.matches(f.selector()))
+            // f.resource_count
+            for f in self.flavors.values()
+            if f.resource is not None
+        }
         with self._wake:
             if counts != self._others:
                 self._others = counts

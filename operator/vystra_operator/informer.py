@@ -84,7 +84,7 @@ class Informer(Generic[R]):
                 delay = min(delay * 2, 30.0)
 
     def _relist(self) -> str:
-        listing = self.kube.list_raw(self.list_method, *self.args, **self._selector())
+        listing = self.kube.call(self.list_method, *self.args, **self._selector())
         self.last_contact = time.monotonic()
         fresh = {obj["metadata"]["uid"]: obj for obj in listing.get("items") or []}
         for uid, obj in fresh.items():

@@ -117,9 +117,6 @@ class Kube:
 
     # -- lists and watches (the informers) ----------------------------------------------------
 
-    def list_raw(self, method: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return self.call(method, *args, **kwargs)
-
     def watch_raw(
         self, method: Any, *args: Any, timeout_seconds: int, **kwargs: Any
     ) -> Iterator[dict[str, Any]]:

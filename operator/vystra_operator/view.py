@@ -30,15 +30,11 @@ class Ingest:
     name: str
     generation: int
     created: float
-    labels: tuple[tuple[str, str], ...]
     spec: Spec
     phase: Phase | None
     reason: str | None
     message: str | None
-    job_name: str | None
-    pool: str | None
     attempts: int
-    node: str | None
     video_id: str | None
     reused: bool
     processed: float
@@ -77,15 +73,11 @@ class Ingest:
             name=meta["name"],
             generation=int(meta.get("generation") or 1),
             created=parse_time(meta.get("creationTimestamp")),
-            labels=tuple(sorted((meta.get("labels") or {}).items())),
             spec=spec,
             phase=phase,
             reason=status.get("reason"),
             message=status.get("message"),
-            job_name=status.get("jobName"),
-            pool=status.get("pool"),
             attempts=int(status.get("attempts") or 0),
-            node=status.get("node"),
             video_id=status.get("videoId"),
             reused=bool(status.get("reused")),
             processed=float(progress.get("processedSeconds") or 0),

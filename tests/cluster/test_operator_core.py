@@ -277,9 +277,84 @@ def test_liveness_reports_the_controller(cluster, db, core_env, tmp_path):
                 body = json.loads(urllib.request.urlopen(url, timeout=5).read())
             except (urllib.error.URLError, ConnectionError):
                 return None
-            return body if body.get("controller", {}).get("synced") else None
+            controller = body.get("controller", {})
+            # synced comes first; leadership follows once an earlier test's Lease is released
+            return body if controller.get("synced") and controller.get("leader") else None
 
-        body = cluster.wait_for(healthy, 60, "a healthy operator")
+        body = cluster.wait_for(healthy, 60, "a synced, leading operator")
     finally:
         op.stop()
-    assert body["controller"]["leader"] is True and body["controller"]["waiting"] == 0
+    assert body["controller"]["waiting"] == 0
+
+
+def test_capacity_leaves_out_accelerators_that_other_workloads_hold(
+    cluster, namespace, db, core_env, tmp_path
+):
+    """Two nodes with one GPU each; another team's pod (managed by Helm, say) holds one."""
+    gpu = {
+        "name": "gpu",
+        "node_selector": {"vystra.io/pool": "gpu"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "resource": "nvidia.com/gpu",
+        "image": "busybox",
+        "command": ["sh", "-c", "sleep 30"],
+        "requests": {"cpu": "10m", "memory": "16Mi"},
+    }
+    hog = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "other-team",
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "Helm"},
+        },
+        "spec": {
+            "nodeSelector": {"vystra.io/pool": "gpu"},
+            "tolerations": gpu["tolerations"],
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "busybox",
+                    "command": ["sh", "-c", "sleep 600"],
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                }
+            ],
+        },
+    }
+    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump(hog))
+    cluster.wait_for_pod(namespace, "other-team", phases=("Running",), timeout=60)
+    env = {**core_env, "VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump({"flavors": [gpu]})}
+    op = start_operator(cluster, db, tmp_path, env)
+    try:
+
+        def capacity() -> float | None:
+            url = f"http://127.0.0.1:{op.metrics_port}/metrics"
+            try:
+                text = urllib.request.urlopen(url, timeout=5).read().decode()
+            except (urllib.error.URLError, ConnectionError):
+                return None
+            for line in text.splitlines():
+                if line.startswith('vystra_operator_flavor_capacity{flavor="gpu"}'):
+                    return float(line.split()[-1])
+            return None
+
+        # 2 GPUs allocatable, 1 held by the other team's pod
+        cluster.wait_for(lambda: capacity() == 1.0, 60, "the other team's GPU counted")
+        for name in ("first", "second"):
+            create_vi(cluster, namespace, name, source="s3://vystra/x.mp4", accelerator="gpu")
+        queued = cluster.wait_for(
+            lambda: (
+                (b := get_vi(cluster, namespace, "second")).get("status", {}).get("phase")
+                == "Queued"
+                and b
+            ),
+            60,
+            "the second ingest queued",
+        )
+        assert queued["status"]["reason"] == "WaitingForGPU", queued["status"]
+        assert get_vi(cluster, namespace, "first")["status"]["phase"] == "Running"
+        terminal(cluster, namespace, ["first", "second"], 180)
+    finally:
+        op.stop()
+        cluster.core.delete_namespaced_pod("other-team", namespace, grace_period_seconds=0)
+    assert_once_each(cluster, db, namespace, ["first", "second"], metered=["first", "second"])
