@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     )
     upload_max_bytes: int = Field(default=20 * 1024**3, gt=0)
     upload_url_ttl_seconds: int = Field(default=900, ge=1, le=7 * 24 * 3600)
+    upload_sweep_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="How often the API removes uploads left incomplete an hour past their URLs'"
+        " expiry (the row, the object, the multipart parts).",
+    )
     upload_multipart_threshold_bytes: int = Field(
         default=512 * 1024**2, gt=0, description="S3 uploads above this size are multipart."
     )

@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import urlparse
 
 from vystra.billing.quota import check_duration
 from vystra.db import open_database, origins
@@ -30,6 +29,7 @@ from vystra.k8s import (
     load_kube_config,
     progress,
 )
+from vystra.objectkeys import tenant_source
 from vystra.pipeline import IngestOptions, Pipeline, Progress
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings, get_settings
@@ -38,15 +38,6 @@ from vystra.videoingest import Spec
 
 log = logging.getLogger("vystra.worker")
 STATUS_INTERVAL = 1.0  # seconds between progress patches: live, without flooding the API
-
-
-def resolve_source(source: str, settings: Settings) -> str:
-    """A bare object key (an API upload) is read from the configured bucket."""
-    if urlparse(source).scheme in ("s3", "http", "https"):
-        return source
-    if not settings.s3_bucket:
-        raise VystraError(f"source {source!r} is an object key but no VYSTRA_S3_BUCKET is set")
-    return f"s3://{settings.s3_bucket}/{source.lstrip('/')}"
 
 
 def options_from_spec(spec: Spec, settings: Settings) -> IngestOptions:
@@ -114,47 +105,47 @@ def run(namespace: str, name: str, settings: Settings) -> int:
     # the tenant the operator found bound to the namespace (VYSTRA_TENANT in the Job)
     meta, tenant = body["metadata"], settings.tenant
     spec = Spec.from_body(body)
-    db = open_database(settings, max_size=2)
+    with open_database(settings, max_size=2) as db:
 
-    def record_origin(video_id: str, reused: bool = False) -> None:
-        with db.connect() as conn:
-            origins.record(
-                conn,
-                origins.Origin(meta["uid"], tenant, namespace, name, video_id, reused, spec.retain),
+        def record_origin(video_id: str, reused: bool = False) -> None:
+            origin = origins.Origin(
+                meta["uid"], tenant, namespace, name, video_id, reused, spec.retain
             )
+            with db.connect() as conn:
+                origins.record(conn, origin)
 
-    first = {"node": settings.node_name} if settings.node_name else {}
-    writer = StatusWriter(api, namespace, name, first, record_origin)
-    try:
-        options = options_from_spec(spec, settings)
-        source = resolve_source(spec.source, settings)
-        limit = (meta.get("annotations") or {}).get(MAX_SECONDS_ANNOTATION)
+        first = {"node": settings.node_name} if settings.node_name else {}
+        writer = StatusWriter(api, namespace, name, first, record_origin)
+        try:
+            limit = (meta.get("annotations") or {}).get(MAX_SECONDS_ANNOTATION)
 
-        def on_progress(p: Progress) -> None:
-            if limit and p.stage == "audio":  # probed, nothing stored yet
-                check_duration(float(limit), p.duration)
-            writer.on_progress(p)
+            def on_progress(p: Progress) -> None:
+                if limit and p.stage == "audio":  # probed, nothing stored yet
+                    check_duration(float(limit), p.duration)
+                writer.on_progress(p)
 
-        with db:
             result = Pipeline(settings, db).ingest(
-                source, options, tenant=tenant, on_progress=on_progress
+                tenant_source(spec.source, tenant, settings.s3_bucket),
+                options_from_spec(spec, settings),
+                tenant=tenant,
+                on_progress=on_progress,
             )
             reused = result.status == "exists"
             record_origin(result.video_id, reused)
-        writer.patch(
-            {
-                "videoId": result.video_id,
-                "reused": reused,
-                "progress": progress(result.duration_s, result.duration_s, result.segments),
-            }
-        )
-        log.info("ingested %s as %s: %d segments", source, result.video_id, result.segments)
-        return 0
-    except (VystraError, ValueError) as exc:
-        reason = getattr(exc, "reason", "InvalidSpec")
-        log.error("%s: %s", reason, exc)
-        writer.patch({"reason": reason, "message": str(exc)})
-        return EXIT_INPUT_ERROR
+        except (VystraError, ValueError) as exc:
+            reason = getattr(exc, "reason", "InvalidSpec")
+            log.error("%s: %s", reason, exc)
+            writer.patch({"reason": reason, "message": str(exc)})
+            return EXIT_INPUT_ERROR
+    writer.patch(
+        {
+            "videoId": result.video_id,
+            "reused": reused,
+            "progress": progress(result.duration_s, result.duration_s, result.segments),
+        }
+    )
+    log.info("ingested %s as %s: %d segments", spec.source, result.video_id, result.segments)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

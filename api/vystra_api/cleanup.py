@@ -8,7 +8,8 @@ import psycopg
 
 from vystra.db import store
 from vystra.db.listing import video_ids_with_source
-from vystra_api.objectstore import ObjectStore, ObjectStoreError, owned_by
+from vystra.objectkeys import owned_by
+from vystra_api.objectstore import ObjectStore, ObjectStoreError
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ uvicorn --factory vystra_api.main:create_app     # or: vystra serve --host H --p
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from typing import Any
@@ -16,12 +17,17 @@ from vystra.db import Database, open_database
 from vystra.settings import Settings, get_settings
 from vystra_api import errors, web
 from vystra_api.backends import IngestBackend
+from vystra_api.deps import get_state
+from vystra_api.errors import ApiError
 from vystra_api.limits import BodyLimit
 from vystra_api.metrics import Metrics, RequestTimer
 from vystra_api.models import ErrorBody
-from vystra_api.objectstore import ObjectStore, open_store
+from vystra_api.objectstore import ObjectStore, ObjectStoreError, open_store
 from vystra_api.routes import billing, health, ingests, media, search, session, uploads, videos
 from vystra_api.state import AppState, open_billing
+from vystra_api.sweeper import UploadSweeper
+
+log = logging.getLogger(__name__)
 
 
 def open_backend(settings: Settings, db: Database, objects: ObjectStore) -> IngestBackend:
@@ -34,8 +40,11 @@ def open_backend(settings: Settings, db: Database, objects: ObjectStore) -> Inge
     return LocalBackend(settings, db, objects)
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
-    """Build the app; ``db`` lets a caller share its pool (the app then leaves it open)."""
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, ops_routes: bool = True
+) -> FastAPI:
+    """Build the app; ``db`` lets a caller share its pool (the app then leaves it open);
+    ``ops_routes=False`` leaves readiness and metrics to :func:`create_ops_app`."""
     settings = settings or get_settings()
     metrics = Metrics()
 
@@ -47,6 +56,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             backend = open_backend(settings, database, objects)
             billing_state = open_billing(settings, database)
             metrics.watch_ingests(backend.counts_by_phase)
+            sweeper = UploadSweeper(database, objects, settings.upload_sweep_seconds)
             app.state.vystra = AppState(
                 settings, database, objects, backend, metrics, billing_state
             )
@@ -54,6 +64,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             backend.start()
             started.callback(billing_state.stop)
             billing_state.start()
+            try:
+                objects.prepare()
+            except ObjectStoreError as exc:  # e.g. no right to set bucket rules: sweeps go on
+                log.warning("object store clean-up rule not set: %s", exc)
+            started.callback(sweeper.stop)
+            sweeper.start()
             yield
 
     app = FastAPI(
@@ -71,6 +87,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     }
     for module in (session, uploads, ingests, videos, search, media, billing, health):
         app.include_router(module.router, responses=errors_doc)
+    if ops_routes:
+        app.include_router(health.ops_router)
     web.install(app, settings)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestTimer, metrics=metrics)
@@ -84,3 +102,20 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             allow_headers=["Authorization", "Content-Type", "X-Vystra-CSRF"],
         )
     return app
+
+
+def create_ops_app(app: FastAPI) -> FastAPI:
+    """Liveness, readiness and metrics of ``app``, for a port of their own (``--ops-port``)."""
+    ops = FastAPI(title="Vystra operations", openapi_url=None)
+    errors.install(ops)
+    ops.include_router(health.router)
+    ops.include_router(health.ops_router)
+
+    def started_state() -> AppState:
+        state: AppState | None = getattr(app.state, "vystra", None)
+        if state is None:
+            raise ApiError(503, "the API is starting")
+        return state
+
+    ops.dependency_overrides[get_state] = started_state
+    return ops

@@ -14,7 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from vystra_api.objectstore import ObjectStore, owned_by
+from vystra.objectkeys import owned_by
+from vystra_api.objectstore import ObjectStore
 
 CLIENT_SCHEMES = ("http", "https", "s3")  # sources a client writes itself
 

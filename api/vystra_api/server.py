@@ -4,24 +4,42 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Sequence
 
 import uvicorn
 
 from vystra.settings import Settings, get_settings
 from vystra.shutdown import exit_on_sigterm
-from vystra_api.main import create_app
+from vystra_api.main import create_app, create_ops_app
 
 # open requests (an event stream lasts as long as its ingest) may delay a stop this long
 CONNECTIONS_GRACE_SECONDS = 5
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(
+    settings: Settings, host: str = "127.0.0.1", port: int = 8000, ops_port: int | None = None
+) -> None:
     """Serve until SIGINT or SIGTERM; either shuts the app down, then unwinds the caller
-    (SIGTERM as :class:`vystra.shutdown.Terminated`, once :func:`exit_on_sigterm` is set)."""
+    (SIGTERM as :class:`vystra.shutdown.Terminated`, once :func:`exit_on_sigterm` is set).
+    With ``ops_port``, readiness and metrics are served there only."""
+    app = create_app(settings, ops_routes=ops_port is None)
+    if ops_port is not None:
+        ops = uvicorn.Server(
+            uvicorn.Config(
+                create_ops_app(app),
+                host=host,
+                port=ops_port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
+        # a thread of its own: only the main server handles signals; this one ends with it
+        threading.Thread(target=ops.run, name="ops-http", daemon=True).start()
     # one process: local mode's queue and workers live in it (scale out in cluster mode)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         log_level="info",
@@ -43,6 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vystra-api", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--ops-port",
+        type=int,
+        help="serve /readyz and /metrics on this port only, off the public one",
+    )
     parser.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
     args = parser.parse_args(argv)
     exit_on_sigterm()
@@ -51,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         rest = devreload.strip_reload(sys.argv[1:] if argv is None else argv)
         return devreload.run("vystra_api.server", rest, ["vystra", "vystra_api"])
-    serve(get_settings(), args.host, args.port)
+    serve(get_settings(), args.host, args.port, args.ops_port)
     return 0
 
 

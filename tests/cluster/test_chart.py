@@ -21,6 +21,7 @@ from kubernetes import client
 
 from vystra.db import store
 from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
+from vystra.objectkeys import tenant_prefix
 from vystra.tenants import create_tenant
 
 from .operator_env import free_port, get_vi, wait_phase
@@ -35,6 +36,7 @@ class Release:
     values: dict
     helm: Helm
     api_url: str
+    ops_url: str  # readiness and metrics, never on the public port
     tenant_namespaces: list[str] = field(default_factory=list)  # made by the tests
     notes: str = ""  # what `helm install` printed after NOTES:
 
@@ -112,7 +114,7 @@ def test_rendered_chart_is_valid_for_the_api_server(cluster, namespace) -> None:
 def release(cluster, db, s3) -> Iterator[Release]:
     namespace = f"vystra-chart-{uuid.uuid4().hex[:6]}"
     cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
-    api_port = free_port()
+    api_port, ops_port = free_port(), free_port()
     values = {
         "listenAddress": "127.0.0.1",  # pods share the host's network here
         "secrets": {
@@ -129,11 +131,18 @@ def release(cluster, db, s3) -> Iterator[Release]:
             "logFormat": "plain",
         },
         # one pod per port: a rolling update would start the new pod beside the old one
-        "api": {"replicaCount": 1, "port": api_port, "strategy": {"type": "Recreate"}},
-        "test": {"url": f"http://127.0.0.1:{api_port}"},
+        "api": {
+            "replicaCount": 1,
+            "port": api_port,
+            "opsPort": ops_port,
+            "strategy": {"type": "Recreate"},
+        },
+        "test": {"url": f"http://127.0.0.1:{ops_port}"},
     }
     helm = Helm(cluster.kubeconfig, namespace)
-    result = Release(namespace, values, helm, f"http://127.0.0.1:{api_port}")
+    result = Release(
+        namespace, values, helm, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ops_port}"
+    )
     try:
         installed = helm(
             "install",
@@ -173,7 +182,7 @@ def wait_ready(cluster, release: Release) -> httpx.Response:  # noqa: ANN001
 
     def ready() -> httpx.Response | None:
         try:
-            response = httpx.get(f"{release.api_url}/readyz", timeout=10)
+            response = httpx.get(f"{release.ops_url}/readyz", timeout=10)
         except httpx.TransportError:
             return None  # still starting
         return response if response.status_code == 200 else None
@@ -198,6 +207,11 @@ def test_install_runs_operator_and_api(cluster, release) -> None:
         "object_store": "ok",
         "kubernetes": "ok",
     }
+    for path in ("/readyz", "/metrics"):  # the port behind the Service and any Ingress
+        assert httpx.get(f"{release.api_url}{path}").status_code == 404, path
+    assert httpx.get(f"{release.api_url}/healthz").json() == {"status": "ok"}
+    # the public port's requests, counted and served on the operations port
+    assert "vystra_http_request_duration_seconds" in httpx.get(f"{release.ops_url}/metrics").text
     # NOTES.txt: warnings first (a Secret from values, one API replica), then what to do
     assert release.notes.startswith("WARNING:") and len(release.notes.splitlines()) <= 30
     assert "kind: VideoIngest" in release.notes and "/v1/search" in release.notes
@@ -255,7 +269,7 @@ def test_videoingest_applied_with_kubectl_is_searchable_through_the_api(
     tenant = f"t-{uuid.uuid4().hex[:8]}"
     with db.connect() as conn:
         key = create_tenant(conn, tenant)
-    source_key = f"talks/{tenant}/{path.name}"
+    source_key = f"{tenant_prefix(tenant)}{path.name}"
     s3.client().upload_file(str(path), s3.bucket, source_key)
     # as NOTES.txt says: the tenant's namespace, bound to the tenant by an administrator
     tenant_ns = f"vystra-{tenant}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 import urllib.request
+import uuid
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -13,6 +15,7 @@ from vystra.db import store
 from vystra.demo import TALK, make_talk_video
 from vystra.embed import get_embedder
 from vystra.k8s import GROUP, PLURAL, VERSION
+from vystra.objectkeys import tenant_prefix
 from vystra.search import search
 
 from .operator_env import (
@@ -46,17 +49,22 @@ def ns(namespace, operator):
 
 
 @pytest.fixture(scope="module")
-def media(s3, talk, media_dir) -> dict[str, str]:
-    """Sources in the test bucket: the talk, a three-times longer talk, a damaged file."""
+def media_files(talk, media_dir) -> dict[str, Path]:
+    """The talk, a three-times longer talk, a damaged file."""
     long_talk = media_dir / "long_talk.mp4"
     if not long_talk.exists():
         make_talk_video(long_talk, TALK * 3)
     broken = media_dir / "broken.mp4"
     broken.write_bytes(talk[0].read_bytes()[:30000])
-    files = {"talk": talk[0], "long": long_talk, "broken": broken}
+    return {"talk": talk[0], "long": long_talk, "broken": broken}
+
+
+@pytest.fixture
+def media(s3, media_files, ns) -> dict[str, str]:
+    """The files as sources of the namespace's tenant: under its own prefix of the bucket."""
     keys = {}
-    for name, path in files.items():
-        key = f"talks/{path.name}"
+    for name, path in media_files.items():
+        key = f"{tenant_prefix(ns)}{path.name}"
         s3.client().upload_file(str(path), s3.bucket, key)
         keys[name] = f"s3://{s3.bucket}/{key}"
     return keys
@@ -70,8 +78,12 @@ def job_pods(cluster, namespace: str, body: dict) -> list:
 
 
 def test_example_ingest_succeeds_and_is_searchable(cluster, ns, media, db, settings):
-    assert media["talk"] == "s3://vystra/talks/six_topic_talk.mp4"  # what the example names
-    applied = cluster.kubectl("apply", "-n", ns, "-f", str(REPO / "examples/videoingest.yaml"))
+    # the example is the tenant talks' (namespace talks): here it is this namespace's tenant
+    example = (REPO / "examples/videoingest.yaml").read_text()
+    assert "source: s3://vystra/uploads/talks/six_topic_talk.mp4" in example
+    example = example.replace("uploads/talks/", tenant_prefix(ns))
+    assert f"source: {media['talk']}" in example
+    applied = cluster.kubectl("apply", "-n", ns, "-f", "-", input=example)
     assert "six-topic-talk created" in applied.stdout
     body = wait_phase(cluster, ns, "six-topic-talk", ("Succeeded", "Failed"))
     status = body["status"]
@@ -176,6 +188,30 @@ def test_bad_video_fails_once_with_the_pipeline_reason(cluster, ns, media):
     assert "CorruptMedia" in events
 
 
+def test_a_tenant_cannot_ingest_objects_that_are_not_its_own(cluster, ns, media, s3):
+    """Without the chart's admission policy the worker refuses them itself, before any request:
+    the same answer for another tenant's existing object as for a missing one."""
+    theirs = f"{tenant_prefix('someone-else')}{uuid.uuid4().hex[:6]}.mp4"
+    s3.client().copy_object(
+        Bucket=s3.bucket, Key=theirs, CopySource=f"{s3.bucket}/{media['talk'].split('/', 3)[3]}"
+    )
+    sources = {
+        "theirs": f"s3://{s3.bucket}/{theirs}",
+        "theirs-bare": theirs,
+        "missing": f"{tenant_prefix('nobody')}x.mp4",
+        "outside": f"s3://{s3.bucket}/talks/x.mp4",
+        "climbs": f"{tenant_prefix(ns)}../someone-else/x.mp4",
+        "other-bucket": f"s3://elsewhere/{tenant_prefix(ns)}x.mp4",
+    }
+    for name, source in sources.items():
+        create_vi(cluster, ns, name, source=source, accelerator="cpu", insights=False)
+    for name, source in sources.items():
+        status = wait_phase(cluster, ns, name, ("Succeeded", "Failed"))["status"]
+        assert status["phase"] == "Failed" and status["reason"] == "SourceForbidden", status
+        assert status["message"].startswith(f"{source} is not this tenant's"), status
+        assert status["attempts"] == 1
+
+
 def test_plan_length_limit_is_enforced_after_the_probe(cluster, ns, media, db):
     create_vi(
         cluster,
@@ -263,13 +299,14 @@ def test_operator_killed_repeatedly_loses_nothing(cluster, ns, operator, media_d
         path = media_dir / f"pair_{i}.mp4"
         if not path.exists():
             make_talk_video(path, TALK[i : i + 2])
-        s3.client().upload_file(str(path), s3.bucket, f"pairs/{path.name}")
+        key = f"{tenant_prefix(ns)}{path.name}"
+        s3.client().upload_file(str(path), s3.bucket, key)
         names.append(f"pair-{i}")
         create_vi(
             cluster,
             ns,
             names[-1],
-            source=f"s3://{s3.bucket}/pairs/{path.name}",
+            source=f"s3://{s3.bucket}/{key}",
             accelerator=("gpu", "cpu", "auto")[i % 3],
             insights=False,
         )

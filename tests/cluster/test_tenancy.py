@@ -12,6 +12,7 @@ from chart_helpers import CHART, Helm
 from kubernetes import client
 
 from vystra.k8s import TENANT_LABEL
+from vystra.objectkeys import tenant_prefix
 
 USER = "alice@tenant.example"
 
@@ -118,7 +119,7 @@ def apply_as_alice(
         "apiVersion": "vystra.io/v1alpha1",
         "kind": "VideoIngest",
         "metadata": {"name": name, "namespace": ns, **(metadata or {})},
-        "spec": {"source": "s3://vystra/talks/a.mp4", **spec},
+        "spec": {"source": f"s3://vystra/{tenant_prefix(ns)}a.mp4", **spec},
     }
     args = ["--dry-run=server"] if dry_run else []
     return cluster.kubectl(
@@ -137,6 +138,31 @@ def test_a_tenant_cannot_set_reserved_annotations(cluster, tenant_ns):
     limits = {"annotations": {"vystra.io/max-video-seconds": "999999"}}
     out = apply_as_alice(cluster, ns, "unlimited", limits)
     assert out.returncode != 0 and "annotations under vystra.io/ are reserved" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "s3://vystra/uploads/bob/a.mp4",
+        "uploads/bob/u1/a.mp4",
+        "s3://vystra/talks/a.mp4",
+        "s3://elsewhere/uploads/{ns}/a.mp4",
+        "uploads/{ns}/../bob/a.mp4",
+        "uploads/{ns}//a.mp4",
+        "uploads/{ns}-evil/a.mp4",
+    ],
+)
+def test_a_tenant_cannot_name_objects_that_are_not_its_own(cluster, tenant_ns, source):
+    ns, _ = tenant_ns
+    out = apply_as_alice(cluster, ns, "foreign", source=source.format(ns=ns))
+    assert out.returncode != 0 and "is not this tenant's" in out.stderr, out.stderr
+
+
+def test_a_tenant_names_its_own_objects_and_urls(cluster, tenant_ns):
+    ns, _ = tenant_ns
+    for source in (f"{tenant_prefix(ns)}u1/a.mp4", "https://example.org/a.mp4"):
+        out = apply_as_alice(cluster, ns, "own", dry_run=True, source=source)
+        assert out.returncode == 0, out.stderr
 
 
 def test_videoingests_are_refused_in_unbound_namespaces(cluster, tenant_ns):

@@ -80,3 +80,19 @@ def mark_complete(conn: psycopg.Connection, upload_id: str) -> None:
         " WHERE id = %s",
         (upload_id,),
     )
+
+
+def claim_abandoned(conn: psycopg.Connection, expired_before: datetime, limit: int) -> list[Upload]:
+    """Pending uploads whose URLs expired before ``expired_before``, locked for this
+    transaction; another process sweeping at the same time skips them."""
+    with conn.cursor(row_factory=class_row(Upload)) as cur:
+        cur.execute(
+            f"SELECT {COLUMNS} FROM uploads WHERE status = 'pending' AND expires_at < %s"
+            " ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED",
+            (expired_before, limit),
+        )
+        return cur.fetchall()
+
+
+def delete_upload(conn: psycopg.Connection, upload_id: str) -> None:
+    conn.execute("DELETE FROM uploads WHERE id = %s", (upload_id,))

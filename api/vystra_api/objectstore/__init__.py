@@ -7,14 +7,11 @@ the API itself serves (``PUT /v1/uploads/{id}/content``, ``GET /v1/media/...``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from vystra.settings import Settings
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -37,7 +34,11 @@ class UploadTarget:
 
 
 class ObjectStoreError(Exception):
-    """The store is unreachable or refused an operation."""
+    """The store is unreachable or refused an operation (``code``: the store's error code)."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ObjectStore(Protocol):
@@ -62,6 +63,14 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def abandon(self, key: str, multipart_id: str | None) -> None:
+        """Drop what an upload that never completed left: its object, its multipart parts."""
+        ...
+
+    def prepare(self) -> None:
+        """Once at start-up: the store's own clean-up rules, where it has them."""
+        ...
+
     def source_for(self, key: str) -> str:
         """What the pipeline (or a VideoIngest spec) reads to fetch the object."""
         ...
@@ -73,16 +82,6 @@ class ObjectStore(Protocol):
     def media_url(self, key: str, *, base_url: str, ttl_seconds: int) -> str: ...
 
     def check(self) -> None: ...
-
-
-def object_key(tenant: str, upload_id: str, filename: str) -> str:
-    """Keys start with the tenant, so a key found in a video's source proves its owner."""
-    name = _UNSAFE.sub("_", filename).strip("._")[:100] or "video"
-    return f"uploads/{tenant}/{upload_id}/{name}"
-
-
-def owned_by(key: str, tenant: str) -> bool:
-    return key.startswith(f"uploads/{tenant}/") and ".." not in key.split("/")
 
 
 def open_store(settings: Settings) -> ObjectStore:

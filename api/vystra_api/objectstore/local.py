@@ -108,6 +108,12 @@ class LocalObjectStore:
             except OSError:
                 break
 
+    def abandon(self, key: str, multipart_id: str | None) -> None:
+        self.delete(key)  # a PUT in flight writes a partial file that it removes itself
+
+    def prepare(self) -> None:
+        pass  # nothing outlives the process but finished objects
+
     def source_for(self, key: str) -> str:
         return str(self.path(key))
 

@@ -7,15 +7,19 @@ and sends the parts' ETags to ``complete``.
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import UTC, datetime
 from typing import Any
 
 from vystra.fetch import s3_client
+from vystra.objectkeys import UPLOADS_PREFIX
 from vystra.settings import Settings
 from vystra_api.objectstore import ObjectStoreError, PartTarget, UploadTarget
 
+log = logging.getLogger(__name__)
 MAX_PARTS = 10_000  # S3's limit
+LIFECYCLE_RULE = "vystra-abort-incomplete-uploads"
 
 
 class S3ObjectStore:
@@ -36,7 +40,7 @@ class S3ObjectStore:
             return getattr(self._client, method)(Bucket=self.bucket, **kwargs)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "error")
-            raise ObjectStoreError(f"object store: {method} failed: {code}") from exc
+            raise ObjectStoreError(f"object store: {method} failed: {code}", code) from exc
         except BotoCoreError as exc:
             raise ObjectStoreError(f"object store unreachable: {exc}") from exc
 
@@ -99,6 +103,44 @@ class S3ObjectStore:
 
     def delete(self, key: str) -> None:
         self._call("delete_object", Key=key)
+
+    def abandon(self, key: str, multipart_id: str | None) -> None:
+        if multipart_id:
+            try:
+                self._call("abort_multipart_upload", Key=key, UploadId=multipart_id)
+            except ObjectStoreError as exc:
+                if exc.code != "NoSuchUpload":  # aborted already: by another sweep, or the rule
+                    raise
+        self.delete(key)  # a single PUT that arrived after all (deleting nothing is fine)
+
+    def prepare(self) -> None:
+        """A bucket rule aborting multipart uploads still incomplete a day after they began,
+        beside the bucket's other rules: those the API never recorded (a crash between the
+        create and the row) go too. AWS S3 and R2 keep such a rule; MinIO refuses it
+        (InvalidArgument) and removes stale multipart uploads itself, after 24 h by default."""
+        try:
+            rules = self._call("get_bucket_lifecycle_configuration")["Rules"]
+        except ObjectStoreError as exc:
+            if exc.code != "NoSuchLifecycleConfiguration":
+                raise
+            rules = []
+        if any(rule.get("ID") == LIFECYCLE_RULE for rule in rules):
+            return
+        rule = {
+            "ID": LIFECYCLE_RULE,
+            "Status": "Enabled",
+            "Filter": {"Prefix": UPLOADS_PREFIX},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+        configuration = {"Rules": [*rules, rule]}
+        try:
+            self._call("put_bucket_lifecycle_configuration", LifecycleConfiguration=configuration)
+        except ObjectStoreError as exc:
+            if exc.code not in ("InvalidArgument", "MalformedXML", "NotImplemented"):
+                raise
+            log.info(
+                "the object store keeps no rule for incomplete multipart uploads (%s)", exc.code
+            )
 
     def source_for(self, key: str) -> str:
         return key  # the VideoIngest contract: a bare key is read from the configured bucket

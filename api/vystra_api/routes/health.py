@@ -1,4 +1,9 @@
-"""Liveness, readiness (database, object store, Kubernetes) and Prometheus metrics."""
+"""Liveness, readiness (database, object store, Kubernetes) and Prometheus metrics.
+
+``router`` (liveness) is served on every port; ``ops_router`` (readiness, metrics) on the API's
+own port in local mode, and on the operations port alone where one is set (the chart does), so
+that a public Ingress never exposes them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from vystra_api.deps import StateDep
 
 router = APIRouter(tags=["health"])
+ops_router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="The process is alive")
@@ -16,7 +22,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The database, object store and Kubernetes API are reachable")
+@ops_router.get("/readyz", summary="The database, object store and Kubernetes API are reachable")
 def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -41,6 +47,6 @@ def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@ops_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 def metrics(state: StateDep) -> Response:
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

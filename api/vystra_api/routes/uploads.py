@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from vystra.db import uploads
+from vystra.objectkeys import upload_key
 from vystra_api.deps import StateDep, TenantDep, UploadId, valid_id
 from vystra_api.errors import ApiError, not_found
 from vystra_api.models import (
@@ -20,7 +21,6 @@ from vystra_api.models import (
     UploadPublic,
     UploadTargetPublic,
 )
-from vystra_api.objectstore import object_key
 from vystra_api.objectstore.local import LocalObjectStore, SignatureError, SizeError
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
@@ -65,7 +65,7 @@ def create_upload(
             f" {settings.upload_max_bytes} bytes",
         )
     upload_id = f"up-{uuid.uuid4().hex[:12]}"
-    key = object_key(tenant, upload_id, body.filename)
+    key = upload_key(tenant, upload_id, body.filename)
     expires_at = datetime.now(UTC) + timedelta(seconds=settings.upload_url_ttl_seconds)
     target = state.objects.begin_upload(
         upload_id=upload_id,

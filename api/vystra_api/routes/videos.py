@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query, Request, Response
 
 from vystra.db import store
 from vystra.db.store import Video
+from vystra.objectkeys import owned_by
 from vystra.subtitles import to_srt, to_vtt
 from vystra_api import cleanup
 from vystra_api.deps import StateDep, TenantDep, VideoId, valid_id
 from vystra_api.errors import not_found
 from vystra_api.models import MAX_PAGE, TranscriptLine, VideoDetail, VideoList, VideoPublic
-from vystra_api.objectstore import owned_by
 from vystra_api.redact import client_source, scrubber
 from vystra_api.state import AppState
 
