@@ -50,7 +50,7 @@ demo: install
 
 # The cluster tests need the Kubernetes, etcd and MinIO binaries: built once from Go modules
 # into ~/.cache/vystra (about 10 minutes cold on 2 cores), reused afterwards.
-test: install cluster-tools stripe-mock helm-tool chart-check
+test: install cluster-tools stripe-mock helm-tool checkov-tool chart-check
 	$(PY) -m pytest -q
 
 test-fast: install

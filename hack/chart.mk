@@ -5,6 +5,7 @@
 #   make chart-sync    copy crds/ into charts/vystra/crds/ (the one source copy is crds/)
 #   make chart-check   fail if the chart's CRDs drifted from crds/ (CI runs it)
 #   make chart-lint    helm lint --strict with the chart's CI values
+#   make checkov-tool  install (or reuse) the pinned checkov under ~/.cache/vystra/checkov/
 #   make images        build the four images with docker buildx (needs a container engine)
 #   make deploy        helm upgrade --install into the current kubecontext (VALUES=my.yaml)
 
@@ -20,10 +21,13 @@ RELEASE ?= vystra
 NAMESPACE ?= vystra
 VALUES ?=
 
-.PHONY: helm-tool chart-sync chart-check chart-lint images deploy
+.PHONY: helm-tool checkov-tool chart-sync chart-check chart-lint images deploy
 
 helm-tool:
 	HELM_VERSION=$(HELM_VERSION) hack/build-helm.sh
+
+checkov-tool:
+	hack/build-checkov.sh
 
 chart-sync:
 	mkdir -p $(CHART)/crds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -123,3 +124,19 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+
+def hold_running(
+    db: Database, tenant: str, n: int, source: str = "https://media.example/a.mp4"
+) -> list[str]:
+    """Ingests the tenant has running elsewhere (another API process): real queue rows, which
+    this process's workers never claim; their ids."""
+    ids = [f"ing-{uuid.uuid4().hex[:12]}" for _ in range(n)]
+    with db.connect() as conn:
+        for ingest_id in ids:
+            conn.execute(
+                "INSERT INTO ingests (id, tenant, source, spec, phase, heartbeat_at)"
+                " VALUES (%s, %s, %s, '{}', 'Running', now())",
+                (ingest_id, tenant, source),
+            )
+    return ids

@@ -129,6 +129,16 @@ class Settings(BaseSettings):
     media_url_ttl_seconds: int = Field(default=6 * 3600, ge=60)
     api_workers: int = Field(default=1, ge=1, le=64, description="Local mode: parallel ingests.")
     api_queue_size: int = Field(default=32, ge=1, description="Local mode: queued ingests, max.")
+    # fair use: one tenant cannot take what all share (429 beyond these; plans bill separately)
+    tenant_max_active_ingests: int = Field(
+        default=100, ge=1, description="Ingests of one tenant not yet finished, at most."
+    )
+    tenant_max_streams: int = Field(
+        default=16, ge=1, description="Event streams one tenant holds open in one API process."
+    )
+    tenant_max_upload_bytes: int = Field(
+        default=500 * 1024**3, ge=1, description="Bytes one tenant's uploads hold, at most."
+    )
 
     # web app (served by the API at /)
     web_dir: Path | None = Field(

@@ -23,7 +23,11 @@ def delete_video(
         return False
     key = objects.key_for_source(video.source)
     # only the tenant's own upload, and only when no other video of theirs reads it
-    if key and owned_by(key, tenant) and not video_ids_with_source(conn, tenant, video.source):
+    if (
+        key
+        and owned_by(key, tenant)
+        and not video_ids_with_source(conn, tenant, *objects.sources(key))
+    ):
         conn.execute("DELETE FROM uploads WHERE tenant = %s AND object_key = %s", (tenant, key))
         try:
             objects.delete(key)

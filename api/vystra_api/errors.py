@@ -15,6 +15,7 @@ from vystra.billing.quota import QuotaExceeded
 from vystra.billing.stripe_api import BillingNotConfigured
 from vystra.errors import VystraError
 from vystra_api.backends import BackendError, QueueFullError
+from vystra_api.caps import CapExceeded
 from vystra_api.objectstore import ObjectStoreError
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ _REASONS = {
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
     422: "InvalidRequest",
+    429: "TooManyRequests",
     503: "Unavailable",
 }
 
@@ -116,6 +118,12 @@ def install(app: FastAPI) -> None:
     async def _billing_off(_: Request, exc: BillingNotConfigured) -> JSONResponse:
         # not a 5xx: the service works, it just does not sell plans (self-hosted)
         return error_response(404, exc.reason, str(exc))
+
+    @app.exception_handler(CapExceeded)
+    async def _cap(_: Request, exc: CapExceeded) -> JSONResponse:
+        detail = {"cap": exc.cap, "allowed": exc.allowed}
+        headers = {"Retry-After": str(exc.retry_after)}
+        return error_response(429, "CapExceeded", str(exc), headers, [detail])
 
     @app.exception_handler(QueueFullError)
     async def _queue_full(_: Request, exc: QueueFullError) -> JSONResponse:

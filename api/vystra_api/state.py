@@ -15,6 +15,7 @@ from vystra.embed import Embedder, get_embedder
 from vystra.errors import VystraError
 from vystra.settings import Settings
 from vystra_api.backends import IngestBackend
+from vystra_api.caps import StreamSlots
 from vystra_api.metrics import Metrics
 from vystra_api.objectstore import ObjectStore
 
@@ -53,8 +54,12 @@ class AppState:
     backend: IngestBackend
     metrics: Metrics
     billing: Billing
+    streams: StreamSlots = field(init=False)
     _embedder: Embedder | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.streams = StreamSlots(self.settings)
 
     def embedder(self) -> Embedder:
         """Loaded on first search, not at start-up: keyword-only use never pays for it."""

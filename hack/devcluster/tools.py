@@ -29,6 +29,11 @@ def ensure_helm() -> Path:
     return _build("build-helm.sh") / "helm"
 
 
+def ensure_checkov() -> Path:
+    """The pinned checkov, in a virtual environment of its own (tests/test_policy_scan.py)."""
+    return _build("build-checkov.sh") / "bin" / "checkov"
+
+
 def link_tools(bin_dir: Path, k8s_dir: Path, minio: Path | None) -> None:
     """Symlink the cached binaries into <state>/bin so `.cluster/bin/kubectl` works."""
     bin_dir.mkdir(parents=True, exist_ok=True)

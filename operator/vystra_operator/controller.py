@@ -44,7 +44,15 @@ from vystra_operator.jobs import FINALIZER, SELECTOR, job_name, render_job
 from vystra_operator.kube import Kube, Rejected, Transient
 from vystra_operator.scheduler import Scheduler, Workload
 from vystra_operator.statuswriter import StatusWriter
-from vystra_operator.transitions import Usage, Want, admitted, observe_job, queued, rejected
+from vystra_operator.transitions import (
+    Usage,
+    Want,
+    admitted,
+    cancelled_usage,
+    observe_job,
+    queued,
+    rejected,
+)
 from vystra_operator.view import Ingest, Job, Namespace, Node, Pod
 
 log = logging.getLogger("vystra.operator")
@@ -59,6 +67,16 @@ UNBOUND = (
     "namespace {ns} is bound to no tenant; an administrator binds it (vystra tenants create,"
     " or the API): until then nothing runs"
 )
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """What is left to do for a deleted VideoIngest."""
+
+    uid: str
+    key: str
+    retain: bool
+    usage: Usage | None  # what it processed, if deleted before it ended
 
 
 @dataclass(frozen=True)
@@ -132,7 +150,7 @@ class Controller:
         self._created: set[str] = set()  # created, not yet seen by the Job informer
         self._create_failures: dict[str, int] = {}
         self._later: list[tuple[float, str]] = []  # (when, uid): sync again then
-        self._cleanups: dict[str, tuple[str, bool, float]] = {}  # uid -> key, retain, not before
+        self._cleanups: dict[str, tuple[Cleanup, float]] = {}  # uid -> what, not before
         self._side_busy: set[str] = set()  # Jobs with a release or delete in flight
         self._tracked: dict[str, str | None] = {}  # uid -> flavor running on, None: waiting
         self._unmarked: set[str] = set()  # waiting, Queued not yet written
@@ -287,7 +305,8 @@ class Controller:
         self._drain_results(now)
         for ing in deleted.values():
             self._forget(ing.uid)
-            self._clean_up_later(ing.uid, ing.key, ing.spec.retain)
+            usage = cancelled_usage(ing, self.tenant_of.get(ing.namespace))
+            self._clean_up_later(Cleanup(ing.uid, ing.key, ing.spec.retain, usage))
         for uid in dirty:
             try:
                 self._sync(uid, now)
@@ -694,34 +713,37 @@ class Controller:
 
     # -- clean-up of deleted resources -------------------------------------------------------
 
-    def _clean_up_later(self, uid: str, key: str, retain: bool, delay: float = 0.0) -> None:
-        """Its video goes once neither its Job nor a pod of it is left (_clean_up_due)."""
+    def _clean_up_later(self, cleanup: Cleanup, delay: float = 0.0) -> None:
+        """Done once neither its Job nor a pod of it is left (_clean_up_due)."""
         with self._wake:
-            self._cleanups[uid] = (key, retain, time.time() + delay)
+            self._cleanups[cleanup.uid] = (cleanup, time.time() + delay)
 
     def _clean_up_due(self, now: float) -> None:
         with self._wake:
             ready = [
-                (uid, key, retain)
-                for uid, (key, retain, after) in self._cleanups.items()
+                cleanup
+                for uid, (cleanup, after) in self._cleanups.items()
                 if after <= now and uid not in self.job_of and uid not in self.pods_of
             ]
-            for uid, _, _ in ready:
-                del self._cleanups[uid]
-        for uid, key, retain in ready:
-            self.side_pool.submit(self._remove_video, uid, key, retain)
+            for cleanup in ready:
+                del self._cleanups[cleanup.uid]
+        for cleanup in ready:
+            self.side_pool.submit(self._clean_up, cleanup)
 
-    def _remove_video(self, uid: str, key: str, retain: bool) -> None:
-        """Remove a gone resource's video unless retained or reused (origins.remove)."""
+    def _clean_up(self, cleanup: Cleanup) -> None:
+        """Meter what a cancelled ingest processed, then remove its video unless retained or
+        reused (origins.remove); both are idempotent, so a retry repeats both."""
         try:
+            if cleanup.usage is not None:
+                self.meter(cleanup.usage)
             with self.database().connect() as conn:
-                removed = origin_rows.remove(conn, uid, retain=retain)
+                removed = origin_rows.remove(conn, cleanup.uid, retain=cleanup.retain)
         except Exception as exc:  # noqa: BLE001 - retried; a restart's sweep finishes it too
-            log.warning("clean-up of %s: %s; retrying", key, exc)
-            self._clean_up_later(uid, key, retain, delay=5.0)
+            log.warning("clean-up of %s: %s; retrying", cleanup.key, exc)
+            self._clean_up_later(cleanup, delay=5.0)
             return
         if removed:
-            log.info("deleted video %s of %s", removed, key)
+            log.info("deleted video %s of %s", removed, cleanup.key)
 
     def _sweep_origins(self) -> None:
         """Videos of VideoIngests deleted while no operator watched: cleaned up now."""
@@ -732,4 +754,4 @@ class Controller:
             log.warning("sweep of deleted VideoIngests: %s", exc)
             return
         for orphan in orphans:
-            self._clean_up_later(orphan.uid, orphan.key, orphan.retain)
+            self._clean_up_later(Cleanup(orphan.uid, orphan.key, orphan.retain, None))

@@ -172,6 +172,14 @@ def worker_failure(ing: Ingest, job: Job) -> tuple[str, str]:
     return Reason.JOB_FAILED, "the worker Job failed"
 
 
+def cancelled_usage(ing: Ingest, tenant: str | None) -> Usage | None:
+    """What a resource deleted before it ended had processed: metered like a success, so
+    cancelling at 99 % (and keeping the index with ``retain``) is not free."""
+    if ing.terminal or tenant is None or ing.reused or ing.processed <= 0:
+        return None
+    return Usage(tenant, ing.name, ing.uid, ing.processed, ing.video_id)
+
+
 def observe_job(ing: Ingest, job: Job, pods: list[Pod], tenant: str, now: float) -> Outcome | None:
     """Status that a Job's state calls for; None when status already says it all."""
     latest = max(pods, key=lambda p: p.created, default=None)

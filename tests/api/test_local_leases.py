@@ -88,8 +88,12 @@ def test_a_lost_lease_stops_the_work_and_deletes_nothing(
     assert stored.is_file()
 
 
-def test_deleting_a_running_ingest_stops_it_and_deletes_its_video(
-    client: TestClient, caller: Caller, settings: Settings, talk: tuple[Path, list[Section]]
+def test_deleting_a_running_ingest_stops_it_deletes_its_video_and_meters_it(
+    client: TestClient,
+    caller: Caller,
+    settings: Settings,
+    db: Database,
+    talk: tuple[Path, list[Section]],
 ) -> None:
     ingest = running_with_segments(client, caller, talk[0])
     upload = client.get(f"/v1/uploads/{ingest['upload_id']}", headers=caller.headers).json()
@@ -100,3 +104,13 @@ def test_deleting_a_running_ingest_stops_it_and_deletes_its_video(
     video = client.get(f"/v1/videos/{ingest['video_id']}", headers=caller.headers)
     assert video.status_code == 404, video.text
     assert not stored.exists()
+    with db.connect() as conn:  # what it processed before the delete is metered, once
+        metered = conn.execute(
+            "SELECT video_id, seconds FROM usage_records WHERE tenant = %s AND ingest_id = %s",
+            (caller.tenant, ingest["id"]),
+        ).fetchall()
+    [(video_id, seconds)] = metered
+    assert video_id == ingest["video_id"]
+    assert (
+        ingest["progress"]["processed_seconds"] <= seconds < ingest["progress"]["duration_seconds"]
+    )

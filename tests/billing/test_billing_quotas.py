@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import Caller
+from api_helpers import Caller, hold_running
 from billing_helpers import upload_file, wait_finished
 from fastapi.testclient import TestClient
 
@@ -35,17 +34,6 @@ def refused(answer, limit: str) -> str:
 def subscribe(db: Database, tenant: str, plan: str, status: str = "active") -> None:
     with db.connect() as conn:
         accounts.apply_state(conn, tenant, as_of=datetime.now(UTC), plan=plan, status=status)
-
-
-def hold_running(db: Database, tenant: str, n: int) -> None:
-    """Ingests the tenant has running elsewhere (another API process): real queue rows."""
-    with db.connect() as conn:
-        for _ in range(n):
-            conn.execute(
-                "INSERT INTO ingests (id, tenant, source, spec, phase, heartbeat_at)"
-                " VALUES (%s, %s, %s, '{}', 'Running', now())",
-                (f"ing-{uuid.uuid4().hex[:12]}", tenant, URL),
-            )
 
 
 def test_gpu_is_refused_on_a_plan_without_it_and_auto_runs_on_cpu(

@@ -290,7 +290,16 @@ def test_deleting_a_running_ingest_kills_it_and_removes_its_data(cluster, ns, me
     cluster.wait_for(video_gone, 60, "the video deleted once no pod of it runs")
     with db.connect() as conn:
         assert store.get_segments(conn, ns, status["videoId"]) == []
+        # what it processed before the delete is metered, once
+        metered = conn.execute(
+            "SELECT ingest_id, video_id, seconds FROM usage_records WHERE ingest_key = %s",
+            (body["metadata"]["uid"],),
+        ).fetchall()
     assert pod.metadata.name not in cluster.kubectl("get", "pods", "-n", ns).stdout
+    [(ingest_id, video_id, seconds)] = metered
+    assert (ingest_id, video_id) == ("doomed", status["videoId"])
+    processed = status["progress"]["processedSeconds"]
+    assert processed <= seconds <= status["progress"]["durationSeconds"]
 
 
 def test_operator_killed_repeatedly_loses_nothing(cluster, ns, operator, media_dir, s3, db):

@@ -8,7 +8,9 @@ from typing import Any
 from vystra.videoingest import ConditionType, Phase, Reason
 from vystra_operator.transitions import (
     Condition,
+    Usage,
     admitted,
+    cancelled_usage,
     observe_job,
     queued,
     rejected,
@@ -117,6 +119,18 @@ def test_job_complete_meters_and_succeeds_with_ready():
     assert types[ConditionType.READY] and types[ConditionType.SUCCEEDED]
     assert not types[ConditionType.RUNNING]
     assert outcome.media_seconds == 90 and outcome.wall_seconds == 90  # 10:00:01 -> 10:01:31
+
+
+def test_a_cancelled_ingest_is_metered_for_what_it_processed():
+    progress = {"processedSeconds": 178, "durationSeconds": 180, "segments": 20}
+    running = ingest({"phase": "Running", "videoId": "v1", "progress": progress}, retain=True)
+    assert cancelled_usage(running, "acme") == Usage("acme", "talk", "u-1", 178, "v1")
+    started = ingest({"phase": "Running", "progress": {"processedSeconds": 0}})
+    reused = ingest({"phase": "Running", "videoId": "v0", "reused": True, "progress": progress})
+    ended = ingest({"phase": "Succeeded", "videoId": "v1", "progress": progress})
+    for nothing_new in (started, reused, ended):  # ended: metered when it succeeded
+        assert cancelled_usage(nothing_new, "acme") is None
+    assert cancelled_usage(running, None) is None  # no tenant bound: nothing ran
 
 
 def test_job_failed_keeps_the_workers_reason():

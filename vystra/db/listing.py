@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 
 
-def video_ids_with_source(conn: psycopg.Connection, tenant: str, source: str) -> list[str]:
+def video_ids_with_source(conn: psycopg.Connection, tenant: str, *sources: str) -> list[str]:
     rows = conn.execute(
-        "SELECT id FROM videos WHERE tenant = %s AND source = %s", (tenant, source)
+        "SELECT id FROM videos WHERE tenant = %s AND source = ANY(%s)", (tenant, list(sources))
     ).fetchall()
     return [r[0] for r in rows]
 

@@ -228,10 +228,12 @@ class LocalBackend:
             insights=spec.insights,
         )
         seen_video: list[str] = []
+        processed = [0.0]  # seconds, as last reported: metered if the ingest is deleted
 
         def on_progress(p: Progress) -> None:
             if p.video_id:
                 seen_video[:] = [p.video_id]
+            processed[0] = p.processed_seconds
             if self._stop.is_set() and p.stage != "done":  # done: stored, only to be recorded
                 raise Interrupted("the server is stopping")
             if p.stage == "audio" and row.max_video_seconds is not None:
@@ -310,13 +312,17 @@ class LocalBackend:
             if finished:
                 return
             if not rows.exists(conn, row.id):  # deleted while running: honour spec.retain now
-                self._discard_video(
-                    conn,
-                    row.tenant,
-                    row.spec,
-                    outcome.get("video_id") or (seen_video[0] if seen_video else None),
-                    outcome.get("reason"),
-                )
+                video_id = outcome.get("video_id") or (seen_video[0] if seen_video else None)
+                if processed[0] > 0 and outcome.get("reason") != ALREADY_INGESTED:
+                    # what it processed is metered, as the operator meters a deleted resource
+                    record_usage(
+                        conn,
+                        tenant=row.tenant,
+                        ingest_id=row.id,
+                        seconds=processed[0],
+                        video_id=video_id,
+                    )
+                self._discard_video(conn, row.tenant, row.spec, video_id, outcome.get("reason"))
             elif self._stop.is_set():
                 rows.hand_back(conn, row.id, row.attempts)
             # else another worker holds it now (this one's heartbeat lapsed): it carries the

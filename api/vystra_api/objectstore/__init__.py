@@ -75,6 +75,10 @@ class ObjectStore(Protocol):
         """What the pipeline (or a VideoIngest spec) reads to fetch the object."""
         ...
 
+    def sources(self, key: str) -> tuple[str, ...]:
+        """Every way a video's recorded source may name the object."""
+        ...
+
     def key_for_source(self, source: str) -> str | None:
         """The object key behind a video's recorded source, if it is in this store."""
         ...

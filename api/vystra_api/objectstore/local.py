@@ -117,6 +117,9 @@ class LocalObjectStore:
     def source_for(self, key: str) -> str:
         return str(self.path(key))
 
+    def sources(self, key: str) -> tuple[str, ...]:
+        return (self.source_for(key),)
+
     def key_for_source(self, source: str) -> str | None:
         path = Path(source)
         if path.is_absolute() and path.is_relative_to(self.root.resolve()):

@@ -145,6 +145,9 @@ class S3ObjectStore:
     def source_for(self, key: str) -> str:
         return key  # the VideoIngest contract: a bare key is read from the configured bucket
 
+    def sources(self, key: str) -> tuple[str, ...]:
+        return key, f"s3://{self.bucket}/{key}"  # an API ingest, a worker's resolved source
+
     def key_for_source(self, source: str) -> str | None:
         prefix = f"s3://{self.bucket}/"
         if source.startswith(prefix):

@@ -6,16 +6,18 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from vystra.billing import quota
 from vystra.db import store, uploads
 from vystra.urlguard import check_source_url
+from vystra_api import caps
 from vystra_api.deps import IngestId, StateDep, StreamTenantDep, TenantDep, valid_id
 from vystra_api.errors import ApiError, not_found
 from vystra_api.models import MAX_PAGE, IngestCreate, IngestList, IngestPublic, IngestSpec
@@ -44,14 +46,18 @@ def create_ingest(body: IngestCreate, tenant: TenantDep, state: StateDep) -> Ing
         assert body.url is not None
         check_source_url(body.url, state.settings)  # 400 SourceForbidden now, not a Failed later
         source = body.url
-    spec, max_seconds = _within_plan(state, tenant, body.spec())
+    active = state.backend.active_count(tenant)
+    caps.check_active_ingests(state.settings, active)
+    spec, max_seconds = _within_plan(state, tenant, body.spec(), active)
     ingest_id = f"ing-{uuid.uuid4().hex[:12]}"
     return state.backend.create(
         tenant, ingest_id, source, body.upload_id, spec, max_video_seconds=max_seconds
     )
 
 
-def _within_plan(state: AppState, tenant: str, spec: IngestSpec) -> tuple[IngestSpec, float | None]:
+def _within_plan(
+    state: AppState, tenant: str, spec: IngestSpec, active: int
+) -> tuple[IngestSpec, float | None]:
     """Refuse (402, naming the limit) an ingest the tenant's plan does not allow; return the
     spec to run and the plan's video-length limit, checked again once the video is measured.
 
@@ -66,7 +72,7 @@ def _within_plan(state: AppState, tenant: str, spec: IngestSpec) -> tuple[Ingest
         standing,
         accelerator=spec.accelerator,
         duration_hint=spec.durationHintSeconds,
-        active_ingests=state.backend.active_count(tenant),
+        active_ingests=active,
     )
     assert standing.plan is not None  # check_ingest refuses a tenant without a plan
     if spec.accelerator == "auto" and not standing.plan.gpu_allowed:
@@ -126,11 +132,21 @@ async def ingest_events(
     ingest_id: IngestId, tenant: StreamTenantDep, state: StateDep, request: Request
 ) -> StreamingResponse:
     first = await run_in_threadpool(_get, state, tenant, ingest_id)  # 404 before streaming
+    release = state.streams.acquire(tenant)  # 429 beyond the tenant's open streams
     return StreamingResponse(
-        _stream(state, tenant, first, request),
+        _released(_stream(state, tenant, first, request), release),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        background=BackgroundTask(release),  # also when the stream never started
     )
+
+
+async def _released(events: AsyncIterator[str], release: Callable[[], None]) -> AsyncIterator[str]:
+    try:
+        async for event in events:
+            yield event
+    finally:
+        release()
 
 
 async def _stream(

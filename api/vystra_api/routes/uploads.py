@@ -8,10 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from vystra.db import uploads
+from vystra.db.listing import video_ids_with_source
 from vystra.objectkeys import upload_key
+from vystra_api import caps
 from vystra_api.deps import StateDep, TenantDep, UploadId, valid_id
 from vystra_api.errors import ApiError, not_found
 from vystra_api.models import (
@@ -67,15 +69,16 @@ def create_upload(
     upload_id = f"up-{uuid.uuid4().hex[:12]}"
     key = upload_key(tenant, upload_id, body.filename)
     expires_at = datetime.now(UTC) + timedelta(seconds=settings.upload_url_ttl_seconds)
-    target = state.objects.begin_upload(
-        upload_id=upload_id,
-        key=key,
-        size=body.size_bytes,
-        content_type=content_type,
-        expires_at=expires_at,
-        base_url=str(request.base_url),
-    )
-    with state.db.connect() as conn:
+    with state.db.connect() as conn:  # one transaction: the storage check holds till the row
+        caps.reserve_upload_bytes(conn, settings, tenant, body.size_bytes)
+        target = state.objects.begin_upload(
+            upload_id=upload_id,
+            key=key,
+            size=body.size_bytes,
+            content_type=content_type,
+            expires_at=expires_at,
+            base_url=str(request.base_url),
+        )
         row = uploads.create_upload(
             conn,
             upload_id=upload_id,
@@ -107,6 +110,29 @@ def get_upload(upload_id: UploadId, tenant: TenantDep, state: StateDep) -> Uploa
     if row is None:
         raise not_found("upload", upload_id)
     return to_public(row)
+
+
+@router.delete(
+    "/{upload_id}", status_code=204, summary="Delete an upload no video was ingested from"
+)
+def delete_upload(upload_id: UploadId, tenant: TenantDep, state: StateDep) -> Response:
+    """Frees its storage (see the upload cap). A video's upload goes with the video instead."""
+    valid_id("upload", upload_id)
+    with state.db.connect() as conn:
+        row = uploads.get_upload(conn, upload_id, tenant)
+        if row is None:
+            raise not_found("upload", upload_id)
+        readers = video_ids_with_source(conn, tenant, *state.objects.sources(row.object_key))
+        if readers:
+            raise ApiError(
+                409,
+                f"video {readers[0]} was ingested from upload {upload_id}; delete the video"
+                " and its upload goes with it",
+                "InUse",
+            )
+        state.objects.abandon(row.object_key, row.multipart_id)  # fails: the row stays
+        uploads.delete_upload(conn, upload_id)
+    return Response(status_code=204)
 
 
 @router.post("/{upload_id}/complete", summary="Check the object arrived with the declared size")

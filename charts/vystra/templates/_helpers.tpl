@@ -55,8 +55,8 @@ given when it already names a tag or digest (skaffold passes fully qualified ref
 {{- end }}
 
 {{/*
-Names shared between templates. The worker's ServiceAccount, ConfigMap and Secret are
-also what the operator creates (or copies) in every namespace where it runs a worker.
+Names shared between templates and the operator's settings (worker Jobs, in the release
+namespace, use the worker's ServiceAccount, ConfigMap and Secret by these names).
 */}}
 {{- define "vystra.operatorName" -}}{{ include "vystra.fullname" . }}-operator{{- end }}
 {{- define "vystra.apiName" -}}{{ include "vystra.fullname" . }}-api{{- end }}
