@@ -23,6 +23,7 @@ from vystra.fetch import fetch
 from vystra.insights import TimedText, generate_insights
 from vystra.media import extract_audio, probe
 from vystra.models import EMBEDDING_DIM
+from vystra.resume import Resume, audio_after, resume_from, shifted
 from vystra.segment import Chunk, SegmentOptions, chunk_segments
 from vystra.settings import Settings
 from vystra.shutdown import Terminated, stop_requested
@@ -36,7 +37,7 @@ WRITE_BATCH = 4  # units per COPY: small enough for live progress, large enough 
 class Interrupted(Exception):
     """Raised by an ``on_progress`` callback to stop an ingest that is to run again (its process
     is stopping, or another worker took it over): the video is left as it is, not marked
-    failed, and the next run overwrites its rows."""
+    failed, and the next run resumes after the units it stored (vystra.resume)."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,19 @@ class Pipeline:
             audio = extract_audio(info, self.settings.max_media_seconds)
             video_id = store.video_id_for(tenant, media.sha256)
             title = options.title or (existing.title if existing else default_title(source))
+            stored_options = {
+                "language": options.language,
+                "model": options.model,
+                **asdict(options.segmenting),
+            }
             with self.db.connect() as conn:
+                resume = None
+                if existing and not options.force and existing.options == stored_options:
+                    resume = resume_from(
+                        store.committed_units(conn, existing),
+                        store.get_transcript_entries(conn, tenant, video_id),
+                        existing.language,
+                    )
                 store.begin_video(
                     conn,
                     video_id=video_id,
@@ -164,14 +177,13 @@ class Pipeline:
                     sha256=media.sha256,
                     size_bytes=media.size,
                     duration=audio.duration,
-                    options={
-                        "language": options.language,
-                        "model": options.model,
-                        **asdict(options.segmenting),
-                    },
+                    options=stored_options,
+                    resuming=resume is not None,
                 )
         try:
-            return self._process(video_id, title, media.source, audio, options, tenant, report)
+            return self._process(
+                video_id, title, media.source, audio, options, tenant, report, resume
+            )
         except Interrupted:
             raise
         except VystraError as exc:
@@ -181,11 +193,18 @@ class Pipeline:
             self._fail(video_id, "InternalError", f"{type(exc).__name__}: {exc}")
             raise
 
-    def _process(self, video_id, title, source, audio, options, tenant, report) -> IngestResult:
+    def _process(
+        self, video_id, title, source, audio, options, tenant, report, resume: Resume | None
+    ) -> IngestResult:
         duration = audio.duration
-        report(Progress("transcribe", 0.0, duration, 0, video_id))
+        offset = resume.offset if resume else 0.0
+        kept = resume.units if resume else []
+        report(Progress("transcribe", offset, duration, len(kept), video_id))
         transcription = transcribe(
-            audio, self.settings, language=options.language, model=options.model
+            audio_after(audio, offset),  # offset 0: all of it
+            self.settings,
+            language=options.language or (resume.language if resume else None),
+            model=options.model,
         )
         embedder = self.embedder
         with self.db.connect() as conn:
@@ -196,19 +215,20 @@ class Pipeline:
                 model=f"{transcription.info.backend}:{transcription.info.model}",
                 embedding_model=embedder.name,
             )
-        units: list[Chunk] = []
-        vectors: list[np.ndarray] = []
-        transcript: list[tuple[float, float, str, list]] = []
+        units: list[Chunk] = list(kept)
+        vectors: list[np.ndarray] = [embedder.embed([c.text for c in kept])] if kept else []
+        transcript: list[list] = list(resume.transcript) if resume else []
 
         def recorded(segments: Iterable[Segment]) -> Iterator[Segment]:
             for segment in segments:
                 # word times (2 decimals) let subtitles split cues where words are spoken
                 words = [[round(w.start, 2), round(w.end, 2), w.word] for w in segment.words]
-                transcript.append((segment.start, segment.end, segment.text, words))
+                transcript.append([segment.start, segment.end, segment.text, words])
                 yield segment
 
+        spoken = shifted(transcription.segments, offset)
         for batch in _batched(
-            chunk_segments(recorded(transcription.segments), options.segmenting), WRITE_BATCH
+            chunk_segments(recorded(spoken), options.segmenting, len(kept)), WRITE_BATCH
         ):
             matrix = embedder.embed([c.text for c in batch])
             processed = min(batch[-1].end, duration)
@@ -221,6 +241,7 @@ class Pipeline:
                     vectors=matrix,
                     processed_seconds=processed,
                     sentence_vectors=sentence_vectors(embedder, batch),
+                    transcript=transcript,
                 )
             units.extend(batch)
             vectors.append(matrix)

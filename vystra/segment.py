@@ -84,11 +84,14 @@ def _from_words(words: list[Word]) -> Segment:
     return Segment(words[0].start, words[-1].end, text, tuple(words))
 
 
-def chunk_segments(segments: Iterable[Segment], options: SegmentOptions) -> Iterator[Chunk]:
-    """Yield search units as soon as each is complete (the input may be a live stream)."""
+def chunk_segments(
+    segments: Iterable[Segment], options: SegmentOptions, first_ordinal: int = 0
+) -> Iterator[Chunk]:
+    """Yield search units as soon as each is complete (the input may be a live stream);
+    ``first_ordinal``: where a resumed ingest goes on numbering."""
     window: list[Segment] = []
     fresh = 0  # segments in the window not yet part of any emitted unit
-    ordinal = 0
+    ordinal = first_ordinal
     for whisper_segment in segments:
         for segment in split_sentences(whisper_segment, options.target_seconds):
             if (

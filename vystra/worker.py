@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     # a deleted or preempted pod gets SIGTERM: unwind (the database is released, the video
-    # is not marked failed) and exit 143; the next attempt overwrites its own rows
+    # is not marked failed) and exit 143; the next attempt resumes after the stored units
     exit_on_sigterm()
     try:
         return run(args.namespace, args.name, get_settings())

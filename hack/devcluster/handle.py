@@ -131,6 +131,17 @@ class DevCluster:
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}\n{self.describe_job(namespace, name)}") from None
 
+    def wait_for_crd(self, name: str, timeout: float = 60) -> None:
+        """Until the CRD is Established. Polled: `kubectl wait` fails at once instead of waiting
+        while a new CRD has no status conditions yet."""
+        api = client.ApiextensionsV1Api(self.api_client)
+
+        def established() -> bool:
+            conditions = api.read_custom_resource_definition(name).status.conditions or []
+            return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+        self.wait_for(established, timeout, f"CRD {name} established")
+
     def wait_for_gone(self, read: Callable[[], Any], timeout: float = 60, what: str = "object"):
         """Wait until `read()` raises 404."""
 

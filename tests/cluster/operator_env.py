@@ -25,12 +25,7 @@ def free_port() -> int:
 
 def install_crd(cluster: DevCluster) -> None:
     cluster.kubectl("apply", "-f", str(REPO / "crds"))
-    cluster.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/videoingests.vystra.io",
-    )
+    cluster.wait_for_crd("videoingests.vystra.io")
 
 
 CONFIG_NAMESPACE = "vystra-system"

@@ -71,11 +71,7 @@ def test_rendered_chart_is_valid_for_the_api_server(cluster, namespace) -> None:
         lint = helm("lint", "--strict", str(CHART), "-f", str(values))
         assert "0 chart(s) failed" in lint.stdout
     cluster.kubectl("apply", "--server-side", "-f", str(servicemonitor_crd()))
-    established = cluster.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s",
-        "crd/servicemonitors.monitoring.coreos.com", check=False,
-    )  # fmt: skip
-    assert established.returncode == 0, established.stderr
+    cluster.wait_for_crd("servicemonitors.monitoring.coreos.com")
     for values in CI_VALUES:
         rendered = helm(
             "template", RELEASE, str(CHART), "-f", str(values), "--namespace", namespace

@@ -104,19 +104,23 @@ def begin_video(
     size_bytes: int,
     duration: float,
     options: dict[str, Any],
+    resuming: bool = False,
 ) -> None:
     """Create the row, or reset a failed/interrupted/forced one to ``processing``.
 
     Segments of an earlier attempt stay until the new attempt overwrites them, so a video
-    being re-processed remains searchable.
+    being re-processed remains searchable. ``resuming``: the attempt carries on from what is
+    stored (see :func:`committed_units`), so the progress stored so far stays.
     """
     conn.execute(
         "INSERT INTO videos (id, tenant, title, source, sha256, size_bytes, duration, options,"
         " status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'processing')"
         " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, source = EXCLUDED.source,"
         " duration = EXCLUDED.duration, options = EXCLUDED.options, status = 'processing',"
-        " error_reason = NULL, error = NULL, processed_seconds = 0, updated_at = now()",
-        (video_id, tenant, title, source, sha256, size_bytes, duration, Jsonb(options)),
+        " error_reason = NULL, error = NULL,"
+        " processed_seconds = CASE WHEN %s THEN videos.processed_seconds ELSE 0 END,"
+        " updated_at = now()",
+        (video_id, tenant, title, source, sha256, size_bytes, duration, Jsonb(options), resuming),
     )
 
 
@@ -139,10 +143,13 @@ def write_segments(
     vectors: np.ndarray,
     processed_seconds: float,
     sentence_vectors: Sequence[bytes | None] | None = None,
+    transcript: Sequence[list] | None = None,
 ) -> None:
     """COPY a batch in, upserting on (video, ordinal): a retried batch replaces, never doubles.
 
-    ``sentence_vectors``: per chunk, its sentences' packed embeddings (vystra.moments)."""
+    ``sentence_vectors``: per chunk, its sentences' packed embeddings (vystra.moments).
+    ``transcript``: the transcript so far, kept with the batch so an interrupted ingest can
+    resume after it (:func:`committed_units`)."""
     if not chunks:
         return
     with conn.transaction():
@@ -193,9 +200,14 @@ def write_segments(
             " sentence_vectors = EXCLUDED.sentence_vectors, ts_config = EXCLUDED.ts_config"
         )
         conn.execute(
-            "UPDATE videos SET processed_seconds = %s, segment_count = %s, updated_at = now()"
-            " WHERE id = %s",
-            (processed_seconds, chunks[-1].ordinal + 1, video_id),
+            "UPDATE videos SET processed_seconds = %s, segment_count = %s,"
+            " transcript = coalesce(%s, transcript), updated_at = now() WHERE id = %s",
+            (
+                processed_seconds,
+                chunks[-1].ordinal + 1,
+                Jsonb([list(t) for t in transcript]) if transcript is not None else None,
+                video_id,
+            ),
         )
 
 
@@ -205,7 +217,7 @@ def finish_video(
     *,
     segment_count: int,
     duration: float,
-    transcript: Sequence[tuple[float, float, str] | tuple[float, float, str, list]],
+    transcript: Sequence[Sequence],
     insights: dict[str, Any] | None,
     insights_status: str,
 ) -> None:
@@ -257,18 +269,42 @@ def get_segments(
         return cur.fetchall()
 
 
-def get_transcript(conn: psycopg.Connection, tenant: str, video_id: str) -> list[StoredSegment]:
-    """Whisper's own segments (no overlap), for reading and subtitles."""
+def get_transcript_entries(conn: psycopg.Connection, tenant: str, video_id: str) -> list[list]:
+    """The stored transcript as written: [start, end, text] or, since issue #14,
+    [start, end, text, [[start, end, word], ...]]; so far, while the video is processing."""
     row = conn.execute(
         "SELECT transcript FROM videos WHERE tenant = %s AND id = %s", (tenant, video_id)
     ).fetchone()
-    items = (row[0] if row else None) or []
-    # [start, end, text] or, since issue #14, [start, end, text, [[start, end, word], ...]]
+    return list((row[0] if row else None) or [])
+
+
+def get_transcript(conn: psycopg.Connection, tenant: str, video_id: str) -> list[StoredSegment]:
+    """Whisper's own segments (no overlap), for reading and subtitles."""
     segments = []
-    for i, (start, end, text, *rest) in enumerate(items):
+    for i, (start, end, text, *rest) in enumerate(get_transcript_entries(conn, tenant, video_id)):
         words = tuple((w[0], w[1], w[2]) for w in (rest[0] if rest else ()))
         segments.append(StoredSegment(i, start, end, text, words))
     return segments
+
+
+def committed_units(conn: psycopg.Connection, video: Video) -> list[Chunk]:
+    """The units an unfinished attempt stored, in order, ending where its progress ends; empty
+    when they do not form that whole prefix (nothing to resume from)."""
+    if video.status == "ready" or video.segment_count <= 0 or video.processed_seconds <= 0:
+        return []
+    rows = conn.execute(
+        "SELECT ordinal, start_s, end_s, text, word_starts, word_offsets FROM segments"
+        " WHERE video_id = %s AND ordinal < %s ORDER BY ordinal",
+        (video.id, video.segment_count),
+    ).fetchall()
+    units = [
+        Chunk(ordinal, start, end, text, tuple(starts or ()), tuple(offsets or ()))
+        for ordinal, start, end, text, starts, offsets in rows
+    ]
+    whole = [u.ordinal for u in units] == list(range(video.segment_count))
+    if not whole or abs(units[-1].end - video.processed_seconds) > 0.05:
+        return []
+    return units
 
 
 def delete_video(conn: psycopg.Connection, tenant: str, video_id: str) -> bool:
