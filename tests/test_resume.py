@@ -4,6 +4,7 @@ unit or word is lost or repeated at the seam (real faster-whisper, embedded Post
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -95,3 +96,18 @@ def test_the_transcript_is_cut_at_the_words_before_the_seam():
         [4.0, 6.4, "Three four", [[4.0, 5.0, " Three"], [5.5, 6.4, " four"]]],
         entries[3],
     ]
+
+
+def test_two_ingests_of_the_same_bytes_at_once_run_one_after_the_other(pipeline, talk, db):
+    """The second waits for the first (no unique-key race, no interleaved units), then finds
+    the video indexed."""
+    tenant = f"twice-{uuid.uuid4().hex[:6]}"
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(pipeline.ingest, str(talk[0]), OPTIONS, tenant=tenant) for _ in "ab"]
+        results = [run.result(timeout=600) for run in runs]
+    assert sorted(r.status for r in results) == ["exists", "ready"]
+    assert results[0].video_id == results[1].video_id
+    with db.connect() as conn:
+        units = store.get_segments(conn, tenant, results[0].video_id)
+    assert [u.ordinal for u in units] == list(range(len(units)))
+    assert len(units) == max(r.segments for r in results)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlparse
@@ -136,62 +137,66 @@ class Pipeline:
     ) -> IngestResult:
         report = on_progress or (lambda _p: None)
         report(Progress("fetch"))
-        with fetch(source, self.settings) as media:
-            with self.db.connect() as conn:
-                existing = store.find_by_sha(conn, tenant, media.sha256)
-            if existing and existing.status == "ready" and not options.force:
-                return IngestResult(
-                    existing.id,
-                    existing.title,
-                    existing.source,
-                    existing.duration or 0.0,
-                    existing.segment_count,
-                    "exists",
-                    existing.insights_status,
-                )
-            report(Progress("probe"))
-            info = probe(media.path)
-            report(Progress("audio", duration=info.duration))
-            audio = extract_audio(info, self.settings.max_media_seconds)
-            video_id = store.video_id_for(tenant, media.sha256)
-            title = options.title or (existing.title if existing else default_title(source))
-            stored_options = {
-                "language": options.language,
-                "model": options.model,
-                **asdict(options.segmenting),
-            }
-            with self.db.connect() as conn:
-                resume = None
-                if existing and not options.force and existing.options == stored_options:
-                    resume = resume_from(
-                        store.committed_units(conn, existing),
-                        store.get_transcript_entries(conn, tenant, video_id),
-                        existing.language,
+        with ExitStack() as held:
+            with fetch(source, self.settings) as media:
+                video_id = store.video_id_for(tenant, media.sha256)
+                # one attempt at a time per video: a second ingest of the same bytes waits,
+                # then finds them indexed (or resumes after what the first stored)
+                held.enter_context(self.db.exclusive(f"vystra-video:{video_id}"))
+                with self.db.connect() as conn:
+                    existing = store.find_by_sha(conn, tenant, media.sha256)
+                if existing and existing.status == "ready" and not options.force:
+                    return IngestResult(
+                        existing.id,
+                        existing.title,
+                        existing.source,
+                        existing.duration or 0.0,
+                        existing.segment_count,
+                        "exists",
+                        existing.insights_status,
                     )
-                store.begin_video(
-                    conn,
-                    video_id=video_id,
-                    tenant=tenant,
-                    title=title,
-                    source=media.source,
-                    sha256=media.sha256,
-                    size_bytes=media.size,
-                    duration=audio.duration,
-                    options=stored_options,
-                    resuming=resume is not None,
+                report(Progress("probe"))
+                info = probe(media.path)
+                report(Progress("audio", duration=info.duration))
+                audio = extract_audio(info, self.settings.max_media_seconds)
+                title = options.title or (existing.title if existing else default_title(source))
+                stored_options = {
+                    "language": options.language,
+                    "model": options.model,
+                    **asdict(options.segmenting),
+                }
+                with self.db.connect() as conn:
+                    resume = None
+                    if existing and not options.force and existing.options == stored_options:
+                        resume = resume_from(
+                            store.committed_units(conn, existing),
+                            store.get_transcript_entries(conn, tenant, video_id),
+                            existing.language,
+                        )
+                    store.begin_video(
+                        conn,
+                        video_id=video_id,
+                        tenant=tenant,
+                        title=title,
+                        source=media.source,
+                        sha256=media.sha256,
+                        size_bytes=media.size,
+                        duration=audio.duration,
+                        options=stored_options,
+                        resuming=resume is not None,
+                    )
+            try:
+                return self._process(
+                    video_id, title, media.source, audio, options, tenant, report, resume
                 )
-        try:
-            return self._process(
-                video_id, title, media.source, audio, options, tenant, report, resume
-            )
-        except Interrupted:
-            raise
-        except VystraError as exc:
-            self._fail(video_id, exc.reason, str(exc))
-            raise
-        except Exception as exc:
-            self._fail(video_id, "InternalError", f"{type(exc).__name__}: {exc}")
-            raise
+            except Interrupted:
+                raise
+            except VystraError as exc:
+                self._fail(video_id, exc.reason, str(exc))
+                raise
+            except Exception as exc:
+                self._fail(video_id, "InternalError", f"{type(exc).__name__}: {exc}")
+                raise
 
     def _process(
         self, video_id, title, source, audio, options, tenant, report, resume: Resume | None

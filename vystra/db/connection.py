@@ -29,6 +29,22 @@ class Database:
         )
 
     @contextmanager
+    def exclusive(self, key: str) -> Iterator[None]:
+        """Hold an advisory lock on ``key`` across processes, waiting while another holds it,
+        on a connection of its own: a holder that dies releases it with its connection
+        (keepalives notice a vanished peer within a minute and a half)."""
+        with psycopg.connect(
+            self.url,
+            autocommit=True,  # no transaction stays open while the lock is held
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=6,
+        ) as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            yield
+
+    @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
         """A pooled connection; the block runs in one transaction, committed on success."""
         with self._pool.connection() as conn:

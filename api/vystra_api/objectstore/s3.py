@@ -152,7 +152,7 @@ class S3ObjectStore:
         prefix = f"s3://{self.bucket}/"
         if source.startswith(prefix):
             return source[len(prefix) :]
-        return source if source.startswith("uploads/") else None
+        return source if source.startswith(UPLOADS_PREFIX) else None
 
     def media_url(self, key: str, *, base_url: str, ttl_seconds: int) -> str:
         return self._presign("get_object", ttl_seconds, Key=key)
