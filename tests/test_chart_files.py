@@ -47,6 +47,8 @@ def test_lint_is_clean_for_every_ci_values_file(helm) -> None:
         (["--set", "image.pullPolicy=Sometimes"], "pullPolicy"),
         (["--set", "objectStore.endpoint=minio:9000"], "endpoint"),
         (["--set", "secrets.databaseUrl=mysql://db"], "databaseUrl"),
+        (["--set", "scheduling.tenants[0].name=a,scheduling.tenants[0].weight=0"], "weight"),
+        (["--set", "scheduling.priorityClasses[0].name=Urgent!"], "name"),
     ],
 )
 def test_schema_rejects_unknown_and_mistyped_values(helm, override, message) -> None:
@@ -133,8 +135,21 @@ def test_operator_reads_the_rendered_pools(helm, monkeypatch) -> None:
     monkeypatch.setenv(
         "VYSTRA_OPERATOR_POOLS_YAML", find(docs, "ConfigMap", "vystra-pools")["data"]["pools.yaml"]
     )
-    pools = {f.name: f for f in OperatorSettings().scheduling().flavors}
+    scheduling = OperatorSettings().scheduling()
+    pools = {f.name: f for f in scheduling.flavors}
     assert pools["gpu"].gpu and pools["gpu"].image == "ghcr.io/vystra/worker:0.1.0-cuda"
+    # the administrator's classes and tenants, as full-values.yaml sets them
+    assert [(c.name, c.value) for c in scheduling.priority_classes] == [
+        ("batch", 0),
+        ("standard", 50),
+        ("urgent", 500),
+    ]
+    assert scheduling.default_priority_class == "standard"
+    assert [(t.name, t.weight, t.gpu_seconds_budget) for t in scheduling.tenants] == [
+        ("acme", 2, 36000),
+        ("globex", 1, None),
+    ]
+    assert scheduling.default_tenant_weight == 0.5 and scheduling.aging_per_hour == 20
     assert pools["gpu"].node_selector == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert pools["cpu"].env == {"VYSTRA_WHISPER_THREADS": "4"}
 

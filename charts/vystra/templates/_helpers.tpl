@@ -124,7 +124,18 @@ worker images are derived here from `image`, so they are defined in one place.
   "env" (include "vystra.strings" .env | fromYaml)) }}
 {{- end }}
 {{- end }}
-{{- toYaml (dict "pools" $pools) }}
+{{- $tenants := list }}
+{{- range .Values.scheduling.tenants }}
+{{- $tenant := dict "name" .name "weight" (.weight | default 1) }}
+{{- if hasKey . "gpuSecondsBudget" }}{{ $_ := set $tenant "gpu_seconds_budget" .gpuSecondsBudget }}{{ end }}
+{{- $tenants = append $tenants $tenant }}
+{{- end }}
+{{- with .Values.scheduling }}
+{{- toYaml (dict "pools" $pools
+  "priority_classes" .priorityClasses "default_priority_class" .defaultPriorityClass
+  "tenants" $tenants "default_tenant_weight" .defaultTenantWeight
+  "aging_per_hour" .agingPerHour) }}
+{{- end }}
 {{- end }}
 
 {{/* vystra.strings: a map with every value as a string (cpu: 2 -> "2"), as the operator's
