@@ -183,7 +183,7 @@ class Pipeline:
                         size_bytes=media.size,
                         duration=audio.duration,
                         options=stored_options,
-                        resuming=resume is not None,
+                        resumed_transcript=resume.transcript if resume else None,
                     )
             try:
                 return self._process(
@@ -221,8 +221,9 @@ class Pipeline:
                 embedding_model=embedder.name,
             )
         units: list[Chunk] = list(kept)
-        vectors: list[np.ndarray] = [embedder.embed([c.text for c in kept])] if kept else []
+        vectors: list[np.ndarray] = [resume.vectors] if resume else []
         transcript: list[list] = list(resume.transcript) if resume else []
+        stored = len(transcript)  # entries in the database (begin_video wrote the resumed ones)
 
         def recorded(segments: Iterable[Segment]) -> Iterator[Segment]:
             for segment in segments:
@@ -246,8 +247,9 @@ class Pipeline:
                     vectors=matrix,
                     processed_seconds=processed,
                     sentence_vectors=sentence_vectors(embedder, batch),
-                    transcript=transcript,
+                    transcript_tail=transcript[stored:],
                 )
+            stored = len(transcript)
             units.extend(batch)
             vectors.append(matrix)
             report(Progress("transcribe", processed, duration, len(units), video_id))

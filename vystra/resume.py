@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from vystra.media import Audio
 from vystra.segment import Chunk
 from vystra.transcribe import Segment, Word
@@ -22,6 +24,7 @@ TranscriptEntry = list  # [start, end, text, [[start, end, word], ...]] as video
 @dataclass(frozen=True)
 class Resume:
     units: list[Chunk]  # stored by the earlier attempt, ordinals 0..n-1
+    vectors: np.ndarray  # their stored embeddings, for insights over the whole video
     transcript: list[TranscriptEntry]  # up to ``offset``
     language: str | None  # what the earlier attempt detected: the rest is transcribed alike
 
@@ -31,12 +34,15 @@ class Resume:
 
 
 def resume_from(
-    units: list[Chunk], transcript: Iterable[TranscriptEntry], language: str | None
+    stored: tuple[list[Chunk], np.ndarray],
+    transcript: Iterable[TranscriptEntry],
+    language: str | None,
 ) -> Resume | None:
+    """``stored``: what :func:`vystra.db.store.committed_units` found (units, embeddings)."""
+    units, vectors = stored
     if not units:
         return None
-    offset = units[-1].end
-    return Resume(units, trim_transcript(transcript, offset), language)
+    return Resume(units, vectors, trim_transcript(transcript, units[-1].end), language)
 
 
 def trim_transcript(entries: Iterable[TranscriptEntry], offset: float) -> list[TranscriptEntry]:

@@ -74,13 +74,14 @@ class StreamSlots:
                     10,
                 )
             self._open[tenant] += 1
-        released = threading.Event()
+        released = False
 
         def release() -> None:
+            nonlocal released
             with self._lock:
-                if released.is_set():
+                if released:
                     return
-                released.set()
+                released = True
                 self._open[tenant] -= 1
                 if not self._open[tenant]:
                     del self._open[tenant]

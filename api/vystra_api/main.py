@@ -5,7 +5,6 @@ uvicorn --factory vystra_api.main:create_app     # or: vystra serve --host H --p
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 from typing import Any
@@ -22,12 +21,10 @@ from vystra_api.errors import ApiError
 from vystra_api.limits import BodyLimit
 from vystra_api.metrics import Metrics, RequestTimer
 from vystra_api.models import ErrorBody
-from vystra_api.objectstore import ObjectStore, ObjectStoreError, open_store
+from vystra_api.objectstore import ObjectStore, open_store
 from vystra_api.routes import billing, health, ingests, media, search, session, uploads, videos
 from vystra_api.state import AppState, open_billing
 from vystra_api.sweeper import UploadSweeper
-
-log = logging.getLogger(__name__)
 
 
 def open_backend(settings: Settings, db: Database, objects: ObjectStore) -> IngestBackend:
@@ -64,10 +61,6 @@ def create_app(
             backend.start()
             started.callback(billing_state.stop)
             billing_state.start()
-            try:
-                objects.prepare()
-            except ObjectStoreError as exc:  # e.g. no right to set bucket rules: sweeps go on
-                log.warning("object store clean-up rule not set: %s", exc)
             started.callback(sweeper.stop)
             sweeper.start()
             yield

@@ -3,7 +3,8 @@
 An upload is abandoned once its URLs expired more than ``GRACE`` ago (a PUT that began just
 before the expiry may still be streaming until then). Every API process sweeps; rows are
 claimed with SKIP LOCKED, so replicas never sweep the same upload twice. The S3 store's bucket
-rule (objectstore/s3.py) catches multipart uploads the API never recorded.
+rule (objectstore/s3.py, set when the sweeper starts) catches multipart uploads the API never
+recorded.
 """
 
 from __future__ import annotations
@@ -56,6 +57,10 @@ class UploadSweeper:
             self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        try:  # the store's own rule, set here rather than on the start-up path
+            self.objects.prepare()
+        except ObjectStoreError as exc:  # e.g. no right to set bucket rules: sweeps go on
+            log.warning("object store clean-up rule not set: %s", exc)
         while not self._stop.wait(self.interval):
             try:
                 if swept := self.sweep():

@@ -13,6 +13,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from vystra.models import EMBEDDING_DIM
 from vystra.segment import Chunk
 
 VIDEO_COLUMNS = (
@@ -104,23 +105,27 @@ def begin_video(
     size_bytes: int,
     duration: float,
     options: dict[str, Any],
-    resuming: bool = False,
+    resumed_transcript: Sequence[list] | None = None,
 ) -> None:
     """Create the row, or reset a failed/interrupted/forced one to ``processing``.
 
     Segments of an earlier attempt stay until the new attempt overwrites them, so a video
-    being re-processed remains searchable. ``resuming``: the attempt carries on from what is
-    stored (see :func:`committed_units`), so the progress stored so far stays.
+    being re-processed remains searchable. The transcript starts empty, or, for an attempt
+    that resumes after the stored units (:func:`committed_units`), as ``resumed_transcript``
+    with the stored progress kept; :func:`write_segments` appends to it.
     """
+    resuming = resumed_transcript is not None
+    start = Jsonb([list(t) for t in resumed_transcript or []])
     conn.execute(
         "INSERT INTO videos (id, tenant, title, source, sha256, size_bytes, duration, options,"
-        " status) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'processing')"
+        " status, transcript) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'processing', %s)"
         " ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, source = EXCLUDED.source,"
         " duration = EXCLUDED.duration, options = EXCLUDED.options, status = 'processing',"
-        " error_reason = NULL, error = NULL,"
+        " error_reason = NULL, error = NULL, transcript = EXCLUDED.transcript,"
         " processed_seconds = CASE WHEN %s THEN videos.processed_seconds ELSE 0 END,"
         " updated_at = now()",
-        (video_id, tenant, title, source, sha256, size_bytes, duration, Jsonb(options), resuming),
+        (video_id, tenant, title, source, sha256, size_bytes, duration, Jsonb(options), start)
+        + (resuming,),
     )
 
 
@@ -143,13 +148,13 @@ def write_segments(
     vectors: np.ndarray,
     processed_seconds: float,
     sentence_vectors: Sequence[bytes | None] | None = None,
-    transcript: Sequence[list] | None = None,
+    transcript_tail: Sequence[list] = (),
 ) -> None:
     """COPY a batch in, upserting on (video, ordinal): a retried batch replaces, never doubles.
 
     ``sentence_vectors``: per chunk, its sentences' packed embeddings (vystra.moments).
-    ``transcript``: the transcript so far, kept with the batch so an interrupted ingest can
-    resume after it (:func:`committed_units`)."""
+    ``transcript_tail``: transcript entries heard since the last batch, appended with it so an
+    interrupted ingest can resume after the batch (:func:`committed_units`)."""
     if not chunks:
         return
     with conn.transaction():
@@ -201,11 +206,12 @@ def write_segments(
         )
         conn.execute(
             "UPDATE videos SET processed_seconds = %s, segment_count = %s,"
-            " transcript = coalesce(%s, transcript), updated_at = now() WHERE id = %s",
+            " transcript = coalesce(transcript, '[]'::jsonb) || %s, updated_at = now()"
+            " WHERE id = %s",
             (
                 processed_seconds,
                 chunks[-1].ordinal + 1,
-                Jsonb([list(t) for t in transcript]) if transcript is not None else None,
+                Jsonb([list(t) for t in transcript_tail]),
                 video_id,
             ),
         )
@@ -287,24 +293,25 @@ def get_transcript(conn: psycopg.Connection, tenant: str, video_id: str) -> list
     return segments
 
 
-def committed_units(conn: psycopg.Connection, video: Video) -> list[Chunk]:
-    """The units an unfinished attempt stored, in order, ending where its progress ends; empty
-    when they do not form that whole prefix (nothing to resume from)."""
-    if video.status == "ready" or video.segment_count <= 0 or video.processed_seconds <= 0:
-        return []
+def committed_units(conn: psycopg.Connection, video: Video) -> tuple[list[Chunk], np.ndarray]:
+    """The units an unfinished attempt stored and their embeddings, in order, ending where its
+    progress ends; none when they do not form that whole prefix (nothing to resume from)."""
+    none: tuple[list[Chunk], np.ndarray] = ([], np.zeros((0, EMBEDDING_DIM), np.float32))
+    if video.segment_count <= 0 or video.processed_seconds <= 0:
+        return none
     rows = conn.execute(
-        "SELECT ordinal, start_s, end_s, text, word_starts, word_offsets FROM segments"
-        " WHERE video_id = %s AND ordinal < %s ORDER BY ordinal",
+        "SELECT ordinal, start_s, end_s, text, word_starts, word_offsets, embedding"
+        " FROM segments WHERE video_id = %s AND ordinal < %s ORDER BY ordinal",
         (video.id, video.segment_count),
     ).fetchall()
     units = [
         Chunk(ordinal, start, end, text, tuple(starts or ()), tuple(offsets or ()))
-        for ordinal, start, end, text, starts, offsets in rows
+        for ordinal, start, end, text, starts, offsets, _ in rows
     ]
     whole = [u.ordinal for u in units] == list(range(video.segment_count))
     if not whole or abs(units[-1].end - video.processed_seconds) > 0.05:
-        return []
-    return units
+        return none
+    return units, np.array([row[-1].to_numpy() for row in rows], dtype=np.float32)
 
 
 def delete_video(conn: psycopg.Connection, tenant: str, video_id: str) -> bool:

@@ -6,6 +6,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
+import psycopg
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
@@ -102,14 +103,19 @@ def create_upload(
     )
 
 
-@router.get("/{upload_id}", summary="An upload's state")
-def get_upload(upload_id: UploadId, tenant: TenantDep, state: StateDep) -> UploadPublic:
+def _upload(conn: psycopg.Connection, tenant: str, upload_id: str) -> uploads.Upload:
+    """The tenant's upload; 404 for an unknown id and for another tenant's alike."""
     valid_id("upload", upload_id)
-    with state.db.connect() as conn:
-        row = uploads.get_upload(conn, upload_id, tenant)
+    row = uploads.get_upload(conn, upload_id, tenant)
     if row is None:
         raise not_found("upload", upload_id)
-    return to_public(row)
+    return row
+
+
+@router.get("/{upload_id}", summary="An upload's state")
+def get_upload(upload_id: UploadId, tenant: TenantDep, state: StateDep) -> UploadPublic:
+    with state.db.connect() as conn:
+        return to_public(_upload(conn, tenant, upload_id))
 
 
 @router.delete(
@@ -117,11 +123,8 @@ def get_upload(upload_id: UploadId, tenant: TenantDep, state: StateDep) -> Uploa
 )
 def delete_upload(upload_id: UploadId, tenant: TenantDep, state: StateDep) -> Response:
     """Frees its storage (see the upload cap). A video's upload goes with the video instead."""
-    valid_id("upload", upload_id)
     with state.db.connect() as conn:
-        row = uploads.get_upload(conn, upload_id, tenant)
-        if row is None:
-            raise not_found("upload", upload_id)
+        row = _upload(conn, tenant, upload_id)
         readers = video_ids_with_source(conn, tenant, *state.objects.sources(row.object_key))
         if readers:
             raise ApiError(
@@ -142,11 +145,8 @@ def complete_upload(
     state: StateDep,
     body: Annotated[UploadComplete | None, Body()] = None,
 ) -> UploadPublic:
-    valid_id("upload", upload_id)
     with state.db.connect() as conn:
-        row = uploads.get_upload(conn, upload_id, tenant)
-    if row is None:
-        raise not_found("upload", upload_id)
+        row = _upload(conn, tenant, upload_id)
     if row.status == "complete":
         return to_public(row)
     if row.multipart_id:
@@ -168,9 +168,7 @@ def complete_upload(
         )
     with state.db.connect() as conn:
         uploads.mark_complete(conn, upload_id)
-        done = uploads.get_upload(conn, upload_id, tenant)
-    assert done is not None
-    return to_public(done)
+        return to_public(_upload(conn, tenant, upload_id))
 
 
 @router.put(
