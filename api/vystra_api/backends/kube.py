@@ -234,10 +234,9 @@ class KubeBackend:
         return counts
 
     def active_count(self, tenant: str) -> int:
-        found = self._ingests(
-            "list",
-            self.namespace(tenant),
-        )
+        # from the API server's watch cache (resourceVersion 0), not a quorum read of etcd:
+        # every create asks, and a fair-use count may be a moment old
+        found = self._ingests("list", self.namespace(tenant), resource_version="0")
         return sum(
             1
             for obj in found.get("items", [])
