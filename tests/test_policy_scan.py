@@ -36,6 +36,8 @@ POD_SECURITY = {
 
 def operator_jobs(pools_yaml: str) -> list[dict]:
     """The worker Jobs the operator renders for each pool the chart configures."""
+    from vystra.db.grants import WorkerLogin, role_name
+    from vystra_operator.access import WorkerAccess
     from vystra_operator.config import OperatorSettings
     from vystra_operator.jobs import render_job
 
@@ -47,7 +49,14 @@ def operator_jobs(pools_yaml: str) -> list[dict]:
         "metadata": {"name": "talk", "namespace": "vystra-acme", "uid": "4f2d9c1e"},
         "spec": {"source": "uploads/acme/talk.mp4", "resources": {"limits": {"memory": "8Gi"}}},
     }
-    return [render_job(body, pool, settings, "acme") for pool in settings.scheduling().flavors]
+    access = WorkerAccess(
+        "host=db dbname=vystra",
+        WorkerLogin(role_name("4f2d9c1e"), "per-ingest"),
+        "s3://vystra/uploads/acme/talk.mp4",
+        "https://s3.example/vystra/uploads/acme/talk.mp4?X-Amz-Signature=0",
+    )
+    flavors = settings.scheduling().flavors
+    return [render_job(body, pool, settings, "acme", access) for pool in flavors]
 
 
 def test_no_pod_security_check_fails_on_the_chart_or_the_worker_jobs(tmp_path: Path) -> None:

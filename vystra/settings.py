@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     s3_bucket: str | None = Field(
         default=None, description="Bucket of uploads; a bare object key as a source is read here."
     )
+    presigned_source_url: str | None = Field(
+        default=None,
+        description="Set by the operator in a cluster worker, which holds no object-store key:"
+        " the GET URL signed for its ingest's object source, read instead of the bucket.",
+    )
 
     # search
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)

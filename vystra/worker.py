@@ -105,7 +105,7 @@ def run(namespace: str, name: str, settings: Settings) -> int:
     # the tenant the operator found bound to the namespace (VYSTRA_TENANT in the Job)
     meta, tenant = body["metadata"], settings.tenant
     spec = Spec.from_body(body)
-    with open_database(settings, max_size=2) as db:
+    with open_database(settings, max_size=2, migrate_schema=False) as db:
 
         def record_origin(video_id: str, reused: bool = False) -> None:
             origin = origins.Origin(

@@ -46,6 +46,9 @@ class OperatorSettings(BaseSettings):
         description="How long a finished Job is kept. Its finalizer holds it past this until"
         " the operator has recorded its outcome, however long that takes.",
     )
+    login_sweep_seconds: float = Field(
+        default=60.0, gt=0, description="Interval of drops of ended ingests' database logins."
+    )
     metrics_port: int = Field(default=8080, ge=0, description="0 turns the metrics server off.")
     namespace: str | None = Field(default=None, description="Watch one namespace; unset: all.")
     lease_namespace: str | None = Field(

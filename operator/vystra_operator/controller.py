@@ -31,12 +31,14 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from vystra.billing.usage import record_usage
-from vystra.db import Database, open_database
+from vystra.db import Database, grants, open_database
 from vystra.db import origins as origin_rows
+from vystra.errors import VystraError
 from vystra.k8s import TENANT_LABEL
 from vystra.settings import get_settings
 from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Reason
 from vystra_operator import MANAGED_BY, metrics
+from vystra_operator.access import AccessIssuer
 from vystra_operator.config import OperatorSettings
 from vystra_operator.flavors import Flavor, SchedulingConfig
 from vystra_operator.informer import Informer
@@ -49,6 +51,7 @@ from vystra_operator.transitions import (
     Want,
     admitted,
     cancelled_usage,
+    failed,
     observe_job,
     queued,
     rejected,
@@ -163,6 +166,8 @@ class Controller:
         self.heartbeat = time.monotonic()
         self._stop = threading.Event()
         self._db: Database | None = None
+        self._access: AccessIssuer | None = None
+        self._grants_at = 0.0
         self._db_lock = threading.Lock()
         self.job_pool = ThreadPoolExecutor(JOB_THREADS, thread_name_prefix="jobs")
         self.side_pool = ThreadPoolExecutor(4, thread_name_prefix="side")  # events, releases
@@ -318,6 +323,15 @@ class Controller:
         self._refresh_capacity(now)
         self._admit(now)
         self._refresh_positions(now)
+        if now - self._grants_at > self.settings.login_sweep_seconds:
+            self._grants_at = now
+            live = {i.uid for i in self.ingests.values() if not i.terminal}
+            live |= set(self._creating) | {
+                uid
+                for uid, pods in self.pods_of.items()
+                if any(not p.terminal for p in pods.values())
+            }
+            self.side_pool.submit(self._sweep_grants, live)
         metrics.QUEUE_DEPTH.labels("all").set(self.scheduler.waiting_count())
         metrics.STATUS_BACKLOG.set(self.writer.backlog())
         for (flavor, model), rtf in self.scheduler.speeds().items():
@@ -490,7 +504,8 @@ class Controller:
         error: Exception | None = None
         try:
             tenant = self.tenant_of[ing.namespace]
-            job = render_job(ing.body, self.flavors[flavor], self.settings, tenant)
+            access = self.access().issue(ing.uid, tenant, ing.spec.source)
+            job = render_job(ing.body, self.flavors[flavor], self.settings, tenant, access)
             self.kube.create_job(self.jobs_namespace, job)
             metrics.JOBS_CREATED.labels(flavor).inc()
         except ApiException as exc:
@@ -521,12 +536,17 @@ class Controller:
                     self._created.add(r.uid)
                 self.writer.want(ing, admitted(ing, r.flavor, r.job, r.message), r.job)
                 metrics.ADMISSION_WAIT.observe(max(0.0, now - ing.created))
-            elif isinstance(r.error, Rejected):
+            elif isinstance(r.error, (Rejected, VystraError)):  # its own spec: final
                 self.scheduler.withdraw(r.uid)
                 self._tracked.pop(r.uid, None)
+                want = (
+                    failed(r.error.reason, str(r.error))
+                    if isinstance(r.error, VystraError)
+                    else rejected(str(r.error))
+                )
                 if ing is not None:
-                    self.writer.want(ing, rejected(str(r.error)))
-                metrics.FAILURES.labels("JobRejected").inc()
+                    self.writer.want(ing, want)
+                metrics.FAILURES.labels(want.status["reason"]).inc()
                 log.warning("Job for %s refused: %s", r.uid, r.error)
             else:
                 failures = self._create_failures.get(r.uid, 0) + 1
@@ -651,6 +671,26 @@ class Controller:
             if self._db is None:
                 self._db = open_database(get_settings(), max_size=4)
             return self._db
+
+    def access(self) -> AccessIssuer:
+        database = self.database()
+        with self._db_lock:
+            if self._access is None:
+                self._access = AccessIssuer(
+                    get_settings(), database, self.settings.active_deadline_seconds
+                )
+            return self._access
+
+    def _sweep_grants(self, live: set[str]) -> None:
+        """Drop the database logins of ingests that ended (or went) and of expired ones."""
+        try:
+            with self.database().connect() as conn:
+                ended = grants.stale(conn, live)
+            kept = [uid for uid in ended if not self.access().revoke(uid)]
+            if kept:
+                log.info("%d worker logins still in use; dropped at the next sweep", len(kept))
+        except Exception as exc:  # noqa: BLE001 - the next sweep tries again; they expire anyway
+            log.warning("sweep of worker logins: %s", exc)
 
     def meter(self, usage: Usage) -> None:
         with self.database().connect() as conn:

@@ -18,6 +18,7 @@ from typing import Any
 from vystra.k8s import EXIT_INPUT_ERROR
 from vystra.videoingest import Spec
 from vystra_operator import MANAGED_BY
+from vystra_operator.access import WorkerAccess
 from vystra_operator.config import OperatorSettings
 from vystra_operator.flavors import Flavor
 
@@ -56,8 +57,37 @@ def _resources(flavor: Flavor, spec: Spec) -> dict[str, Any]:
     return {"requests": requests, "limits": limits}
 
 
+def _access_env(access: WorkerAccess, settings: OperatorSettings) -> list[dict[str, Any]]:
+    """The ingest's own database login and source URL (access.py); of the platform's Secret,
+    only the LLM key, which has no narrower form."""
+    return [
+        {"name": "DATABASE_URL", "value": access.database_url},
+        {"name": "PGUSER", "value": access.login.user},
+        {"name": "PGPASSWORD", "value": access.login.password},
+        *(
+            [{"name": "VYSTRA_PRESIGNED_SOURCE_URL", "value": access.source_url}]
+            if access.source_url
+            else []
+        ),
+        {
+            "name": "GROQ_API_KEY",
+            "valueFrom": {
+                "secretKeyRef": {
+                    "name": settings.worker_secret,
+                    "key": "GROQ_API_KEY",
+                    "optional": True,
+                }
+            },
+        },
+    ]
+
+
 def render_job(
-    body: dict[str, Any], pool: Flavor, settings: OperatorSettings, tenant: str
+    body: dict[str, Any],
+    pool: Flavor,
+    settings: OperatorSettings,
+    tenant: str,
+    access: WorkerAccess,
 ) -> dict[str, Any]:
     meta, spec = body["metadata"], Spec.from_body(body)
     job_labels = labels(body, pool.name)
@@ -74,12 +104,10 @@ def render_job(
             {"name": "VYSTRA_TENANT", "value": tenant},
             # the worker reports its node in status itself: no operator write while it runs
             {"name": "VYSTRA_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            *_access_env(access, settings),
             *({"name": k, "value": v} for k, v in pool.env.items()),
         ],
-        "envFrom": [
-            {"configMapRef": {"name": settings.worker_config_map, "optional": True}},
-            {"secretRef": {"name": settings.worker_secret, "optional": True}},
-        ],
+        "envFrom": [{"configMapRef": {"name": settings.worker_config_map, "optional": True}}],
         "resources": _resources(pool, spec),
         "securityContext": {
             "allowPrivilegeEscalation": False,

@@ -39,10 +39,11 @@ def worker_rules() -> list[dict]:
     return next(d for d in docs if d["kind"] == "ClusterRole")["rules"]
 
 
-def prepare_config_namespace(cluster: DevCluster, database_url: str, s3: S3Info) -> None:
+def prepare_config_namespace(cluster: DevCluster, s3: S3Info) -> None:
     """What a Helm release provides: the platform namespace where worker Jobs run, with the
     worker's ServiceAccount (bound to the worker ClusterRole: read a VideoIngest, patch its
-    status), ConfigMap and Secret. Tenant namespaces get none of it."""
+    status) and ConfigMap. No Secret: the operator gives each Job its own database login and a
+    presigned URL of its source. Tenant namespaces get none of it."""
     docs = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CONFIG_NAMESPACE}},
         {
@@ -75,15 +76,6 @@ def prepare_config_namespace(cluster: DevCluster, database_url: str, s3: S3Info)
             "metadata": {"name": "vystra-worker", "namespace": CONFIG_NAMESPACE},
             "data": {"VYSTRA_S3_BUCKET": s3.bucket, "VYSTRA_WHISPER_THREADS": "1"},
         },
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "vystra-worker", "namespace": CONFIG_NAMESPACE},
-            "stringData": {
-                "DATABASE_URL": database_url,
-                **{k: v for k, v in s3.env().items() if k.startswith("AWS_")},
-            },
-        },
     ]
     cluster.kubectl("apply", "-f", "-", input="\n---\n".join(yaml.safe_dump(d) for d in docs))
 
@@ -106,6 +98,7 @@ class Operator:
             **{k: v for k, v in os.environ.items() if not k.startswith(("VYSTRA_", "KUBE"))},
             "KUBECONFIG": str(kubeconfig or cluster.kubeconfig),
             "DATABASE_URL": database_url,
+            **cluster.s3.env(),  # the operator presigns each worker's object source
             "VYSTRA_OPERATOR_METRICS_PORT": str(self.metrics_port),
             "VYSTRA_OPERATOR_JOBS_NAMESPACE": CONFIG_NAMESPACE,
             **(env or {}),

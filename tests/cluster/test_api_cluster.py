@@ -136,7 +136,7 @@ def test_presigned_s3_upload(cluster, db, s3, api_url) -> None:
 
 @pytest.fixture(scope="module")
 def operator(cluster, db, s3, tmp_path_factory, api_url) -> Iterator[Operator]:
-    prepare_config_namespace(cluster, db.url, s3)  # the operator equips tenant namespaces
+    prepare_config_namespace(cluster, s3)  # the operator equips tenant namespaces
     op = Operator(cluster, db.url, tmp_path_factory.mktemp("operator-api"))
     op.start()
     yield op

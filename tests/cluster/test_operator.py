@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from vystra.db import store
+from vystra.db import grants, store
 from vystra.demo import TALK, make_talk_video
 from vystra.embed import get_embedder
 from vystra.k8s import GROUP, PLURAL, VERSION
@@ -35,8 +35,13 @@ from .operator_env import (
 @pytest.fixture(scope="module")
 def operator(cluster, db, s3, tmp_path_factory):
     install_crd(cluster)
-    prepare_config_namespace(cluster, db.url, s3)
-    op = Operator(cluster, db.url, tmp_path_factory.mktemp("operator"))
+    prepare_config_namespace(cluster, s3)
+    op = Operator(
+        cluster,
+        db.url,
+        tmp_path_factory.mktemp("operator"),
+        env={"VYSTRA_OPERATOR_LOGIN_SWEEP_SECONDS": "2"},
+    )
     op.start()
     yield op
     op.stop()
@@ -188,9 +193,39 @@ def test_bad_video_fails_once_with_the_pipeline_reason(cluster, ns, media):
     assert "CorruptMedia" in events
 
 
+def test_a_worker_holds_only_its_own_ingests_access(cluster, ns, media, db, s3):
+    """The Job carries a database login of its own and a URL signed for its one object; no
+    platform credential. The login is dropped once the outcome is recorded."""
+    create_vi(cluster, ns, "scoped", source=media["talk"], accelerator="cpu", insights=False)
+    body = wait_phase(cluster, ns, "scoped", ("Succeeded", "Failed"))
+    assert body["status"]["phase"] == "Succeeded", body["status"]
+    [job] = [
+        j for j in ingest_jobs(cluster, ns) if j.metadata.labels["vystra.io/ingest"] == "scoped"
+    ]
+    [container] = job.spec.template.spec.containers
+    env = {e.name: e for e in container.env}
+    assert env["PGUSER"].value == grants.role_name(body["metadata"]["uid"])
+    assert "password" not in env["DATABASE_URL"].value and "user" not in env["DATABASE_URL"].value
+    signed = env["VYSTRA_PRESIGNED_SOURCE_URL"].value
+    assert media["talk"].split("/", 3)[3] in signed and "X-Amz-Signature=" in signed
+    assert env["GROQ_API_KEY"].value_from.secret_key_ref.key == "GROQ_API_KEY"
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env)
+    assert all(ref.secret_ref is None for ref in container.env_from or [])
+    assert s3.secret_key not in str(job.to_dict())
+
+    def dropped() -> bool:
+        with db.connect() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (env["PGUSER"].value,)
+            ).fetchone()
+        return row is None
+
+    cluster.wait_for(dropped, 30, "the worker's login dropped")
+
+
 def test_a_tenant_cannot_ingest_objects_that_are_not_its_own(cluster, ns, media, s3):
-    """Without the chart's admission policy the worker refuses them itself, before any request:
-    the same answer for another tenant's existing object as for a missing one."""
+    """Without the chart's admission policy the operator refuses them itself, before any Job
+    or request: the same answer for another tenant's existing object as for a missing one."""
     theirs = f"{tenant_prefix('someone-else')}{uuid.uuid4().hex[:6]}.mp4"
     s3.client().copy_object(
         Bucket=s3.bucket, Key=theirs, CopySource=f"{s3.bucket}/{media['talk'].split('/', 3)[3]}"
@@ -209,7 +244,8 @@ def test_a_tenant_cannot_ingest_objects_that_are_not_its_own(cluster, ns, media,
         status = wait_phase(cluster, ns, name, ("Succeeded", "Failed"))["status"]
         assert status["phase"] == "Failed" and status["reason"] == "SourceForbidden", status
         assert status["message"].startswith(f"{source} is not this tenant's"), status
-        assert status["attempts"] == 1
+        assert "attempts" not in status
+    assert not ingest_jobs(cluster, ns)
 
 
 def test_plan_length_limit_is_enforced_after_the_probe(cluster, ns, media, db):

@@ -20,10 +20,11 @@ def _configure(conn: psycopg.Connection) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, max_size: int = 4) -> None:
+    def __init__(self, url: str, *, max_size: int = 4, migrate_schema: bool = True) -> None:
         self.url = url
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrate(conn)  # the vector type must exist before connections register it
+        if migrate_schema:  # a cluster worker's role may not: the operator has migrated
+            with psycopg.connect(url, autocommit=True) as conn:
+                migrate(conn)  # the vector type must exist before connections register it
         self._pool = ConnectionPool(
             url, min_size=1, max_size=max_size, configure=_configure, open=True
         )
@@ -60,6 +61,8 @@ class Database:
         self.close()
 
 
-def open_database(settings: Settings, *, max_size: int = 4) -> Database:
+def open_database(
+    settings: Settings, *, max_size: int = 4, migrate_schema: bool = True
+) -> Database:
     url = settings.database_url or embedded_url(settings.home_dir)
-    return Database(url, max_size=max_size)
+    return Database(url, max_size=max_size, migrate_schema=migrate_schema)

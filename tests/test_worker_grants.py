@@ -1,0 +1,133 @@
+"""A cluster worker's database login: its own tenant's rows only, for its deadline only."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from vystra.db import Database, grants, origins, store
+from vystra.pipeline import Pipeline
+
+HOUR = timedelta(hours=1)
+
+
+def login_url(db: Database, login: grants.WorkerLogin, password: str | None = None) -> str:
+    base = grants.without_credentials(db.url)
+    return f"{base} user={login.user} password={password or login.password}"
+
+
+@pytest.fixture
+def issued(db: Database):
+    """Issue logins for the test; every one is revoked afterwards."""
+    uids: list[str] = []
+
+    def issue(tenant: str, valid_for: timedelta = HOUR) -> tuple[str, grants.WorkerLogin]:
+        uid = str(uuid.uuid4())
+        uids.append(uid)
+        with db.connect() as conn:
+            return uid, grants.issue(conn, uid, tenant, valid_for)
+
+    yield issue
+    deadline = time.monotonic() + 10
+    with db.connect() as conn:
+        for uid in uids:  # a closed session's temporary table goes a moment after it
+            while not grants.revoke(conn, uid):
+                assert time.monotonic() < deadline, "a login stayed in use"
+                time.sleep(0.1)
+
+
+def test_the_platform_url_loses_its_credentials():
+    url = grants.without_credentials(
+        "postgresql://vystra:s3cret@db.internal:5432/vystra?sslmode=require"
+    )
+    assert "s3cret" not in url and "vystra:" not in url
+    assert "host=db.internal" in url and "dbname=vystra" in url and "sslmode=require" in url
+
+
+def test_a_login_is_issued_once_and_needs_its_password(db, issued, tenant):
+    uid, login = issued(tenant)
+    with db.connect() as conn:
+        assert grants.issue(conn, uid, tenant, HOUR) == login  # a retried Job create
+    with psycopg.connect(login_url(db, login)) as conn:
+        assert conn.execute("SELECT session_user").fetchone()[0] == login.user
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(login_url(db, login, password="guessed"))
+
+
+def test_an_expired_or_revoked_login_is_refused(db, issued, tenant):
+    _, expired = issued(tenant, valid_for=timedelta(seconds=-1))
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(login_url(db, expired))
+    uid, login = issued(tenant)
+    with db.connect() as conn:
+        grants.revoke(conn, uid)
+        grants.revoke(conn, uid)  # idempotent
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(login_url(db, login))
+
+
+def test_a_worker_sees_and_writes_only_its_own_tenant(db, issued, ingested_talk, tenant):
+    other_tenant, other, _ = ingested_talk
+    uid, login = issued(tenant)
+    with psycopg.connect(login_url(db, login), autocommit=True) as conn:
+        # another tenant's rows are invisible, so neither readable nor changeable
+        assert conn.execute("SELECT count(*) FROM videos").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM segments").fetchone()[0] == 0
+        gone = conn.execute("UPDATE videos SET title = 'pwned' WHERE id = %s", (other.video_id,))
+        assert gone.rowcount == 0
+        assert (
+            conn.execute("DELETE FROM segments WHERE video_id = %s", (other.video_id,)).rowcount
+            == 0
+        )
+        # writing into another tenant is refused by the policy's check
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            conn.execute(
+                "INSERT INTO videos (id, tenant, title, source, sha256, size_bytes, status)"
+                " VALUES ('vx', %s, 't', 's', 'x', 1, 'processing')",
+                (other_tenant,),
+            )
+        # and so is an origin record for another VideoIngest, even of its own tenant
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="row-level security"):
+            origins.record(
+                conn, origins.Origin(str(uuid.uuid4()), tenant, "ns", "n", "vx", False, False)
+            )
+        origins.record(conn, origins.Origin(uid, tenant, "ns", "n", "vx", False, False))
+        # no other table, no deletes of videos, no grants, no DDL
+        for statement in (
+            "SELECT * FROM worker_grants",
+            "SELECT * FROM tenants",
+            "SELECT * FROM uploads",
+            "DELETE FROM videos",
+            "CREATE TABLE loot (x int)",
+            "ALTER TABLE videos DISABLE ROW LEVEL SECURITY",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+    with db.connect() as conn:
+        assert store.get_video(conn, other_tenant, other.video_id).title == other.title
+
+
+def test_the_pipeline_runs_on_a_worker_login(db, settings, issued, talk, tenant):
+    _, login = issued(tenant)
+    with Database(login_url(db, login), max_size=2, migrate_schema=False) as worker_db:
+        result = Pipeline(settings, worker_db).ingest(str(talk[0]), tenant=tenant)
+        # the same media again: found through the worker's own view of its tenant
+        again = Pipeline(settings, worker_db).ingest(str(talk[0]), tenant=tenant)
+    assert result.status == "ready" and result.segments > 0
+    assert again.status == "exists" and again.video_id == result.video_id
+    with db.connect() as conn:
+        stored = store.get_segments(conn, tenant, result.video_id)
+    assert len(stored) == result.segments
+
+
+def test_stale_logins_are_found(db, issued, tenant):
+    live, _ = issued(tenant)
+    ended, _ = issued(tenant)
+    expired, _ = issued(tenant, valid_for=timedelta(seconds=-1))
+    with db.connect() as conn:
+        found = set(grants.stale(conn, {live, expired}))
+    assert {ended, expired} <= found and live not in found
