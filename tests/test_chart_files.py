@@ -112,8 +112,16 @@ def test_worker_configuration_reaches_operator_and_api(helm) -> None:
         assert env[f"VYSTRA_OPERATOR_{key}"]["value"] == "vystra-worker"
     assert env["VYSTRA_OPERATOR_JOBS_NAMESPACE"]["value"] == "default"  # the release namespace
     find(docs, "ConfigMap", "vystra-worker")
-    find(docs, "ServiceAccount", "vystra-worker")
-    find(docs, "ClusterRole", "vystra-worker")
+    assert find(docs, "ServiceAccount", "vystra-worker")["automountServiceAccountToken"] is False
+    assert not [
+        d
+        for d in docs
+        if d["kind"] in ("ClusterRole", "Role") and "worker" in d["metadata"]["name"]
+    ]
+    # the operator holds the platform's credentials and presigns; workers never see them
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "vystra-secrets"
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    assert operator["containers"][0]["envFrom"] == [{"configMapRef": {"name": "vystra-worker"}}]
     pools = env["VYSTRA_OPERATOR_POOLS_YAML"]["valueFrom"]["configMapKeyRef"]
     data = yaml.safe_load(find(docs, "ConfigMap", pools["name"])["data"][pools["key"]])
     cpu = next(p for p in data["pools"] if p["name"] == "cpu")

@@ -33,3 +33,21 @@ def test_vystra_serve_finds_the_api_through_its_entry_point():
     (found,) = entry_points(group="vystra.serve", name="api")
     assert found.value == "vystra_api.server:serve_with_banner"
     assert callable(found.load())
+
+
+def test_the_worker_runs_without_a_kubernetes_client():
+    """A worker holds no Kubernetes credential, so it has no use for the client: its whole
+    command, with the kubernetes package blocked, gets as far as its arguments."""
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["kubernetes"] = None
+        from vystra import worker
+        sys.exit(worker.main(["--help"]))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert "--spec" in out.stdout and "--uid" in out.stdout

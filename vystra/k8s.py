@@ -1,4 +1,4 @@
-"""What the worker and the operator share about the VideoIngest resource."""
+"""What the API, the operator and the worker share about the VideoIngest resource."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ __all__ = ["GROUP", "KIND", "PLURAL", "VERSION", "progress", "load_kube_config"]
 # on a namespace: the tenant it belongs to, set by the platform (the API or `vystra tenants`);
 # the operator and the chart's admission policy read it, never a label on the resource itself
 TENANT_LABEL = "vystra.io/tenant"
-# the tenant's plan limit on video length, set by the API; the worker enforces it after probing
-MAX_SECONDS_ANNOTATION = "vystra.io/max-video-seconds"
 
 EXIT_INPUT_ERROR = 3  # the worker's exit code for bad input: retrying cannot help
 

@@ -1,34 +1,31 @@
 """``vystra-worker``: runs one VideoIngest inside its Kubernetes Job.
 
-It reads the resource, runs the shared pipeline, and writes progress (seconds processed,
-segments indexed, video id) to the resource's status subresource as segments land. On bad
-input it records the pipeline's reason and message in status and exits with
-``EXIT_INPUT_ERROR``, which the Job's pod failure policy turns into an immediate failure;
-any other error exits 1 so the Job retries (the pipeline is idempotent).
-The operator alone decides the phase.
+The operator hands it everything on its command line (the resource's uid and spec, the plan's
+video-length limit) and in its environment (a database login of this ingest's own, a presigned
+URL of an object source), so the worker holds no Kubernetes credential. It runs the shared
+pipeline and reports progress (seconds processed, segments indexed, video id) in its row of
+``ingest_reports`` as segments land; the operator writes that into the resource's status. On
+bad input it reports the pipeline's reason and message and exits with ``EXIT_INPUT_ERROR``,
+which the Job's pod failure policy turns into an immediate failure; any other error exits 1 so
+the Job retries (the pipeline resumes after the units it stored). The operator alone decides
+the phase.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from vystra.billing.quota import check_duration
-from vystra.db import open_database, origins
+from vystra.db import Database, open_database, origins, reports
 from vystra.errors import VystraError
-from vystra.k8s import (
-    EXIT_INPUT_ERROR,
-    GROUP,
-    MAX_SECONDS_ANNOTATION,
-    PLURAL,
-    VERSION,
-    load_kube_config,
-    progress,
-)
+from vystra.k8s import EXIT_INPUT_ERROR
 from vystra.objectkeys import tenant_source
 from vystra.pipeline import IngestOptions, Pipeline, Progress
 from vystra.segment import SegmentOptions
@@ -37,7 +34,7 @@ from vystra.shutdown import exit_on_sigterm
 from vystra.videoingest import Spec
 
 log = logging.getLogger("vystra.worker")
-STATUS_INTERVAL = 1.0  # seconds between progress patches: live, without flooding the API
+REPORT_INTERVAL = 1.0  # seconds between progress reports: live, without flooding
 
 
 def options_from_spec(spec: Spec, settings: Settings) -> IngestOptions:
@@ -54,75 +51,58 @@ def options_from_spec(spec: Spec, settings: Settings) -> IngestOptions:
     )
 
 
-class StatusWriter:
-    """Merge-patches ``status`` of one VideoIngest, at most every STATUS_INTERVAL seconds."""
+class Reporter:
+    """Writes this ingest's report at most every REPORT_INTERVAL seconds, and its origin as
+    soon as the video id is known (before the first segment is stored)."""
 
-    def __init__(
-        self,
-        api: Any,
-        namespace: str,
-        name: str,
-        first: dict[str, Any],
-        on_video: Callable[[str], None],
-    ) -> None:
-        self.api, self.namespace, self.name = api, namespace, name
-        self._first = first  # sent with the first patch (the node this pod runs on)
-        self._on_video = on_video
-        self._video: str | None = None
+    def __init__(self, db: Database, args: argparse.Namespace, tenant: str, spec: Spec) -> None:
+        self.db, self.args, self.spec = db, args, spec
+        self.report = reports.Report(args.uid, tenant)
         self._last = 0.0
 
-    def patch(self, status: dict[str, Any]) -> None:
-        status, self._first = {**self._first, **status}, {}
-        self.api.patch_namespaced_custom_object_status(
-            GROUP, VERSION, self.namespace, PLURAL, self.name, {"status": status}
+    def write(self, **changes: Any) -> None:
+        self.report = replace(self.report, **changes)
+        with self.db.connect() as conn:
+            reports.write(conn, self.report)
+
+    def record_origin(self, video_id: str, reused: bool) -> None:
+        a = self.args
+        origin = origins.Origin(
+            a.uid, self.report.tenant, a.namespace, a.name, video_id, reused, self.spec.retain
         )
+        with self.db.connect() as conn:
+            origins.record(conn, origin)
 
     def on_progress(self, p: Progress) -> None:
-        final = p.stage == "done"
-        if p.video_id is not None and p.video_id != self._video:
-            self._on_video(p.video_id)  # recorded before the first segment is stored
-            self._video = p.video_id
-        if p.video_id is None or (not final and time.monotonic() - self._last < STATUS_INTERVAL):
+        if p.video_id is None:
+            return
+        if p.video_id != self.report.video_id:
+            self.record_origin(p.video_id, reused=False)
+        elif p.stage != "done" and time.monotonic() - self._last < REPORT_INTERVAL:
             return
         self._last = time.monotonic()
         try:
-            self.patch(
-                {
-                    "videoId": p.video_id,
-                    "progress": progress(p.processed_seconds, p.duration, p.segments),
-                }
+            self.write(
+                video_id=p.video_id,
+                processed=p.processed_seconds,
+                duration=p.duration,
+                segments=p.segments,
             )
         except Exception:  # progress is best effort; the ingest itself must go on
-            log.warning("could not patch progress of %s/%s", self.namespace, self.name)
+            log.warning("could not report progress of %s/%s", self.args.namespace, self.args.name)
 
 
-def run(namespace: str, name: str, settings: Settings) -> int:
-    from kubernetes import client
-
-    load_kube_config()
-    api = client.CustomObjectsApi()
-    body = api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-    # the tenant the operator found bound to the namespace (VYSTRA_TENANT in the Job)
-    meta, tenant = body["metadata"], settings.tenant
-    spec = Spec.from_body(body)
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    spec = Spec.from_body({"spec": json.loads(args.spec)})
+    tenant = settings.tenant  # bound to the namespace by the platform (VYSTRA_TENANT in the Job)
     with open_database(settings, max_size=2, migrate_schema=False) as db:
-
-        def record_origin(video_id: str, reused: bool = False) -> None:
-            origin = origins.Origin(
-                meta["uid"], tenant, namespace, name, video_id, reused, spec.retain
-            )
-            with db.connect() as conn:
-                origins.record(conn, origin)
-
-        first = {"node": settings.node_name} if settings.node_name else {}
-        writer = StatusWriter(api, namespace, name, first, record_origin)
+        reporter = Reporter(db, args, tenant, spec)
         try:
-            limit = (meta.get("annotations") or {}).get(MAX_SECONDS_ANNOTATION)
 
             def on_progress(p: Progress) -> None:
-                if limit and p.stage == "audio":  # probed, nothing stored yet
-                    check_duration(float(limit), p.duration)
-                writer.on_progress(p)
+                if p.stage == "audio":  # probed, nothing stored yet
+                    check_duration(args.max_video_seconds, p.duration)
+                reporter.on_progress(p)
 
             result = Pipeline(settings, db).ingest(
                 tenant_source(spec.source, tenant, settings.s3_bucket),
@@ -130,35 +110,41 @@ def run(namespace: str, name: str, settings: Settings) -> int:
                 tenant=tenant,
                 on_progress=on_progress,
             )
-            reused = result.status == "exists"
-            record_origin(result.video_id, reused)
         except (VystraError, ValueError) as exc:
             reason = getattr(exc, "reason", "InvalidSpec")
             log.error("%s: %s", reason, exc)
-            writer.patch({"reason": reason, "message": str(exc)})
+            reporter.write(reason=reason, message=str(exc))
             return EXIT_INPUT_ERROR
-    writer.patch(
-        {
-            "videoId": result.video_id,
-            "reused": reused,
-            "progress": progress(result.duration_s, result.duration_s, result.segments),
-        }
-    )
+        reused = result.status == "exists"
+        reporter.record_origin(result.video_id, reused)
+        reporter.write(
+            video_id=result.video_id,
+            reused=reused,
+            processed=result.duration_s,
+            duration=result.duration_s,
+            segments=result.segments,
+            done=True,
+        )
     log.info("ingested %s as %s: %d segments", spec.source, result.video_id, result.segments)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vystra-worker", description=__doc__.splitlines()[0])
-    parser.add_argument("--namespace", required=True)
-    parser.add_argument("--name", required=True)
+    parser.add_argument("--namespace", required=True, help="the VideoIngest's namespace")
+    parser.add_argument("--name", required=True, help="the VideoIngest's name")
+    parser.add_argument("--uid", required=True, help="the VideoIngest's metadata.uid")
+    parser.add_argument("--spec", required=True, help="its spec as JSON, as admitted")
+    parser.add_argument(
+        "--max-video-seconds", type=float, default=None, help="the tenant's plan limit"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     # a deleted or preempted pod gets SIGTERM: unwind (the database is released, the video
     # is not marked failed) and exit 143; the next attempt resumes after the stored units
     exit_on_sigterm()
     try:
-        return run(args.namespace, args.name, get_settings())
+        return run(args, get_settings())
     except Exception:
         log.exception("worker failed; the Job will retry")
         return 1

@@ -3,7 +3,8 @@
 A worker decodes hostile media, so it holds nothing that outlives or outreaches its ingest:
 a database login of its own (vystra.db.grants: the tenant's rows only, expiring at the Job's
 deadline) and, for an uploaded source, a GET URL presigned for that one object. The platform's
-database and object-store credentials stay with the operator and the API.
+database and object-store credentials stay with the operator and the API. The tenant's plan is
+read here too, so its limits bind resources made with kubectl as much as through the API.
 """
 
 from __future__ import annotations
@@ -13,10 +14,15 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
 
+import psycopg
+
+from vystra.billing import quota
+from vystra.billing.plans import load_catalog
 from vystra.db import Database, grants
 from vystra.fetch import s3_client
 from vystra.objectkeys import tenant_source
 from vystra.settings import Settings
+from vystra.videoingest import Spec
 
 # past the Job's deadline: a pod that starts late still finds its login valid to the end
 GRACE = timedelta(minutes=15)
@@ -29,6 +35,7 @@ class WorkerAccess:
     login: grants.WorkerLogin
     source: str  # the source as the tenant named it, normalised to s3://bucket/key for objects
     source_url: str | None  # the presigned GET of an object source; None for http(s)
+    max_video_seconds: float | None = None  # the tenant's plan limit, checked once probed
 
 
 class AccessIssuer:
@@ -36,20 +43,36 @@ class AccessIssuer:
         self.settings = settings
         self.database = database
         self.valid_for = timedelta(seconds=deadline_seconds) + GRACE
+        # plans bind whoever made the resource (the API checks them too, and answers 402)
+        self.catalog = load_catalog(settings) if settings.billing_enabled else None
         self._s3: Any = None
 
-    def issue(self, uid: str, tenant: str, source: str) -> WorkerAccess:
-        """SourceForbidden for a source outside the tenant's own, before anything is issued."""
-        resolved = tenant_source(source, tenant, self.settings.s3_bucket)
+    def issue(self, uid: str, tenant: str, spec: Spec) -> WorkerAccess:
+        """SourceForbidden for a source outside the tenant's own, QuotaExceeded for an ingest
+        its plan does not allow: both before anything is issued."""
+        resolved = tenant_source(spec.source, tenant, self.settings.s3_bucket)
         source_url = None
         if urlparse(resolved).scheme == "s3":
             key = resolved[len(f"s3://{self.settings.s3_bucket}/") :]
             source_url = self._presign(key)
         with self.database.connect() as conn:
+            limit = self._plan_limit(conn, tenant, spec)
             login = grants.issue(conn, uid, tenant, self.valid_for)
-        return WorkerAccess(
-            grants.without_credentials(self.database.url), login, resolved, source_url
+        url = grants.without_credentials(self.database.url)
+        return WorkerAccess(url, login, resolved, source_url, limit)
+
+    def _plan_limit(self, conn: psycopg.Connection, tenant: str, spec: Spec) -> float | None:
+        if self.catalog is None:
+            return None
+        state = quota.standing(conn, self.catalog, tenant)
+        # concurrency is the API's fair-use bound and the scheduler's; this ingest is admitted
+        quota.check_ingest(
+            state,
+            accelerator=str(spec.accelerator),
+            duration_hint=spec.duration_hint_seconds,
+            active_ingests=0,
         )
+        return state.plan.max_video_seconds if state.plan else None
 
     def revoke(self, uid: str) -> bool:
         with self.database.connect() as conn:

@@ -26,13 +26,15 @@ from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from vystra.billing.usage import record_usage
-from vystra.db import Database, grants, open_database
+from vystra.db import Database, grants, open_database, reports
 from vystra.db import origins as origin_rows
+from vystra.db.reports import Report
 from vystra.errors import VystraError
 from vystra.k8s import TENANT_LABEL
 from vystra.settings import get_settings
@@ -50,6 +52,7 @@ from vystra_operator.transitions import (
     Usage,
     Want,
     admitted,
+    awaiting_report,
     cancelled_usage,
     failed,
     observe_job,
@@ -66,6 +69,8 @@ OTHERS_EVERY = 15.0  # seconds between recounts of other workloads' accelerator 
 POSITION_WRITES_PER_SECOND = 5.0  # queue-position refreshes, whatever the rate of passes
 POSITION_EVERY = 60.0  # at most once a minute per resource
 INF = float("inf")
+REPORT_EVERY = 1.0  # seconds between reads of the workers' reports (progress, outcomes)
+REPORT_GRACE = 15.0  # a finished Job waits this long at most for its worker's last report
 UNBOUND = (
     "namespace {ns} is bound to no tenant; an administrator binds it (vystra tenants create,"
     " or the API): until then nothing runs"
@@ -153,6 +158,11 @@ class Controller:
         self._created: set[str] = set()  # created, not yet seen by the Job informer
         self._create_failures: dict[str, int] = {}
         self._later: list[tuple[float, str]] = []  # (when, uid): sync again then
+        self.reports: dict[str, Report] = {}  # the workers' latest reports, by uid
+        self._report_queue: queue.Queue[list[Report]] = queue.Queue()
+        self._report_mark: datetime | None = None
+        self._reports_at = 0.0
+        self._report_polling = False
         self._cleanups: dict[str, tuple[Cleanup, float]] = {}  # uid -> what, not before
         self._side_busy: set[str] = set()  # Jobs with a release or delete in flight
         self._tracked: dict[str, str | None] = {}  # uid -> flavor running on, None: waiting
@@ -308,6 +318,7 @@ class Controller:
         while self._later and self._later[0][0] <= now:
             dirty.add(heapq.heappop(self._later)[1])
         self._drain_results(now)
+        self._drain_reports(dirty)
         for ing in deleted.values():
             self._forget(ing.uid)
             usage = cancelled_usage(ing, self.tenant_of.get(ing.namespace))
@@ -323,6 +334,7 @@ class Controller:
         self._refresh_capacity(now)
         self._admit(now)
         self._refresh_positions(now)
+        self._poll_reports_due(now)
         if now - self._grants_at > self.settings.login_sweep_seconds:
             self._grants_at = now
             live = {i.uid for i in self.ingests.values() if not i.terminal}
@@ -345,6 +357,7 @@ class Controller:
         self._positions.clear()
         self._capacity_dirty = True
         self._others_at = 0.0
+        self._report_mark = None  # a new leader reads every report once
 
     # -- one resource ------------------------------------------------------------------------
 
@@ -394,7 +407,13 @@ class Controller:
                 self._tracked[uid] = job.pool
             pods = list(self.pods_of.get(uid, {}).values())
             tenant = self.tenant_of.get(ing.namespace) or job.tenant
-            outcome = observe_job(ing, job, pods, tenant, now)
+            report = self.reports.get(uid)
+            finished_at = job.finished_at or now
+            if awaiting_report(job, report) and now - finished_at < REPORT_GRACE:
+                self._reports_at = 0.0  # look now; decide when it lands or the grace ends
+                heapq.heappush(self._later, (now + 1.0, uid))
+                return
+            outcome = observe_job(ing, job, pods, tenant, now, report)
             if job.finished is not None:
                 if uid in self._tracked:
                     metrics.JOB_DURATION.labels(job.pool, job.finished).observe(
@@ -432,6 +451,7 @@ class Controller:
             self._unmarked.add(uid)
 
     def _forget(self, uid: str) -> None:
+        self.reports.pop(uid, None)
         if uid in self._tracked:
             self.scheduler.withdraw(uid)
             self._tracked.pop(uid, None)
@@ -504,7 +524,7 @@ class Controller:
         error: Exception | None = None
         try:
             tenant = self.tenant_of[ing.namespace]
-            access = self.access().issue(ing.uid, tenant, ing.spec.source)
+            access = self.access().issue(ing.uid, tenant, ing.spec)
             job = render_job(ing.body, self.flavors[flavor], self.settings, tenant, access)
             self.kube.create_job(self.jobs_namespace, job)
             metrics.JOBS_CREATED.labels(flavor).inc()
@@ -664,6 +684,40 @@ class Controller:
                 queue_status["startsInSeconds"] = round(start)
             self.writer.want(ing, Want(status={"message": message, "queue": queue_status}))
 
+    # -- workers' reports ---------------------------------------------------------------------
+
+    def _poll_reports_due(self, now: float) -> None:
+        if self._report_polling or now - self._reports_at < REPORT_EVERY or not self.job_of:
+            return
+        self._reports_at = now
+        self._report_polling = True
+        self.side_pool.submit(self._poll_reports)
+
+    def _poll_reports(self) -> None:
+        """On a side thread: the reports changed since the last look (one indexed query)."""
+        try:
+            with self.database().connect() as conn:
+                found, self._report_mark = reports.changed_since(conn, self._report_mark)
+            self._report_queue.put(found)
+        except Exception as exc:  # noqa: BLE001 - the next poll tries again
+            log.warning("reading the workers' reports: %s", exc)
+        finally:
+            self._report_polling = False
+            self._poke()
+
+    def _drain_reports(self, dirty: set[str]) -> None:
+        while True:
+            try:
+                found = self._report_queue.get_nowait()
+            except queue.Empty:
+                return
+            for report in found:
+                ing = self.ingests.get(report.uid)
+                if ing is None or ing.terminal or self.reports.get(report.uid) == report:
+                    continue
+                self.reports[report.uid] = report
+                dirty.add(report.uid)
+
     # -- side effects (their own threads) ----------------------------------------------------
 
     def database(self) -> Database:
@@ -687,6 +741,8 @@ class Controller:
             with self.database().connect() as conn:
                 ended = grants.stale(conn, live)
             kept = [uid for uid in ended if not self.access().revoke(uid)]
+            with self.database().connect() as conn:
+                reports.delete(conn, ended)
             if kept:
                 log.info("%d worker logins still in use; dropped at the next sweep", len(kept))
         except Exception as exc:  # noqa: BLE001 - the next sweep tries again; they expire anyway

@@ -13,6 +13,7 @@ any operator or database outage.
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from vystra.k8s import EXIT_INPUT_ERROR
@@ -96,7 +97,16 @@ def render_job(
         "image": pool.image,
         "imagePullPolicy": settings.image_pull_policy,
         **({"command": pool.command} if pool.command else {}),
-        "args": ["--namespace", meta["namespace"], "--name", meta["name"]],
+        # the worker reads nothing from the Kubernetes API: what it runs comes from here
+        "args": [
+            *("--namespace", meta["namespace"], "--name", meta["name"], "--uid", meta["uid"]),
+            *("--spec", json.dumps(body["spec"], separators=(",", ":"), sort_keys=True)),
+            *(
+                ("--max-video-seconds", f"{access.max_video_seconds:g}")
+                if access.max_video_seconds is not None
+                else ()
+            ),
+        ],
         # the worker detects CUDA itself (device auto); a pool may still pin settings
         "env": [
             {"name": "VYSTRA_HOME", "value": "/tmp/vystra"},
@@ -155,7 +165,7 @@ def render_job(
                 "metadata": {"labels": job_labels},
                 "spec": {
                     "restartPolicy": "Never",
-                    "automountServiceAccountToken": True,  # it reads its VideoIngest
+                    "automountServiceAccountToken": False,  # it reports through its login
                     "securityContext": {  # Pod Security Standards: restricted
                         "runAsNonRoot": True,
                         "runAsUser": 10001,

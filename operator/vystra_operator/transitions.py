@@ -16,8 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from vystra.videoingest import OPERATOR_REASONS, ConditionType, Phase, Reason
+from vystra.db.reports import Report
+from vystra.videoingest import OPERATOR_REASONS, ConditionType, Phase, Reason, progress
 from vystra_operator.view import Ingest, Job, Pod
+
+POD_FAILURE_POLICY = "PodFailurePolicy"  # the Job's failure reason when a FailJob rule matched
 
 
 def now_iso() -> str:
@@ -163,13 +166,41 @@ def rejected(message: str) -> Want:
     return failed(Reason.JOB_REJECTED, f"the API server refused the worker Job: {message}")
 
 
-def worker_failure(ing: Ingest, job: Job) -> tuple[str, str]:
-    """The worker's own reason (e.g. NoAudioTrack) if it wrote one, else the Job's."""
-    if ing.reason and ing.reason not in OPERATOR_REASONS:
-        return ing.reason, ing.message or ing.reason
+def worker_failure(report: Report | None, job: Job) -> tuple[str, str]:
+    """The worker's own reason (e.g. NoAudioTrack) if it reported one, else the Job's."""
+    if report is not None and report.reason and report.reason not in OPERATOR_REASONS:
+        return report.reason, report.message or report.reason
     if job.failure_reason:
         return job.failure_reason, job.failure_message or job.failure_reason
     return Reason.JOB_FAILED, "the worker Job failed"
+
+
+def awaiting_report(job: Job, report: Report | None) -> bool:
+    """A finished Job whose worker's last report may still be on its way: a success's final
+    figures, or the reason of the bad input that failed it by the pod failure policy."""
+    if job.finished == "Complete":
+        return report is None or not report.done
+    if job.finished == "Failed" and job.failure_reason == POD_FAILURE_POLICY:
+        return report is None or not report.reason
+    return False
+
+
+def reported(ing: Ingest, report: Report | None) -> dict[str, Any]:
+    """The status fields a report changes; empty when status already shows it."""
+    if report is None or report.video_id is None:
+        return {}
+    if (report.video_id, report.reused, report.processed, report.segments) == (
+        ing.video_id,
+        ing.reused,
+        ing.processed,
+        ing.segments,
+    ):
+        return {}
+    return {
+        "videoId": report.video_id,
+        "reused": report.reused,
+        "progress": progress(report.processed, report.duration, report.segments),
+    }
 
 
 def cancelled_usage(ing: Ingest, tenant: str | None) -> Usage | None:
@@ -180,18 +211,23 @@ def cancelled_usage(ing: Ingest, tenant: str | None) -> Usage | None:
     return Usage(tenant, ing.name, ing.uid, ing.processed, ing.video_id)
 
 
-def observe_job(ing: Ingest, job: Job, pods: list[Pod], tenant: str, now: float) -> Outcome | None:
-    """Status that a Job's state calls for; None when status already says it all."""
+def observe_job(
+    ing: Ingest, job: Job, pods: list[Pod], tenant: str, now: float, report: Report | None
+) -> Outcome | None:
+    """Status that a Job's state and its worker's report call for; None when status already
+    says it all."""
     latest = max(pods, key=lambda p: p.created, default=None)
     final: dict[str, Any] = {"attempts": max(job.attempts, 1)}
     if latest is not None and latest.node:
         final["node"] = latest.node
     wall = (job.finished_at or now) - job.created
     if job.finished == "Complete":
-        message = f"{ing.segments} segments indexed"
+        r = report or Report(ing.uid, tenant)
+        message = f"{r.segments} segments indexed"
         want = Want(
             status={
                 **final,
+                **reported(ing, r),
                 "phase": Phase.SUCCEEDED,
                 "reason": Reason.COMPLETED,
                 "message": message,
@@ -203,24 +239,24 @@ def observe_job(ing: Ingest, job: Job, pods: list[Pod], tenant: str, now: float)
                 Condition(ConditionType.SUCCEEDED, True, Reason.COMPLETED, message),
             ),
             event=Event("Normal", Reason.COMPLETED, message),
-            usage=Usage(
-                tenant, ing.name, ing.uid, ing.duration or ing.processed, ing.video_id, ing.reused
-            ),
+            usage=Usage(tenant, ing.name, ing.uid, r.duration or r.processed, r.video_id, r.reused),
             release_job=True,
             terminal=True,
         )
-        return Outcome(want, media_seconds=ing.duration or None, wall_seconds=wall)
+        return Outcome(want, media_seconds=r.duration or None, wall_seconds=wall)
     if job.finished == "Failed":
-        reason, message = worker_failure(ing, job)
+        reason, message = worker_failure(report, job)
         base = failed(reason, message)
-        return Outcome(replace(base, status={**final, **base.status}))
-    # Running: the worker writes its node and progress itself; the operator writes only what
-    # changes the phase or tells of a retry, so a run costs no write between admission and end
+        return Outcome(replace(base, status={**final, **reported(ing, report), **base.status}))
+    progressed = reported(ing, report)
+    if progressed and latest is not None and latest.node:
+        progressed["node"] = latest.node
     if ing.phase != Phase.RUNNING:
         text = f"Job {job.name} on the {job.pool} pool"
         return Outcome(
             Want(
                 status={
+                    **progressed,
                     "phase": Phase.RUNNING,
                     "pool": job.pool,
                     "jobName": job.name,
@@ -238,6 +274,7 @@ def observe_job(ing: Ingest, job: Job, pods: list[Pod], tenant: str, now: float)
         return Outcome(
             Want(
                 status={
+                    **progressed,
                     "attempts": job.attempts,
                     "reason": Reason.JOB_RETRYING,
                     "message": message,
@@ -245,4 +282,5 @@ def observe_job(ing: Ingest, job: Job, pods: list[Pod], tenant: str, now: float)
                 event=Event("Warning", Reason.JOB_RETRYING, message),
             )
         )
-    return None
+    # progress as segments land, at most as often as the worker reports (once a second)
+    return Outcome(Want(status=progressed)) if progressed else None

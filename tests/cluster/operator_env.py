@@ -29,47 +29,16 @@ def install_crd(cluster: DevCluster) -> None:
 
 
 CONFIG_NAMESPACE = "vystra-system"
-# not the chart's name, so a Helm release in the same test cluster never collides with it
-WORKER_CLUSTER_ROLE = "vystra-test-worker"
-
-
-def worker_rules() -> list[dict]:
-    """The worker's permissions, as examples/worker-rbac.yaml grants them."""
-    docs = yaml.safe_load_all((REPO / "examples" / "worker-rbac.yaml").read_text())
-    return next(d for d in docs if d["kind"] == "ClusterRole")["rules"]
 
 
 def prepare_config_namespace(cluster: DevCluster, s3: S3Info) -> None:
     """What a Helm release provides: the platform namespace where worker Jobs run, with the
-    worker's ServiceAccount (bound to the worker ClusterRole: read a VideoIngest, patch its
-    status) and ConfigMap. No Secret: the operator gives each Job its own database login and a
-    presigned URL of its source. Tenant namespaces get none of it."""
+    workers' ServiceAccount (no role, no token) and ConfigMap. No Secret: the operator gives
+    each Job its own database login and a presigned URL of its source. Tenant namespaces get
+    none of it."""
     docs = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CONFIG_NAMESPACE}},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": WORKER_CLUSTER_ROLE},
-            "rules": worker_rules(),
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": "vystra-worker", "namespace": CONFIG_NAMESPACE},
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": WORKER_CLUSTER_ROLE},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "ClusterRole",
-                "name": WORKER_CLUSTER_ROLE,
-            },
-            "subjects": [
-                {"kind": "ServiceAccount", "name": "vystra-worker", "namespace": CONFIG_NAMESPACE}
-            ],
-        },
+        *yaml.safe_load_all((REPO / "examples" / "worker-serviceaccount.yaml").read_text()),
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",

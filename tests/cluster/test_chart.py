@@ -242,9 +242,11 @@ def test_rbac_grants_each_account_only_what_it_needs(cluster, release) -> None:
     assert not allowed("operator", "create", "serviceaccounts", "-n", other)
     assert not allowed("operator", "create", "rolebindings", "-n", other)
     assert not allowed("operator", "delete", "namespaces")
-    # the worker: read its resource, write its status; no Secrets, no Jobs
-    assert allowed("worker", "get", "videoingests.vystra.io", "-n", ns)
-    assert allowed("worker", "patch", "videoingests.vystra.io", "--subresource=status", "-n", ns)
+    # the worker: nothing at all (it has no token either)
+    assert not allowed("worker", "get", "videoingests.vystra.io", "-n", other)
+    assert not allowed(
+        "worker", "patch", "videoingests.vystra.io", "--subresource=status", "-n", other
+    )
     assert not allowed("worker", "list", "secrets", "-n", ns)
     assert not allowed("worker", "delete", "jobs", "-n", ns)
     assert not allowed("worker", "create", "videoingests.vystra.io", "-n", ns)

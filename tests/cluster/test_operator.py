@@ -6,17 +6,21 @@ from __future__ import annotations
 import time
 import urllib.request
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 from kubernetes import client
 
+from vystra.billing import accounts
 from vystra.db import grants, store
 from vystra.demo import TALK, make_talk_video
 from vystra.embed import get_embedder
 from vystra.k8s import GROUP, PLURAL, VERSION
 from vystra.objectkeys import tenant_prefix
 from vystra.search import search
+from vystra.tenants import create_tenant
 
 from .operator_env import (
     CONFIG_NAMESPACE,
@@ -31,6 +35,25 @@ from .operator_env import (
     wait_phase,
 )
 
+# plans bind resources made with kubectl too: the operator reads the tenant's from the database
+PLANS = {
+    "VYSTRA_BILLING_ENABLED": "true",
+    "VYSTRA_BILLING_DEFAULT_PLAN": "open",
+    "VYSTRA_BILLING_PLANS_YAML": yaml.safe_dump(
+        [
+            {"name": "open", "included_minutes": 100000, "overage": True, "gpu_allowed": True},
+            {"name": "short", "included_minutes": 100000, "overage": True, "max_video_seconds": 30},
+        ]
+    ),
+}
+
+
+def subscribe(db, tenant: str, plan: str, status: str = "active") -> None:
+    with db.connect() as conn:
+        if not accounts.tenant_exists(conn, tenant):
+            create_tenant(conn, tenant)
+        accounts.apply_state(conn, tenant, as_of=datetime.now(UTC), status=status, plan=plan)
+
 
 @pytest.fixture(scope="module")
 def operator(cluster, db, s3, tmp_path_factory):
@@ -40,7 +63,7 @@ def operator(cluster, db, s3, tmp_path_factory):
         cluster,
         db.url,
         tmp_path_factory.mktemp("operator"),
-        env={"VYSTRA_OPERATOR_LOGIN_SWEEP_SECONDS": "2"},
+        env={"VYSTRA_OPERATOR_LOGIN_SWEEP_SECONDS": "2", **PLANS},
     )
     op.start()
     yield op
@@ -248,20 +271,30 @@ def test_a_tenant_cannot_ingest_objects_that_are_not_its_own(cluster, ns, media,
     assert not ingest_jobs(cluster, ns)
 
 
-def test_plan_length_limit_is_enforced_after_the_probe(cluster, ns, media, db):
-    create_vi(
-        cluster,
-        ns,
-        "too-long",
-        annotations={"vystra.io/max-video-seconds": "30"},
-        source=media["talk"],
-        accelerator="cpu",
-    )
+def test_plan_video_length(cluster, ns, media, db):
+    """Enforced once the video is probed; made with kubectl, not through the API, and bound by
+    the tenant's plan all the same. (A short test name: the namespace is the tenant's name.)"""
+    subscribe(db, ns, "short")
+    create_vi(cluster, ns, "too-long", source=media["talk"], accelerator="cpu")
     status = wait_phase(cluster, ns, "too-long", ("Succeeded", "Failed"))["status"]
     assert status["phase"] == "Failed" and status["reason"] == "QuotaExceeded"
-    assert "up to 30 s" in status["message"] and status["attempts"] == 1
+    assert "processes videos up to 30 s" in status["message"], status
+    assert status["attempts"] == 1
     with db.connect() as conn:
         assert store.list_videos(conn, ns) == []  # refused before anything was stored
+
+
+def test_a_plan_refuses_before_any_job(cluster, ns, media, db):
+    """No GPU on the short plan; nothing at all while a subscription is past due."""
+    subscribe(db, ns, "short")
+    create_vi(cluster, ns, "wants-gpu", source=media["talk"], accelerator="gpu")
+    status = wait_phase(cluster, ns, "wants-gpu", ("Succeeded", "Failed"))["status"]
+    assert status["reason"] == "QuotaExceeded" and "does not include GPU" in status["message"]
+    subscribe(db, ns, "short", status="past_due")
+    create_vi(cluster, ns, "lapsed", source=media["talk"], accelerator="cpu")
+    status = wait_phase(cluster, ns, "lapsed", ("Succeeded", "Failed"))["status"]
+    assert status["reason"] == "QuotaExceeded" and "past_due" in status["message"], status
+    assert not ingest_jobs(cluster, ns)
 
 
 def test_invalid_specs_are_rejected_at_apply(cluster, ns, media):

@@ -135,7 +135,7 @@ def test_a_tenant_cannot_claim_another_tenant_by_label(cluster, tenant_ns):
 
 def test_a_tenant_cannot_set_reserved_annotations(cluster, tenant_ns):
     ns, _ = tenant_ns
-    limits = {"annotations": {"vystra.io/max-video-seconds": "999999"}}
+    limits = {"annotations": {"vystra.io/upload-id": "another-tenants-upload"}}
     out = apply_as_alice(cluster, ns, "unlimited", limits)
     assert out.returncode != 0 and "annotations under vystra.io/ are reserved" in out.stderr
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
+from vystra.db.reports import Report
 from vystra.videoingest import ConditionType, Phase, Reason
 from vystra_operator.transitions import (
     Condition,
     Usage,
     admitted,
+    awaiting_report,
     cancelled_usage,
     observe_job,
     queued,
@@ -93,24 +96,43 @@ def test_queued_is_written_once_per_reason():
     assert other is not None and other.event is None  # still Queued: no second Event
 
 
-def test_a_running_job_costs_no_write_until_it_ends():
+def test_a_running_job_writes_only_new_progress():
     running = ingest({"phase": "Running", "jobName": "talk-vi-1234", "pool": "gpu"})
-    assert observe_job(running, job(active=1), [pod("gpu-0")], "acme", NOW) is None
-
-
-def test_job_complete_meters_and_succeeds_with_ready():
-    running = ingest(
-        {
-            "phase": "Running",
-            "videoId": "v1",
-            "progress": {"processedSeconds": 90, "durationSeconds": 90, "segments": 7},
-        }
+    active = job(active=1)
+    assert observe_job(running, active, [pod("gpu-0")], "acme", NOW, None) is None
+    report = Report("u-1", "acme", "v1", processed=30, duration=90, segments=3)
+    outcome = observe_job(running, active, [pod("gpu-0")], "acme", NOW, report)
+    assert outcome is not None
+    assert outcome.want.status == {
+        "videoId": "v1",
+        "reused": False,
+        "progress": {
+            "processedSeconds": 30,
+            "durationSeconds": 90,
+            "segments": 3,
+            "percent": "33%",
+        },
+        "node": "gpu-0",
+    }
+    shown = ingest(
+        {"phase": "Running", "videoId": "v1", "progress": outcome.want.status["progress"]}
     )
+    assert observe_job(shown, active, [pod("gpu-0")], "acme", NOW, report) is None
+
+
+def test_job_complete_meters_the_workers_final_report():
+    running = ingest({"phase": "Running", "videoId": "v1", "progress": {"segments": 5}})
     done = [{"type": "Complete", "status": "True", "lastTransitionTime": "2026-12-01T10:01:31Z"}]
-    outcome = observe_job(running, job(done, succeeded=1), [pod("gpu-0")], "acme", NOW)
+    complete = job(done, succeeded=1)
+    report = Report("u-1", "acme", "v1", processed=90, duration=90, segments=7, done=True)
+    assert awaiting_report(complete, None)
+    assert awaiting_report(complete, replace(report, done=False))
+    assert not awaiting_report(complete, report)
+    outcome = observe_job(running, complete, [pod("gpu-0")], "acme", NOW, report)
     assert outcome is not None
     want = outcome.want
     assert want.status["phase"] == Phase.SUCCEEDED and want.status["node"] == "gpu-0"
+    assert want.status["progress"]["segments"] == 7 and want.status["message"].startswith("7 ")
     assert want.status["attempts"] == 1 and want.terminal and want.release_job
     assert want.usage is not None
     assert (want.usage.tenant, want.usage.ingest_key, want.usage.seconds) == ("acme", "u-1", 90)
@@ -119,6 +141,9 @@ def test_job_complete_meters_and_succeeds_with_ready():
     assert types[ConditionType.READY] and types[ConditionType.SUCCEEDED]
     assert not types[ConditionType.RUNNING]
     assert outcome.media_seconds == 90 and outcome.wall_seconds == 90  # 10:00:01 -> 10:01:31
+    reused = replace(report, reused=True)
+    outcome = observe_job(running, complete, [], "acme", NOW, reused)
+    assert outcome is not None and outcome.want.usage is not None and outcome.want.usage.reused
 
 
 def test_a_cancelled_ingest_is_metered_for_what_it_processed():
@@ -134,28 +159,32 @@ def test_a_cancelled_ingest_is_metered_for_what_it_processed():
 
 
 def test_job_failed_keeps_the_workers_reason():
-    worker_said = ingest({"phase": "Running", "reason": "NoAudioTrack", "message": "no audio"})
+    running = ingest({"phase": "Running", "reason": "JobCreated"})
     failed = [{"type": "Failed", "status": "True", "reason": "PodFailurePolicy"}]
-    outcome = observe_job(worker_said, job(failed, failed=1), [], "acme", NOW)
+    by_policy = job(failed, failed=1)
+    said = Report("u-1", "acme", reason="NoAudioTrack", message="no audio")
+    assert awaiting_report(by_policy, None) and not awaiting_report(by_policy, said)
+    outcome = observe_job(running, by_policy, [], "acme", NOW, said)
     assert outcome is not None
     assert outcome.want.status["reason"] == "NoAudioTrack"
     assert outcome.want.status["message"] == "no audio" and outcome.want.release_job
-    silent = ingest({"phase": "Running", "reason": "JobCreated"})
-    outcome = observe_job(silent, job(failed, failed=3), [], "acme", NOW)
+    outcome = observe_job(running, job(failed, failed=3), [], "acme", NOW, None)
     assert outcome is not None and outcome.want.status["reason"] == "PodFailurePolicy"
+    exhausted = job([{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}])
+    assert not awaiting_report(exhausted, None)  # a crash reports nothing: no wait
 
 
 def test_a_retry_is_reported_once_per_attempt():
     running = ingest({"phase": "Running", "attempts": 1})
-    outcome = observe_job(running, job(active=1, failed=1), [], "acme", NOW)
+    outcome = observe_job(running, job(active=1, failed=1), [], "acme", NOW, None)
     assert outcome is not None and outcome.want.status["attempts"] == 2
     assert outcome.want.status["reason"] == Reason.JOB_RETRYING
     again = ingest({"phase": "Running", "attempts": 2})
-    assert observe_job(again, job(active=1, failed=1), [], "acme", NOW) is None
+    assert observe_job(again, job(active=1, failed=1), [], "acme", NOW, None) is None
 
 
 def test_an_existing_job_found_after_a_restart_makes_the_resource_running():
-    outcome = observe_job(ingest({"phase": "Queued"}), job(active=1), [], "acme", NOW)
+    outcome = observe_job(ingest({"phase": "Queued"}), job(active=1), [], "acme", NOW, None)
     assert outcome is not None and outcome.want.status["phase"] == Phase.RUNNING
     assert outcome.want.status["pool"] == "gpu"
 

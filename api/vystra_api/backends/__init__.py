@@ -29,7 +29,7 @@ class IngestBackend(Protocol):
         max_video_seconds: float | None = None,
     ) -> IngestPublic:
         """Create the ingest; ``max_video_seconds``: the plan's length limit, enforced once the
-        video has been measured (local mode; cluster mode passes it on as an annotation)."""
+        video has been measured (local mode; in cluster mode the operator reads the plan)."""
         ...
 
     def get(self, tenant: str, ingest_id: str) -> IngestPublic | None: ...

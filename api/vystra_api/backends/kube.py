@@ -11,7 +11,7 @@ import logging
 import threading
 from typing import Any
 
-from vystra.k8s import GROUP, KIND, MAX_SECONDS_ANNOTATION, PLURAL, TENANT_LABEL, VERSION
+from vystra.k8s import GROUP, KIND, PLURAL, TENANT_LABEL, VERSION
 from vystra.settings import Settings
 from vystra_api.backends import BackendError
 from vystra_api.errors import ApiError
@@ -134,6 +134,7 @@ class KubeBackend:
     ) -> IngestPublic:
         from kubernetes.client.exceptions import ApiException
 
+        del max_video_seconds  # the operator reads the tenant's plan itself, for kubectl too
         namespace = self._ensure_namespace(tenant)
         metadata: dict[str, Any] = {
             "name": ingest_id,
@@ -143,8 +144,6 @@ class KubeBackend:
         annotations = {}
         if upload_id:
             annotations[UPLOAD_ANNOTATION] = upload_id
-        if max_video_seconds is not None:  # for the worker to enforce once it has probed
-            annotations[MAX_SECONDS_ANNOTATION] = f"{max_video_seconds:g}"
         if annotations:
             metadata["annotations"] = annotations
         body = {

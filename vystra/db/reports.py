@@ -1,0 +1,76 @@
+"""A cluster worker's report on its ingest (table ``ingest_reports``).
+
+The worker writes its one row under its own login (progress, then the outcome or its reason
+for bad input); the operator reads the rows changed since its last look and writes them into
+the VideoIngest's status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+
+# a row committed late carries an earlier updated_at than one already read: look back this far
+OVERLAP = timedelta(seconds=5)
+COLUMNS = (
+    "uid, tenant, video_id, reused, processed_seconds, duration_seconds, segments, done,"
+    " reason, message"
+)
+
+
+@dataclass(frozen=True)
+class Report:
+    uid: str
+    tenant: str
+    video_id: str | None = None
+    reused: bool = False
+    processed: float = 0.0
+    duration: float = 0.0
+    segments: int = 0
+    done: bool = False  # the ingest succeeded: the figures are final
+    reason: str | None = None  # bad input: the Job fails at once with this reason
+    message: str | None = None
+
+
+def write(conn: psycopg.Connection, r: Report) -> None:
+    conn.execute(
+        f"INSERT INTO ingest_reports ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (uid) DO UPDATE SET video_id = EXCLUDED.video_id,"
+        " reused = EXCLUDED.reused, processed_seconds = EXCLUDED.processed_seconds,"
+        " duration_seconds = EXCLUDED.duration_seconds, segments = EXCLUDED.segments,"
+        " done = EXCLUDED.done, reason = EXCLUDED.reason, message = EXCLUDED.message,"
+        " updated_at = clock_timestamp()",
+        (
+            r.uid,
+            r.tenant,
+            r.video_id,
+            r.reused,
+            r.processed,
+            r.duration,
+            r.segments,
+            r.done,
+            r.reason,
+            r.message,
+        ),
+    )
+
+
+def changed_since(
+    conn: psycopg.Connection, since: datetime | None
+) -> tuple[list[Report], datetime | None]:
+    """Reports changed after ``since`` (all if None), and the mark to pass next time."""
+    if since is None:
+        rows = conn.execute(f"SELECT {COLUMNS}, updated_at FROM ingest_reports").fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {COLUMNS}, updated_at FROM ingest_reports WHERE updated_at > %s",
+            (since - OVERLAP,),
+        ).fetchall()
+    mark = max((row[-1] for row in rows), default=since)
+    return [Report(*row[:-1]) for row in rows], mark
+
+
+def delete(conn: psycopg.Connection, uids: list[str]) -> None:
+    conn.execute("DELETE FROM ingest_reports WHERE uid = ANY(%s)", (uids,))
