@@ -42,10 +42,11 @@ class ConditionType(StrEnum):
     READY = "Ready"  # True once Succeeded: what `kubectl wait` and GitOps health checks read
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
+    DISRUPTED = "Disrupted"  # True once a pod was disrupted or the Job preempted
 
 
 class Reason(StrEnum):
-    """Reasons the operator writes. A worker writes the pipeline's own reasons (NoAudioTrack,
+    """Reasons the operator writes. A worker reports the pipeline's own reasons (NoAudioTrack,
     CorruptMedia, QuotaExceeded, ...), which pass through as strings."""
 
     CREATED = "Created"
@@ -62,6 +63,9 @@ class Reason(StrEnum):
     WAITING_FOR_CAPACITY = "WaitingForCapacity"
     INVALID_SPEC = "InvalidSpec"
     TENANT_UNBOUND = "TenantUnbound"
+    DISRUPTED = "Disrupted"  # a pod evicted or reclaimed: the Job retries, the ingest resumes
+    PREEMPTED = "Preempted"  # its Job stopped for a tenant under its fair share: waits again
+    OUTCOME_MISSING = "OutcomeMissing"  # the worker exited 0 mid-ingest, without its outcome
 
 
 OPERATOR_REASONS = frozenset(r.value for r in Reason)

@@ -25,7 +25,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ from vystra.db.reports import Report
 from vystra.errors import VystraError
 from vystra.k8s import TENANT_LABEL
 from vystra.settings import get_settings
-from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Reason
+from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Phase, Reason
 from vystra_operator import MANAGED_BY, metrics
 from vystra_operator.access import AccessIssuer
 from vystra_operator.config import OperatorSettings
@@ -49,13 +49,16 @@ from vystra_operator.kube import Kube, Rejected, Transient
 from vystra_operator.scheduler import Scheduler, Workload
 from vystra_operator.statuswriter import StatusWriter
 from vystra_operator.transitions import (
+    Outcome,
     Usage,
     Want,
     admitted,
     awaiting_report,
     cancelled_usage,
+    disruption,
     failed,
     observe_job,
+    preempted,
     queued,
     rejected,
 )
@@ -159,6 +162,8 @@ class Controller:
         self._create_failures: dict[str, int] = {}
         self._later: list[tuple[float, str]] = []  # (when, uid): sync again then
         self.reports: dict[str, Report] = {}  # the workers' latest reports, by uid
+        self._stopping: set[str] = set()  # preempted: their Jobs are being deleted
+        self._admitted: set[str] = set()  # admitted by this leader: Running is written
         self._report_queue: queue.Queue[list[Report]] = queue.Queue()
         self._report_mark: datetime | None = None
         self._reports_at = 0.0
@@ -372,7 +377,11 @@ class Controller:
             duration=spec.duration_hint_seconds or self.scheduling.default_duration_seconds,
             model=spec.model or "default",
             processed=ing.processed,
-            disruptions=sum(p.disrupted for p in self.pods_of.get(ing.uid, {}).values()),
+            # counted in status across Jobs (a preempted ingest's Job is gone)
+            disruptions=max(
+                ing.disruptions,
+                sum(p.disrupted for p in self.pods_of.get(ing.uid, {}).values()),
+            ),
             priority=spec.priority,
         )
 
@@ -396,12 +405,18 @@ class Controller:
             return
         if uid in self._creating:
             return  # its create answers first
-        if job is not None:
+        if job is None:
+            self._stopping.discard(uid)  # a stopped Job is gone: its ingest may start again
+        else:
             self._created.discard(uid)
+            if job.finished is not None:
+                self._stopping.discard(uid)  # it ended as it was stopped: record the outcome
             if job.deleting and job.finished is None:
-                # deleted by hand while running: let it go, then run the ingest again
+                # deleted by hand or preempted while running: let it go, then run it again
                 self._side_once(job, self.release_job)
                 return
+            if uid in self._stopping:
+                return  # the informer has not shown the deletion yet
             if self._tracked.get(uid) is None:
                 self.scheduler.started(uid, job.pool, job.created, self._workload(ing))
                 self._tracked[uid] = job.pool
@@ -413,7 +428,17 @@ class Controller:
                 self._reports_at = 0.0  # look now; decide when it lands or the grace ends
                 heapq.heappush(self._later, (now + 1.0, uid))
                 return
+            if uid in self._admitted and ing.phase != Phase.RUNNING and job.finished is None:
+                # its admission (Running, with the scheduler's reason) is written or on its
+                # way; the cache has not shown it yet: do not write Running a second time
+                ing = replace(ing, phase=Phase.RUNNING)
             outcome = observe_job(ing, job, pods, tenant, now, report)
+            hit = disruption(ing, pods)
+            if hit is not None:
+                metrics.DISRUPTIONS.inc()
+                outcome = (
+                    replace(outcome, want=hit.merged(outcome.want)) if outcome else Outcome(hit)
+                )
             if job.finished is not None:
                 if uid in self._tracked:
                     metrics.JOB_DURATION.labels(job.pool, job.finished).observe(
@@ -452,6 +477,7 @@ class Controller:
 
     def _forget(self, uid: str) -> None:
         self.reports.pop(uid, None)
+        self._admitted.discard(uid)
         if uid in self._tracked:
             self.scheduler.withdraw(uid)
             self._tracked.pop(uid, None)
@@ -482,6 +508,9 @@ class Controller:
     # -- admission ---------------------------------------------------------------------------
 
     def _admit(self, now: float) -> None:
+        for preemption in self.scheduler.preemptions(now):
+            for uid in (preemption.key, *preemption.batch):
+                self._stop_for_preemption(uid, preemption.message)
         for admission in self.scheduler.admit(now):
             for uid in admission.keys:
                 self._tracked[uid] = admission.flavor
@@ -499,6 +528,19 @@ class Controller:
                 self.writer.want(ing, want)
         self._unmarked.clear()
 
+    def _stop_for_preemption(self, uid: str, message: str) -> None:
+        """The scheduler queued ``uid`` again: stop its Job (the pod gets SIGTERM, the next
+        attempt resumes after the stored segments). It is created again once the Job is gone."""
+        self._tracked[uid] = None
+        ing, job = self.ingests.get(uid), self.job_of.get(uid)
+        if ing is None or job is None or job.finished is not None:
+            return
+        self._stopping.add(uid)
+        self._admitted.discard(uid)
+        self.writer.want(ing, preempted(ing, job.name, message))
+        metrics.PREEMPTIONS.inc()
+        self._side_once(job, self.stop_job)
+
     def _launch(self, uid: str, flavor: str, message: str) -> None:
         ing = self.ingests.get(uid)
         if ing is None:
@@ -506,6 +548,9 @@ class Controller:
             self._tracked.pop(uid, None)
             return
         self._creating[uid] = flavor
+        if uid in self._stopping:  # its stopped Job is still going: the slot waits for it
+            heapq.heappush(self._retries, (time.time() + 1.0, uid, flavor, message))
+            return
         self._submit_create(ing, flavor, message)
 
     def yield_to_creates(self) -> None:
@@ -555,6 +600,7 @@ class Controller:
                 if self.job_of.get(r.uid) is None:
                     self._created.add(r.uid)
                 self.writer.want(ing, admitted(ing, r.flavor, r.job, r.message), r.job)
+                self._admitted.add(r.uid)
                 metrics.ADMISSION_WAIT.observe(max(0.0, now - ing.created))
             elif isinstance(r.error, (Rejected, VystraError)):  # its own spec: final
                 self.scheduler.withdraw(r.uid)
@@ -581,6 +627,9 @@ class Controller:
     def _retry_due(self, now: float) -> None:
         while self._retries and self._retries[0][0] <= now:
             _, uid, flavor, message = heapq.heappop(self._retries)
+            if uid in self._stopping:
+                heapq.heappush(self._retries, (now + 1.0, uid, flavor, message))
+                continue
             ing = self.ingests.get(uid)
             if ing is None or ing.terminal:
                 self._creating.pop(uid, None)
@@ -766,13 +815,18 @@ class Controller:
             if exc.status != 404:
                 raise
 
-    def retire_job(self, namespace: str, name: str) -> None:
-        """Delete a Job whose VideoIngest is gone (its pods with it) and let it go."""
+    def stop_job(self, namespace: str, name: str) -> None:
+        """Delete a running Job; its finalizer holds it until the decision thread has seen
+        how it ended (stopped, or finished just before) and releases it."""
         try:
             self.kube.delete_job(namespace, name)
         except ApiException as exc:
             if exc.status != 404:
                 raise
+
+    def retire_job(self, namespace: str, name: str) -> None:
+        """Delete a Job whose VideoIngest is gone (its pods with it) and let it go."""
+        self.stop_job(namespace, name)
         self.release_job(namespace, name)
 
     def post_event(self, ing: Ingest, type_: str, reason: str, message: str) -> None:

@@ -23,6 +23,12 @@ ADMISSION_WAIT = Histogram(
     "From VideoIngest creation to its Job's creation.",
     buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
 )
+PREEMPTIONS = Counter(
+    "vystra_operator_preemptions_total", "Jobs stopped for tenants under their fair share."
+)
+DISRUPTIONS = Counter(
+    "vystra_operator_disruptions_total", "Worker pods evicted, preempted or reclaimed."
+)
 FAILURES = Counter("vystra_operator_failures_total", "Failed VideoIngests.", ["reason"])
 JOB_DURATION = Histogram(
     "vystra_operator_job_duration_seconds",

@@ -203,6 +203,46 @@ def reported(ing: Ingest, report: Report | None) -> dict[str, Any]:
     }
 
 
+def disruption(ing: Ingest, pods: list[Pod]) -> Want | None:
+    """A pod of the Job disrupted (evicted, preempted by the cluster, spot reclaim), told once
+    per pod: the Job's failure policy retries it without counting, and the retry resumes."""
+    hit = max((p for p in pods if p.disrupted), key=lambda p: p.created, default=None)
+    if hit is None or hit.name == ing.last_disruption:
+        return None
+    message = (
+        f"pod {hit.name} was disrupted (evicted, preempted or reclaimed); the Job runs it"
+        " again and the ingest resumes after its stored segments"
+    )
+    return _disrupted(ing, hit.name, Reason.DISRUPTED, message)
+
+
+def preempted(ing: Ingest, job_name: str, message: str) -> Want:
+    """Its Job stopped so a tenant under its fair share gets the slot: it waits again."""
+    stopped = _disrupted(ing, job_name, Reason.PREEMPTED, message)
+    return replace(
+        stopped,
+        status={**stopped.status, "phase": Phase.QUEUED, "queuedAt": now_iso()},
+        conditions=(
+            *stopped.conditions,
+            Condition(ConditionType.ADMITTED, False, Reason.PREEMPTED, message),
+            Condition(ConditionType.RUNNING, False, Reason.PREEMPTED, message),
+        ),
+    )
+
+
+def _disrupted(ing: Ingest, what: str, reason: Reason, message: str) -> Want:
+    return Want(
+        status={
+            "reason": reason,
+            "message": message,
+            "disruptions": ing.disruptions + 1,
+            "lastDisruption": what,
+        },
+        conditions=(Condition(ConditionType.DISRUPTED, True, reason, message),),
+        event=Event("Warning", reason, message),
+    )
+
+
 def cancelled_usage(ing: Ingest, tenant: str | None) -> Usage | None:
     """What a resource deleted before it ended had processed: metered like a success, so
     cancelling at 99 % (and keeping the index with ``retain``) is not free."""
@@ -221,8 +261,18 @@ def observe_job(
     if latest is not None and latest.node:
         final["node"] = latest.node
     wall = (job.finished_at or now) - job.created
+    if job.finished == "Complete" and report is not None and not report.done:
+        # it reported progress, then ended "successfully" without its outcome: the index is
+        # partial; never call that a success (a re-apply resumes after the stored segments)
+        shown = progress(report.processed, report.duration, report.segments)["percent"]
+        base = failed(
+            Reason.OUTCOME_MISSING,
+            f"the worker exited without reporting its outcome, {shown} processed;"
+            " apply the resource again to resume",
+        )
+        return Outcome(replace(base, status={**final, **reported(ing, report), **base.status}))
     if job.finished == "Complete":
-        r = report or Report(ing.uid, tenant)
+        r = report or Report(ing.uid, tenant)  # a worker image that reports nothing
         message = f"{r.segments} segments indexed"
         want = Want(
             status={

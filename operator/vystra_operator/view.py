@@ -40,6 +40,8 @@ class Ingest:
     processed: float
     duration: float
     segments: int
+    disruptions: int
+    last_disruption: str | None
     started_at: str | None
     conditions: tuple[tuple[tuple[str, Any], ...], ...]  # metav1.Conditions, frozen
     body: Any = None  # the metadata the Job is rendered from (name, uid, namespace)
@@ -83,6 +85,8 @@ class Ingest:
             processed=float(progress.get("processedSeconds") or 0),
             duration=float(progress.get("durationSeconds") or 0),
             segments=int(progress.get("segments") or 0),
+            disruptions=int(status.get("disruptions") or 0),
+            last_disruption=status.get("lastDisruption"),
             started_at=status.get("startedAt"),
             conditions=tuple(tuple(sorted(c.items())) for c in status.get("conditions") or []),
             body={

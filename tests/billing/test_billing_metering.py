@@ -16,6 +16,7 @@ from vystra.billing.reporter import report_pending
 from vystra.billing.stripe_api import make_client
 from vystra.billing.usage import record_usage
 from vystra.db import Database
+from vystra.db.reports import Report
 from vystra.demo import Section
 from vystra.settings import Settings
 from vystra_operator.transitions import Usage, observe_job
@@ -57,27 +58,25 @@ def test_already_indexed_bytes_are_metered_only_if_never_metered(db: Database, t
 def test_videoingest_success_is_metered_once_across_operator_restarts(
     db: Database, tenant: str
 ) -> None:
-    """The operator's Succeeded transition hands billing plain facts (transitions.Usage)."""
+    """The operator's Succeeded transition hands billing plain facts (transitions.Usage), from
+    the worker's final report."""
 
     def usage(uid: str) -> Usage:
         ingest = Ingest.from_object(
             {
                 "metadata": {"name": "talk", "namespace": f"vystra-{tenant}", "uid": uid},
                 "spec": {"source": "s3://b/talk.mp4"},
-                "status": {
-                    "phase": "Running",
-                    "videoId": "vabc",
-                    "progress": {"processedSeconds": 61.2, "durationSeconds": 61.2},
-                },
+                "status": {"phase": "Running", "videoId": "vabc"},
             }
         )
+        final = Report(uid, tenant, "vabc", processed=61.2, duration=61.2, segments=5, done=True)
         complete = Job.from_object(
             {
                 "metadata": {"name": "j", "namespace": "n", "uid": "j" + uid},
                 "status": {"conditions": [{"type": "Complete", "status": "True"}]},
             }
         )
-        outcome = observe_job(ingest, complete, [], tenant, time.time())
+        outcome = observe_job(ingest, complete, [], tenant, time.time(), final)
         assert outcome is not None and outcome.want.usage is not None
         return outcome.want.usage
 

@@ -246,6 +246,42 @@ def test_a_worker_holds_only_its_own_ingests_access(cluster, ns, media, db, s3):
     cluster.wait_for(dropped, 30, "the worker's login dropped")
 
 
+def test_an_evicted_worker_resumes_after_its_stored_segments(cluster, ns, media, db):
+    """A pod evicted mid-ingest (as a spot reclaim or a node drain does) is retried by its Job
+    without counting as a failure; the retry keeps the stored segments and goes on from there,
+    and the resource says what happened."""
+    create_vi(cluster, ns, "evicted", source=media["long"], accelerator="cpu", insights=False)
+
+    def stored() -> dict | None:
+        status = get_vi(cluster, ns, "evicted").get("status") or {}
+        return status if (status.get("progress") or {}).get("segments", 0) >= 4 else None
+
+    video_id = cluster.wait_for(stored, 300, "the first segments stored")["videoId"]
+    with db.connect() as conn:
+        before = store.get_segments(conn, ns, video_id)
+    body = get_vi(cluster, ns, "evicted")
+    [pod] = [p for p in job_pods(cluster, ns, body) if p.status.phase == "Running"]
+    cluster.core.create_namespaced_pod_eviction(
+        pod.metadata.name,
+        CONFIG_NAMESPACE,
+        client.V1Eviction(
+            metadata=client.V1ObjectMeta(name=pod.metadata.name, namespace=CONFIG_NAMESPACE)
+        ),
+    )
+    status = wait_phase(cluster, ns, "evicted", ("Succeeded", "Failed"), timeout=600)["status"]
+    assert status["phase"] == "Succeeded", status
+    assert status["disruptions"] == 1 and status["lastDisruption"] == pod.metadata.name
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conditions["Disrupted"] == ("True", "Disrupted")
+    events = cluster.kubectl("get", "events", "-n", ns, "--field-selector", "reason=Disrupted")
+    assert "resumes after its stored segments" in events.stdout
+    with db.connect() as conn:
+        after = store.get_segments(conn, ns, video_id)
+    assert [s.ordinal for s in after] == list(range(len(after)))  # none lost, none twice
+    assert after[: len(before)] == before  # the stored units were kept, not redone
+    assert len(after) == status["progress"]["segments"] > len(before)
+
+
 def test_a_tenant_cannot_ingest_objects_that_are_not_its_own(cluster, ns, media, s3):
     """Without the chart's admission policy the operator refuses them itself, before any Job
     or request: the same answer for another tenant's existing object as for a missing one."""

@@ -27,7 +27,7 @@ from devcluster.processes import daemon_pid
 from devcluster.tools import ensure_k8s_binaries
 from kubernetes import client
 
-from vystra.k8s import GROUP, PLURAL, VERSION
+from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
 from vystra.objectkeys import tenant_prefix
 
 from .freeze_proxy import FreezeProxy
@@ -369,3 +369,61 @@ def test_capacity_leaves_out_accelerators_that_other_workloads_hold(
         op.stop()
         cluster.core.delete_namespaced_pod("other-team", namespace, grace_period_seconds=0)
     assert_once_each(cluster, db, namespace, ["first", "second"], metered=["first", "second"])
+
+
+def test_a_tenant_under_its_share_preempts_a_borrowed_gpu(
+    cluster, namespace, db, core_env, tmp_path
+):
+    """Tenant A holds both GPUs; tenant B's ingest takes one back. A's ingest is stopped, says
+    so (Queued, Preempted, a Disrupted condition, an Event), waits, and runs again once a GPU
+    frees; every resource ends Succeeded with one Job and one usage record."""
+    gpu = {
+        "name": "gpu",
+        "node_selector": {"vystra.io/pool": "gpu"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "resource": "nvidia.com/gpu",
+        "image": "busybox",
+        "command": ["sh", "-c", "sleep 25"],
+        "requests": {"cpu": "10m", "memory": "16Mi"},
+    }
+    other = f"{namespace[:50]}-b"
+    cluster.core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=other, labels={TENANT_LABEL: other}))
+    )
+    env = {**core_env, "VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump({"flavors": [gpu]})}
+    op = start_operator(cluster, db, tmp_path, env)
+    hint = {"accelerator": "gpu", "durationHintSeconds": 3600}  # long: worth preempting
+    try:
+        for name in ("a1", "a2"):
+            create_vi(cluster, namespace, name, source=own_object(namespace), **hint)
+        for name in ("a1", "a2"):
+            wait_phase(cluster, namespace, name, ("Running",), timeout=60)
+        create_vi(cluster, other, "b1", source=own_object(other), **hint)
+
+        def victim() -> dict | None:
+            for name in ("a1", "a2"):
+                status = get_vi(cluster, namespace, name).get("status") or {}
+                if status.get("reason") == "Preempted":
+                    return {"name": name, **status}
+            return None
+
+        stopped = cluster.wait_for(victim, 60, "one of tenant A's ingests preempted")
+        assert stopped["phase"] == "Queued" and stopped["disruptions"] == 1, stopped
+        assert "under its fair share" in stopped["message"]
+        conditions = {c["type"]: (c["status"], c["reason"]) for c in stopped["conditions"]}
+        assert conditions["Disrupted"] == ("True", "Preempted")
+        assert conditions["Running"][0] == "False"
+        wait_phase(cluster, other, "b1", ("Running", "Succeeded"), timeout=60)
+        events = cluster.kubectl(
+            "get", "events", "-n", namespace, "--field-selector", "reason=Preempted"
+        ).stdout
+        assert stopped["name"] in events
+        terminal(cluster, namespace, ["a1", "a2"], 240)
+        terminal(cluster, other, ["b1"], 120)
+        again = get_vi(cluster, namespace, stopped["name"])["status"]
+        assert again["phase"] == "Succeeded" and again["disruptions"] == 1, again
+    finally:
+        op.stop()
+    assert_once_each(cluster, db, namespace, ["a1", "a2"], metered=["a1", "a2"])
+    assert_once_each(cluster, db, other, ["b1"], metered=["b1"])
+    cluster.core.delete_namespace(other)

@@ -14,7 +14,9 @@ from vystra_operator.transitions import (
     admitted,
     awaiting_report,
     cancelled_usage,
+    disruption,
     observe_job,
+    preempted,
     queued,
     rejected,
     set_conditions,
@@ -56,18 +58,19 @@ def job(conditions: list[dict[str, Any]] | None = None, **status: Any) -> Job:
     )
 
 
-def pod(node: str) -> Pod:
+def pod(node: str, name: str = "p", disrupted: bool = False, second: int = 2) -> Pod:
+    conditions = [{"type": "DisruptionTarget", "status": "True"}] if disrupted else []
     return Pod.from_object(
         {
             "metadata": {
-                "name": "p",
+                "name": name,
                 "namespace": "vystra-acme",
-                "uid": "p-1",
-                "creationTimestamp": "2026-12-01T10:00:02Z",
+                "uid": f"uid-{name}",
+                "creationTimestamp": f"2026-12-01T10:00:{second:02d}Z",
                 "labels": {"vystra.io/ingest-uid": "u-1"},
             },
             "spec": {"nodeName": node},
-            "status": {"phase": "Running"},
+            "status": {"phase": "Running", "conditions": conditions},
         }
     )
 
@@ -141,6 +144,11 @@ def test_job_complete_meters_the_workers_final_report():
     assert types[ConditionType.READY] and types[ConditionType.SUCCEEDED]
     assert not types[ConditionType.RUNNING]
     assert outcome.media_seconds == 90 and outcome.wall_seconds == 90  # 10:00:01 -> 10:01:31
+    partial = replace(report, done=False, processed=30, segments=3)
+    outcome = observe_job(running, complete, [], "acme", NOW, partial)
+    assert outcome is not None and outcome.want.status["phase"] == Phase.FAILED
+    assert outcome.want.status["reason"] == Reason.OUTCOME_MISSING and not outcome.want.usage
+    assert "33% processed" in outcome.want.status["message"]
     reused = replace(report, reused=True)
     outcome = observe_job(running, complete, [], "acme", NOW, reused)
     assert outcome is not None and outcome.want.usage is not None and outcome.want.usage.reused
@@ -221,3 +229,31 @@ def test_conditions_merge_by_type_and_keep_transition_times():
     assert flipped[0]["lastTransitionTime"] != "2026-12-01T10:00:00Z"
     added = set_conditions(current, (Condition(ConditionType.READY, True, "C", "d"),), 3)
     assert [c["type"] for c in added] == ["Admitted", "Ready"]
+
+
+def test_a_disrupted_pod_is_told_once():
+    running = ingest({"phase": "Running", "disruptions": 1, "lastDisruption": "p-old"})
+    assert disruption(running, [pod("spot-0", "p-old", disrupted=True)]) is None
+    pods = [pod("spot-0", "p-old", True), pod("spot-1", "p-2", True, second=40)]
+    want = disruption(running, pods)
+    assert want is not None
+    assert want.status["disruptions"] == 2 and want.status["lastDisruption"] == "p-2"
+    assert want.status["reason"] == Reason.DISRUPTED and "resumes" in want.status["message"]
+    assert {c.type: c.status for c in want.conditions} == {ConditionType.DISRUPTED: True}
+    assert want.event is not None and want.event.type == "Warning"
+    assert disruption(running, [pod("spot-0", "p-3")]) is None  # not disrupted
+    told = ingest({"phase": "Running", "disruptions": 2, "lastDisruption": "p-2"})
+    assert disruption(told, [pod("spot-1", "p-2", True)]) is None
+
+
+def test_a_preempted_ingest_waits_again_and_says_why():
+    running = ingest({"phase": "Running", "jobName": "talk-vi-1234"})
+    want = preempted(running, "talk-vi-1234", "tenant b is under its fair share")
+    assert want.status["phase"] == Phase.QUEUED and want.status["reason"] == Reason.PREEMPTED
+    assert want.status["disruptions"] == 1 and want.status["lastDisruption"] == "talk-vi-1234"
+    assert {c.type: c.status for c in want.conditions} == {
+        ConditionType.DISRUPTED: True,
+        ConditionType.ADMITTED: False,
+        ConditionType.RUNNING: False,
+    }
+    assert not want.terminal and want.usage is None and not want.release_job
