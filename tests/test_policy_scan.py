@@ -52,7 +52,6 @@ def operator_jobs(pools_yaml: str) -> list[dict]:
     access = WorkerAccess(
         "host=db dbname=vystra",
         WorkerLogin(role_name("4f2d9c1e"), "per-ingest"),
-        "s3://vystra/uploads/acme/talk.mp4",
         "https://s3.example/vystra/uploads/acme/talk.mp4?X-Amz-Signature=0",
     )
     flavors = settings.scheduling().flavors

@@ -33,7 +33,6 @@ PRESIGN_MAX = timedelta(days=7)  # the longest a SigV4 URL may be valid
 class WorkerAccess:
     database_url: str  # the platform's database address, without credentials
     login: grants.WorkerLogin
-    source: str  # the source as the tenant named it, normalised to s3://bucket/key for objects
     source_url: str | None  # the presigned GET of an object source; None for http(s)
     max_video_seconds: float | None = None  # the tenant's plan limit, checked once probed
 
@@ -59,7 +58,7 @@ class AccessIssuer:
             limit = self._plan_limit(conn, tenant, spec)
             login = grants.issue(conn, uid, tenant, self.valid_for)
         url = grants.without_credentials(self.database.url)
-        return WorkerAccess(url, login, resolved, source_url, limit)
+        return WorkerAccess(url, login, source_url, limit)
 
     def _plan_limit(self, conn: psycopg.Connection, tenant: str, spec: Spec) -> float | None:
         if self.catalog is None:
