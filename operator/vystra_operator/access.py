@@ -77,6 +77,10 @@ class AccessIssuer:
         with self.database.connect() as conn:
             return grants.revoke(conn, uid)
 
+    def warm_up(self) -> None:
+        if self.settings.s3_bucket and self._s3 is None:
+            self._s3 = s3_client(self.settings)
+
     def _presign(self, key: str) -> str:
         if self._s3 is None:  # boto3 clients are thread-safe; made once
             self._s3 = s3_client(self.settings)

@@ -202,7 +202,16 @@ class Controller:
         for informer in self.informers:
             informer.start()
         self.writer.start()
+        # the database and the object-store signer are ready before the first admission:
+        # issuing a worker's access is then a millisecond on the Job thread, not a start-up
+        self.side_pool.submit(self._warm_up)
         self._thread.start()
+
+    def _warm_up(self) -> None:
+        try:
+            self.access().warm_up()
+        except Exception as exc:  # noqa: BLE001 - the first admission tries again
+            log.warning("database or object store not ready yet: %s", exc)
 
     def stop(self) -> None:
         self._stop.set()
@@ -772,7 +781,8 @@ class Controller:
     def database(self) -> Database:
         with self._db_lock:
             if self._db is None:
-                self._db = open_database(get_settings(), max_size=4)
+                # a connection for each Job thread issuing access, plus side work
+                self._db = open_database(get_settings(), max_size=JOB_THREADS + 4)
             return self._db
 
     def access(self) -> AccessIssuer:
