@@ -73,10 +73,6 @@ class AccessIssuer:
         )
         return state.plan.max_video_seconds if state.plan else None
 
-    def revoke(self, uid: str) -> bool:
-        with self.database.connect() as conn:
-            return grants.revoke(conn, uid)
-
     def warm_up(self) -> None:
         if self.settings.s3_bucket and self._s3 is None:
             self._s3 = s3_client(self.settings)

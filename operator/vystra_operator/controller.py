@@ -349,15 +349,7 @@ class Controller:
         self._admit(now)
         self._refresh_positions(now)
         self._poll_reports_due(now)
-        if now - self._grants_at > self.settings.login_sweep_seconds:
-            self._grants_at = now
-            live = {i.uid for i in self.ingests.values() if not i.terminal}
-            live |= set(self._creating) | {
-                uid
-                for uid, pods in self.pods_of.items()
-                if any(not p.terminal for p in pods.values())
-            }
-            self.side_pool.submit(self._sweep_grants, live)
+        self._sweep_grants_due(now)
         metrics.QUEUE_DEPTH.labels("all").set(self.scheduler.waiting_count())
         metrics.STATUS_BACKLOG.set(self.writer.backlog())
         for (flavor, model), rtf in self.scheduler.speeds().items():
@@ -794,13 +786,22 @@ class Controller:
                 )
             return self._access
 
+    def _sweep_grants_due(self, now: float) -> None:
+        if now - self._grants_at < self.settings.login_sweep_seconds:
+            return
+        self._grants_at = now
+        live = {i.uid for i in self.ingests.values() if not i.terminal}
+        live |= set(self._creating) | {
+            uid for uid, pods in self.pods_of.items() if any(not p.terminal for p in pods.values())
+        }
+        self.side_pool.submit(self._sweep_grants, live)
+
     def _sweep_grants(self, live: set[str]) -> None:
         """Drop the database logins of ingests that ended (or went) and of expired ones."""
         try:
             with self.database().connect() as conn:
                 ended = grants.stale(conn, live)
-            kept = [uid for uid in ended if not self.access().revoke(uid)]
-            with self.database().connect() as conn:
+                kept = [uid for uid in ended if not grants.revoke(conn, uid)]
                 reports.delete(conn, ended)
             if kept:
                 log.info("%d worker logins still in use; dropped at the next sweep", len(kept))

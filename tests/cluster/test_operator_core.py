@@ -57,6 +57,19 @@ QUICK = {
 }
 
 
+def quick_gpu(seconds: int) -> dict:
+    """A GPU flavor (the dev cluster's two nodes with one GPU each) whose pods sleep."""
+    return {
+        "name": "gpu",
+        "node_selector": {"vystra.io/pool": "gpu"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        "resource": "nvidia.com/gpu",
+        "image": "busybox",
+        "command": ["sh", "-c", f"sleep {seconds}"],
+        "requests": {"cpu": "10m", "memory": "16Mi"},
+    }
+
+
 def own_object(namespace: str) -> str:
     """A source the operator accepts (the tenant's own prefix) and presigns; the quick
     flavor's pod never reads it."""
@@ -301,15 +314,7 @@ def test_capacity_leaves_out_accelerators_that_other_workloads_hold(
     cluster, namespace, db, core_env, tmp_path
 ):
     """Two nodes with one GPU each; another team's pod (managed by Helm, say) holds one."""
-    gpu = {
-        "name": "gpu",
-        "node_selector": {"vystra.io/pool": "gpu"},
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-        "resource": "nvidia.com/gpu",
-        "image": "busybox",
-        "command": ["sh", "-c", "sleep 30"],
-        "requests": {"cpu": "10m", "memory": "16Mi"},
-    }
+    gpu = quick_gpu(seconds=30)
     hog = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -377,15 +382,7 @@ def test_a_tenant_under_its_share_preempts_a_borrowed_gpu(
     """Tenant A holds both GPUs; tenant B's ingest takes one back. A's ingest is stopped, says
     so (Queued, Preempted, a Disrupted condition, an Event), waits, and runs again once a GPU
     frees; every resource ends Succeeded with one Job and one usage record."""
-    gpu = {
-        "name": "gpu",
-        "node_selector": {"vystra.io/pool": "gpu"},
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-        "resource": "nvidia.com/gpu",
-        "image": "busybox",
-        "command": ["sh", "-c", "sleep 25"],
-        "requests": {"cpu": "10m", "memory": "16Mi"},
-    }
+    gpu = quick_gpu(seconds=25)
     other = f"{namespace[:50]}-b"
     cluster.core.create_namespace(
         client.V1Namespace(metadata=client.V1ObjectMeta(name=other, labels={TENANT_LABEL: other}))

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -49,23 +49,22 @@ def issue(conn: psycopg.Connection, uid: str, tenant: str, valid_for: timedelta)
     role = role_name(uid)
     with conn.transaction():
         row = conn.execute(
-            "SELECT password FROM worker_grants WHERE role = %s AND expires_at > now()", (role,)
+            "SELECT password, expires_at > now() FROM worker_grants WHERE role = %s", (role,)
         ).fetchone()
-        if row is not None:
+        if row is not None and row[1]:
             return WorkerLogin(role, row[0])
         password = secrets.token_urlsafe(32)
-        (until,) = conn.execute("SELECT now() + %s", (valid_for,)).fetchone() or (None,)
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
-        verb = "ALTER" if exists else "CREATE"
+        # the Job's deadline is hours away: the operator's clock is as good as the server's
+        until = datetime.now(UTC) + valid_for
         conn.execute(
             sql.SQL("{} ROLE {} LOGIN PASSWORD {} VALID UNTIL {}").format(
-                sql.SQL(verb),
+                sql.SQL("ALTER" if row is not None else "CREATE"),
                 sql.Identifier(role),
                 sql.Literal(scram_verifier(password)),
                 sql.Literal(until.isoformat()),
             )
         )
-        if not exists:
+        if row is None:
             conn.execute(sql.SQL("GRANT vystra_worker TO {}").format(sql.Identifier(role)))
         conn.execute(
             "INSERT INTO worker_grants (role, uid, tenant, password, expires_at)"
