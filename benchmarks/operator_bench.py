@@ -56,20 +56,32 @@ FLAVORS = {
 def watch_jobs(
     batch: client.BatchV1Api, namespace: str, selector: str, seen: dict[str, float], stop
 ) -> None:
-    """Record when each Job is first seen (the watch ends with the cluster; that is fine)."""
-    w = watch.Watch()
-    try:
-        for event in w.stream(
-            batch.list_namespaced_job, namespace, label_selector=selector, timeout_seconds=1800
-        ):
-            if event["type"] == "ADDED":
-                labels = event["object"].metadata.labels or {}
-                seen.setdefault(labels.get("vystra.io/ingest", ""), time.monotonic())
-            if stop.is_set():
-                w.stop()
-    except Exception:
-        if not stop.is_set():
-            raise
+    """Record when each Job is first seen. A watch the server ends or breaks is resumed from
+    the last version seen (a relist after 410), so no Job is missed and the run never waits
+    out its deadline for events that were dropped."""
+    version: str | None = None
+    while not stop.is_set():
+        w = watch.Watch()
+        try:
+            for event in w.stream(
+                batch.list_namespaced_job,
+                namespace,
+                label_selector=selector,
+                resource_version=version,
+                timeout_seconds=60,
+            ):
+                obj = event["object"]
+                version = obj.metadata.resource_version
+                if event["type"] == "ADDED":
+                    labels = obj.metadata.labels or {}
+                    seen.setdefault(labels.get("vystra.io/ingest", ""), time.monotonic())
+                if stop.is_set():
+                    w.stop()
+        except client.exceptions.ApiException as exc:
+            if exc.status == 410:
+                version = None
+        except Exception:  # noqa: BLE001 - a broken connection: resume from the last version
+            time.sleep(0.2)
 
 
 def make_namespace(api: client.ApiClient, namespace: str) -> None:
