@@ -83,6 +83,22 @@ def stop_daemon(name: str, pid_dir: Path, timeout: float = 15.0) -> bool:
     return True
 
 
+def stop_child(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """Terminate a child's process group politely, then forcibly, and return the child's own
+    exit status (128+signal for a signal death). The child is reaped through ``proc`` alone:
+    a bare ``waitpid`` elsewhere would take its status, and ``Popen`` would then read it as 0,
+    which turns a SIGTERM'd container into a successful one."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout)
+    # whatever is left of the group (the leader, or children it left behind) is killed now
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    code = proc.wait()
+    return 128 - code if code < 0 else code
+
+
 def kill_group(pgid: int, timeout: float) -> None:
     """Terminate a process group politely, then forcibly. Reaps the leader if it is our child."""
     try:

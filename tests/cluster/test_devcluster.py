@@ -209,6 +209,42 @@ def test_deleting_a_job_kills_its_process_and_collects_its_pods(
     )
 
 
+def test_an_evicted_pod_reports_its_exit_status_and_its_job_replaces_it(
+    cluster: DevCluster, namespace: str, tmp_path: Path
+) -> None:
+    """A SIGTERM'd container's status is the process's own (143 here, as a worker's is): its
+    pod fails with DisruptionTarget, which the Job's pod failure policy ignores, so the Job runs
+    a replacement instead of counting the evicted pod a success."""
+    marker = tmp_path / "evicted-once"
+    script = (
+        f"if [ -e {marker} ]; then echo replacement; exit 0; fi; touch {marker};"
+        " trap 'exit 143' TERM; sleep 600 & wait"
+    )
+    manifest = job("evictee", pod_spec(["sh", "-c", script]), backoff_limit=0)
+    manifest["spec"]["podFailurePolicy"] = {
+        "rules": [
+            {
+                "action": "Ignore",
+                "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
+            }
+        ]
+    }
+    manifest["spec"]["podReplacementPolicy"] = "Failed"
+    cluster.batch.create_namespaced_job(namespace, manifest)
+    _wait_running(cluster, namespace, "evictee")
+    first = _only_pod(cluster, namespace, "evictee").metadata.name
+    cluster.core.create_namespaced_pod_eviction(
+        first,
+        namespace,
+        client.V1Eviction(metadata=client.V1ObjectMeta(name=first, namespace=namespace)),
+    )
+    done = cluster.wait_for_job(namespace, "evictee", timeout=120)
+    assert done.status.succeeded == 1 and not done.status.failed  # ignored, not counted
+    [replacement] = cluster.job_pods(namespace, "evictee")
+    assert replacement.metadata.name != first
+    assert cluster.pod_log(namespace, replacement.metadata.name).strip() == "replacement"
+
+
 def test_on_failure_restarts_the_container_in_place(
     cluster: DevCluster, namespace: str, tmp_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ from devcluster.kubeconfig import write_token_kubeconfig
 from devcluster.nodeagent.env import EnvBuilder, EnvError, expand
 from devcluster.nodeagent.images import ImageMap, ImageNotMapped
 from devcluster.nodeagent.status import ContainerState, now, pod_status
-from devcluster.processes import kill_group
+from devcluster.processes import stop_child
 
 log = logging.getLogger(__name__)
 
@@ -279,10 +279,9 @@ class PodRunner(threading.Thread):
     def _kill_all(self) -> None:
         for state in [*self.inits, *self.mains]:
             proc = self.procs.get(state.name)
-            if proc is None or proc.poll() is not None:
+            if proc is None or state.state != "running":
                 continue
-            kill_group(proc.pid, self._grace)
-            proc.wait()
+            stop_child(proc, self._grace)  # at once if it already exited
             self._reap(state)
             if self._stop_reason == "DeadlineExceeded":
                 state.reason = "DeadlineExceeded"
