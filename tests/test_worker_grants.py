@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg
@@ -11,6 +13,7 @@ import pytest
 
 from vystra.db import Database, grants, origins, store
 from vystra.pipeline import Pipeline
+from vystra_operator.access import LoginBatcher
 
 HOUR = timedelta(hours=1)
 
@@ -32,6 +35,10 @@ def issued(db: Database):
             return uid, grants.issue(conn, uid, tenant, valid_for)
 
     yield issue
+    revoke_all(db, uids)
+
+
+def revoke_all(db: Database, uids: list[str]) -> None:
     deadline = time.monotonic() + 10
     with db.connect() as conn:
         for uid in uids:  # a closed session's temporary table goes a moment after it
@@ -68,6 +75,53 @@ def test_an_expired_or_revoked_login_is_refused(db, issued, tenant):
         grants.revoke(conn, uid)  # idempotent
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(login_url(db, login))
+
+
+def test_an_expired_login_is_issued_again_with_a_new_password(db, issued, tenant):
+    uid, expired = issued(tenant, valid_for=timedelta(seconds=-1))
+    with db.connect() as conn:
+        renewed = grants.issue(conn, uid, tenant, HOUR)
+    assert renewed.user == expired.user and renewed.password != expired.password
+    with psycopg.connect(login_url(db, renewed)) as conn:
+        assert conn.execute("SELECT session_user").fetchone()[0] == renewed.user
+
+
+def test_logins_asked_for_at_once_are_issued_in_one_transaction(db, tenant, monkeypatch):
+    """The operator's Job threads ask together when a burst is admitted: the first asker's
+    transaction is held here until 15 more have asked; they then share the next one."""
+    batches: list[int] = []
+    first_held = threading.Event()
+    real = grants.issue_many
+
+    def counted(conn, tenants, valid_for):
+        batches.append(len(tenants))
+        if len(batches) == 1:
+            assert first_held.wait(30)
+        return real(conn, tenants, valid_for)
+
+    monkeypatch.setattr(grants, "issue_many", counted)
+    batcher = LoginBatcher(db, HOUR)
+    uids = [str(uuid.uuid4()) for _ in range(16)]
+    asks = [uids[0], *uids[1:], uids[5]]  # one uid asked for twice meanwhile
+    with ThreadPoolExecutor(len(asks)) as pool:
+        first = pool.submit(batcher.issue, asks[0], tenant)
+        while not batches:
+            time.sleep(0.01)
+        rest = [pool.submit(batcher.issue, uid, tenant) for uid in asks[1:]]
+        while len(batcher._pending) < 15:
+            time.sleep(0.01)
+        first_held.set()
+        logins = [first.result(), *(f.result() for f in rest)]
+    try:
+        assert batches == [1, 15]
+        assert logins[-1] == logins[5]
+        assert len({login.user for login in logins}) == 16
+        for uid, login in zip(asks, logins, strict=True):
+            assert login.user == grants.role_name(uid)
+            with psycopg.connect(login_url(db, login)) as conn:
+                assert conn.execute("SELECT session_user").fetchone()[0] == login.user
+    finally:
+        revoke_all(db, uids)
 
 
 def test_a_worker_sees_and_writes_only_its_own_tenant(db, issued, ingested_talk, tenant):

@@ -9,12 +9,12 @@ read here too, so its limits bind resources made with kubectl as much as through
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
-
-import psycopg
 
 from vystra.billing import quota
 from vystra.billing.plans import load_catalog
@@ -37,6 +37,47 @@ class WorkerAccess:
     max_video_seconds: float | None = None  # the tenant's plan limit, checked once probed
 
 
+class LoginBatcher:
+    """Group commit for worker logins. The Job threads ask at once when many ingests are
+    admitted together; one of them issues every login asked for so far in one transaction
+    (grants.issue_many) while the others wait, and whoever asked meanwhile leads the next
+    batch. One commit and one round trip per batch instead of per Job."""
+
+    def __init__(self, database: Database, valid_for: timedelta) -> None:
+        self.database, self.valid_for = database, valid_for
+        self._ready = threading.Condition()
+        self._pending: dict[str, tuple[str, Future[grants.WorkerLogin]]] = {}
+        self._issuing = False
+
+    def issue(self, uid: str, tenant: str) -> grants.WorkerLogin:
+        with self._ready:
+            asked = self._pending.get(uid)
+            if asked is None:  # the same uid asked twice at once gets the same login
+                asked = self._pending[uid] = (tenant, Future())
+            answer = asked[1]
+            while self._issuing and not answer.done():
+                self._ready.wait()
+            if answer.done():
+                return answer.result()
+            self._issuing = True
+            batch, self._pending = self._pending, {}
+        try:
+            with self.database.connect() as conn:
+                logins = grants.issue_many(
+                    conn, {u: t for u, (t, _) in batch.items()}, self.valid_for
+                )
+            for u, (_, future) in batch.items():
+                future.set_result(logins[u])
+        except Exception as exc:  # each Job create of the batch retries on its own
+            for _, future in batch.values():
+                future.set_exception(exc)
+        finally:
+            with self._ready:
+                self._issuing = False
+                self._ready.notify_all()
+        return answer.result()
+
+
 class AccessIssuer:
     def __init__(self, settings: Settings, database: Database, deadline_seconds: int) -> None:
         self.settings = settings
@@ -45,6 +86,7 @@ class AccessIssuer:
         # plans bind whoever made the resource (the API checks them too, and answers 402)
         self.catalog = load_catalog(settings) if settings.billing_enabled else None
         self._s3: Any = None
+        self._logins = LoginBatcher(database, self.valid_for)
 
     def issue(self, uid: str, tenant: str, spec: Spec) -> WorkerAccess:
         """SourceForbidden for a source outside the tenant's own, QuotaExceeded for an ingest
@@ -54,16 +96,16 @@ class AccessIssuer:
         if urlparse(resolved).scheme == "s3":
             key = resolved[len(f"s3://{self.settings.s3_bucket}/") :]
             source_url = self._presign(key)
-        with self.database.connect() as conn:
-            limit = self._plan_limit(conn, tenant, spec)
-            login = grants.issue(conn, uid, tenant, self.valid_for)
+        limit = self._plan_limit(tenant, spec)
+        login = self._logins.issue(uid, tenant)
         url = grants.without_credentials(self.database.url)
         return WorkerAccess(url, login, source_url, limit)
 
-    def _plan_limit(self, conn: psycopg.Connection, tenant: str, spec: Spec) -> float | None:
+    def _plan_limit(self, tenant: str, spec: Spec) -> float | None:
         if self.catalog is None:
             return None
-        state = quota.standing(conn, self.catalog, tenant)
+        with self.database.connect() as conn:
+            state = quota.standing(conn, self.catalog, tenant)
         # concurrency is the API's fair-use bound and the scheduler's; this ingest is admitted
         quota.check_ingest(
             state,

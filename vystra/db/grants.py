@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -46,34 +47,55 @@ def scram_verifier(password: str) -> str:
 def issue(conn: psycopg.Connection, uid: str, tenant: str, valid_for: timedelta) -> WorkerLogin:
     """The login for ``uid``'s worker: the one issued before (a retried Job create must carry
     the same password as a Job that was in fact created), or a new one."""
-    role = role_name(uid)
+    return issue_many(conn, {uid: tenant}, valid_for)[uid]
+
+
+def issue_many(
+    conn: psycopg.Connection, tenants: Mapping[str, str], valid_for: timedelta
+) -> dict[str, WorkerLogin]:
+    """Logins for several workers (uid -> tenant) in one transaction: a burst of admissions
+    pays for one commit, and the roles are made by one multi-statement round trip."""
+    roles = {role_name(uid): uid for uid in tenants}
+    logins: dict[str, WorkerLogin] = {}
     with conn.transaction():
-        row = conn.execute(
-            "SELECT password, expires_at > now() FROM worker_grants WHERE role = %s", (role,)
-        ).fetchone()
-        if row is not None and row[1]:
-            return WorkerLogin(role, row[0])
-        password = secrets.token_urlsafe(32)
+        known: set[str] = set()
+        for role, password, valid in conn.execute(
+            "SELECT role, password, expires_at > now() FROM worker_grants WHERE role = ANY(%s)",
+            (list(roles),),
+        ):
+            known.add(role)
+            if valid:
+                logins[roles[role]] = WorkerLogin(role, password)
+        new = [role for role in roles if roles[role] not in logins]
+        if not new:
+            return logins
         # the Job's deadline is hours away: the operator's clock is as good as the server's
         until = datetime.now(UTC) + valid_for
-        conn.execute(
-            sql.SQL("{} ROLE {} LOGIN PASSWORD {} VALID UNTIL {}").format(
-                sql.SQL("ALTER" if row is not None else "CREATE"),
-                sql.Identifier(role),
-                sql.Literal(scram_verifier(password)),
-                sql.Literal(until.isoformat()),
+        rows, statements = [], []
+        for role in new:
+            password = secrets.token_urlsafe(32)
+            attributes = sql.SQL("LOGIN PASSWORD {} VALID UNTIL {}").format(
+                sql.Literal(scram_verifier(password)), sql.Literal(until.isoformat())
             )
-        )
-        if row is None:
-            conn.execute(sql.SQL("GRANT vystra_worker TO {}").format(sql.Identifier(role)))
-        conn.execute(
-            "INSERT INTO worker_grants (role, uid, tenant, password, expires_at)"
-            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (role) DO UPDATE SET"
-            " tenant = EXCLUDED.tenant, password = EXCLUDED.password,"
-            " expires_at = EXCLUDED.expires_at",
-            (role, uid, tenant, password, until),
-        )
-    return WorkerLogin(role, password)
+            statements.append(
+                sql.SQL("ALTER ROLE {} {}").format(sql.Identifier(role), attributes)
+                if role in known
+                else sql.SQL("CREATE ROLE {} {} IN ROLE vystra_worker").format(
+                    sql.Identifier(role), attributes
+                )
+            )
+            rows.append((role, roles[role], tenants[roles[role]], password, until))
+            logins[roles[role]] = WorkerLogin(role, password)
+        conn.execute(sql.SQL("; ").join(statements))
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO worker_grants (role, uid, tenant, password, expires_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (role) DO UPDATE SET"
+                " tenant = EXCLUDED.tenant, password = EXCLUDED.password,"
+                " expires_at = EXCLUDED.expires_at",
+                rows,
+            )
+    return logins
 
 
 def revoke(conn: psycopg.Connection, uid: str) -> bool:
