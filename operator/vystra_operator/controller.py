@@ -71,6 +71,7 @@ JOB_THREADS = 16  # concurrent Job creates: 500 admitted at once are created in 
 OTHERS_EVERY = 15.0  # seconds between recounts of other workloads' accelerator requests
 POSITION_WRITES_PER_SECOND = 5.0  # queue-position refreshes, whatever the rate of passes
 POSITION_EVERY = 60.0  # at most once a minute per resource
+POSITION_MAX_AGE = 5.0  # positions (shown once a minute) are recomputed at most this often
 INF = float("inf")
 REPORT_EVERY = 1.0  # seconds between reads of the workers' reports (progress, outcomes)
 REPORT_GRACE = 15.0  # a finished Job waits this long at most for its worker's last report
@@ -719,7 +720,7 @@ class Controller:
             ing = self.ingests.get(uid)
             if ing is None or self._tracked.get(uid, "gone") is not None:
                 continue  # admitted or gone: it leaves the rotation
-            info = self.scheduler.position(uid, now)
+            info = self.scheduler.position(uid, now, max_age=POSITION_MAX_AGE)
             if info is None:
                 continue
             self._positions.append((now, uid))

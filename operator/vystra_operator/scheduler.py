@@ -391,14 +391,17 @@ class Scheduler:
             return None
         return self._why(w, self._now if now is None else now)
 
-    def position(self, key: str, now: float) -> QueueInfo | None:
+    def position(self, key: str, now: float, max_age: float = 0.0) -> QueueInfo | None:
         """Where ``key`` stands among the ingests that compete for its flavors, and when it
         should start. All positions are computed together (O(n log n): tenants interleave by
         weight, then the slots of each flavor are replayed as they free) and kept until the
-        state or ``now`` changes, so asking for many keys at one ``now`` costs one pass."""
+        state or ``now`` changes, so asking for many keys at one ``now`` costs one pass.
+        ``max_age`` keeps them up to that many seconds whatever changed (about 0.1 s of CPU
+        at 5,000 waiting: a busy queue changes on every event)."""
         if key not in self._waiting:
             return None
-        if self._positions_at != (now, self._version):
+        fresh = now - self._positions_at[0] < max_age and key in self._positions
+        if not fresh and self._positions_at != (now, self._version):
             self._positions = self._all_positions(now)
             self._positions_at = (now, self._version)
         return self._positions.get(key)

@@ -453,6 +453,19 @@ def test_position_and_estimated_start():
     assert s.position("t/nope", 10) is None
 
 
+def test_positions_are_kept_for_their_max_age_whatever_changed():
+    s = Scheduler(config(GPU))
+    s.set_capacity("gpu", 1, 0)
+    busy_gpus(s, 1)
+    s.submit(wl("q1", created=1))
+    assert s.position("t/q1", 10, max_age=5).position == 1
+    s.submit(wl("q0", cls="high", created=0))  # now ahead of q1
+    assert s.position("t/q1", 12, max_age=5).position == 1  # kept: at most 5 s old
+    assert s.position("t/q0", 12, max_age=5).position == 1  # a key not in them: recomputed
+    assert s.position("t/q1", 16, max_age=5).position == 2
+    assert s.position("t/q1", 16).position == 2
+
+
 def test_position_interleaves_tenants_by_weight():
     s = two_tenants()  # a 1, b 2
     s.set_capacity("gpu", 1, 0)
