@@ -774,7 +774,7 @@ class Controller:
     def database(self) -> Database:
         with self._db_lock:
             if self._db is None:
-                # a connection for each Job thread issuing access, plus side work
+                # a plan check on each Job thread (billing on), one login batch, side work
                 self._db = open_database(get_settings(), max_size=JOB_THREADS + 4)
             return self._db
 

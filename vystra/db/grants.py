@@ -55,24 +55,24 @@ def issue_many(
 ) -> dict[str, WorkerLogin]:
     """Logins for several workers (uid -> tenant) in one transaction: a burst of admissions
     pays for one commit, and the roles are made by one multi-statement round trip."""
-    roles = {role_name(uid): uid for uid in tenants}
     logins: dict[str, WorkerLogin] = {}
     with conn.transaction():
-        known: set[str] = set()
-        for role, password, valid in conn.execute(
-            "SELECT role, password, expires_at > now() FROM worker_grants WHERE role = ANY(%s)",
-            (list(roles),),
-        ):
-            known.add(role)
-            if valid:
-                logins[roles[role]] = WorkerLogin(role, password)
-        new = [role for role in roles if roles[role] not in logins]
-        if not new:
-            return logins
+        known = {  # role -> still valid, for the logins issued before
+            role: (password, valid)
+            for role, password, valid in conn.execute(
+                "SELECT role, password, expires_at > now() FROM worker_grants WHERE role = ANY(%s)",
+                ([role_name(uid) for uid in tenants],),
+            )
+        }
         # the Job's deadline is hours away: the operator's clock is as good as the server's
         until = datetime.now(UTC) + valid_for
         rows, statements = [], []
-        for role in new:
+        for uid, tenant in tenants.items():
+            role = role_name(uid)
+            password, valid = known.get(role, (None, False))
+            if valid:
+                logins[uid] = WorkerLogin(role, password)
+                continue
             password = secrets.token_urlsafe(32)
             attributes = sql.SQL("LOGIN PASSWORD {} VALID UNTIL {}").format(
                 sql.Literal(scram_verifier(password)), sql.Literal(until.isoformat())
@@ -84,8 +84,10 @@ def issue_many(
                     sql.Identifier(role), attributes
                 )
             )
-            rows.append((role, roles[role], tenants[roles[role]], password, until))
-            logins[roles[role]] = WorkerLogin(role, password)
+            rows.append((role, uid, tenant, password, until))
+            logins[uid] = WorkerLogin(role, password)
+        if not statements:
+            return logins
         conn.execute(sql.SQL("; ").join(statements))
         with conn.cursor() as cur:
             cur.executemany(
