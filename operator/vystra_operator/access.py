@@ -37,6 +37,11 @@ class WorkerAccess:
     max_video_seconds: float | None = None  # the tenant's plan limit, checked once probed
 
 
+class GpuNotInPlan(Exception):
+    """An ``auto`` ingest was placed on a GPU flavor, and its tenant's plan has no GPU: the
+    operator places it again on CPU flavors (the API does so at creation; kubectl does not)."""
+
+
 class LoginBatcher:
     """Group commit for worker logins. The Job threads ask at once when many ingests are
     admitted together; one of them issues every login asked for so far in one transaction
@@ -88,20 +93,21 @@ class AccessIssuer:
         self._s3: Any = None
         self._logins = LoginBatcher(database, self.valid_for)
 
-    def issue(self, uid: str, tenant: str, spec: Spec) -> WorkerAccess:
+    def issue(self, uid: str, tenant: str, spec: Spec, gpu: bool) -> WorkerAccess:
         """SourceForbidden for a source outside the tenant's own, QuotaExceeded for an ingest
-        its plan does not allow: both before anything is issued."""
+        its plan does not allow, GpuNotInPlan for ``auto`` on a GPU flavor (``gpu``) that the
+        plan excludes: all before anything is issued."""
         resolved = tenant_source(spec.source, tenant, self.settings.s3_bucket)
         source_url = None
         if urlparse(resolved).scheme == "s3":
             key = resolved[len(f"s3://{self.settings.s3_bucket}/") :]
             source_url = self._presign(key)
-        limit = self._plan_limit(tenant, spec)
+        limit = self._plan_limit(tenant, spec, gpu)
         login = self._logins.issue(uid, tenant)
         url = grants.without_credentials(self.database.url)
         return WorkerAccess(url, login, source_url, limit)
 
-    def _plan_limit(self, tenant: str, spec: Spec) -> float | None:
+    def _plan_limit(self, tenant: str, spec: Spec, gpu: bool) -> float | None:
         if self.catalog is None:
             return None
         with self.database.connect() as conn:
@@ -113,6 +119,8 @@ class AccessIssuer:
             duration_hint=spec.duration_hint_seconds,
             active_ingests=0,
         )
+        if gpu and state.plan is not None and not state.plan.gpu_allowed:
+            raise GpuNotInPlan(f"the {state.plan.name} plan does not include GPU processing")
         return state.plan.max_video_seconds if state.plan else None
 
     def warm_up(self) -> None:

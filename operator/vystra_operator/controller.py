@@ -40,7 +40,7 @@ from vystra.k8s import TENANT_LABEL
 from vystra.settings import get_settings
 from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Phase, Reason
 from vystra_operator import MANAGED_BY, metrics
-from vystra_operator.access import AccessIssuer
+from vystra_operator.access import AccessIssuer, GpuNotInPlan
 from vystra_operator.config import OperatorSettings
 from vystra_operator.flavors import Flavor, SchedulingConfig
 from vystra_operator.informer import Informer
@@ -173,6 +173,7 @@ class Controller:
         self._side_busy: set[str] = set()  # Jobs with a release or delete in flight
         self._tracked: dict[str, str | None] = {}  # uid -> flavor running on, None: waiting
         self._unmarked: set[str] = set()  # waiting, Queued not yet written
+        self._cpu_only: set[str] = set()  # `auto`, and the tenant's plan has no GPU
         self._positions: deque[tuple[float, str]] = deque()  # (last refresh, uid), oldest first
         self._position_tokens, self._position_refill = 0.0, time.time()
         self._others: dict[str, int] = {}  # flavor -> units requested by others' pods
@@ -373,7 +374,7 @@ class Controller:
         return Workload(
             key=ing.uid,
             tenant=self.tenant_of[ing.namespace],
-            accelerator=str(spec.accelerator),
+            accelerator="cpu" if ing.uid in self._cpu_only else str(spec.accelerator),
             priority_class=self._priority_class(ing),
             created=ing.created,
             duration=spec.duration_hint_seconds or self.scheduling.default_duration_seconds,
@@ -473,9 +474,12 @@ class Controller:
                 self.writer.want(ing, want)
             return
         if uid not in self._tracked:
-            self.scheduler.submit(self._workload(ing))
-            self._tracked[uid] = None
-            self._unmarked.add(uid)
+            self._enqueue(ing)
+
+    def _enqueue(self, ing: Ingest) -> None:
+        self.scheduler.submit(self._workload(ing))
+        self._tracked[ing.uid] = None
+        self._unmarked.add(ing.uid)
 
     def _forget(self, uid: str) -> None:
         self.reports.pop(uid, None)
@@ -485,6 +489,7 @@ class Controller:
             self._tracked.pop(uid, None)
         self._unmarked.discard(uid)
         self._create_failures.pop(uid, None)
+        self._cpu_only.discard(uid)
 
     def _retry_later(self, uid: str) -> None:
         heapq.heappush(self._later, (time.time() + 2.0, uid))
@@ -571,7 +576,7 @@ class Controller:
         error: Exception | None = None
         try:
             tenant = self.tenant_of[ing.namespace]
-            access = self.access().issue(ing.uid, tenant, ing.spec)
+            access = self.access().issue(ing.uid, tenant, ing.spec, self.flavors[flavor].gpu)
             job = render_job(ing.body, self.flavors[flavor], self.settings, tenant, access)
             self.kube.create_job(self.jobs_namespace, job)
             metrics.JOBS_CREATED.labels(flavor).inc()
@@ -604,6 +609,12 @@ class Controller:
                 self.writer.want(ing, admitted(ing, r.flavor, r.job, r.message), r.job)
                 self._admitted.add(r.uid)
                 metrics.ADMISSION_WAIT.observe(max(0.0, now - ing.created))
+            elif isinstance(r.error, GpuNotInPlan):  # placed again, on CPU flavors only
+                self.scheduler.withdraw(r.uid)
+                self._tracked.pop(r.uid, None)
+                self._cpu_only.add(r.uid)
+                if ing is not None:
+                    self._enqueue(ing)
             elif isinstance(r.error, (Rejected, VystraError)):  # its own spec: final
                 self.scheduler.withdraw(r.uid)
                 self._tracked.pop(r.uid, None)

@@ -43,6 +43,7 @@ PLANS = {
         [
             {"name": "open", "included_minutes": 100000, "overage": True, "gpu_allowed": True},
             {"name": "short", "included_minutes": 100000, "overage": True, "max_video_seconds": 30},
+            {"name": "cpu-only", "included_minutes": 100000, "overage": True},
         ]
     ),
 }
@@ -331,6 +332,18 @@ def test_a_plan_refuses_before_any_job(cluster, ns, media, db):
     status = wait_phase(cluster, ns, "lapsed", ("Succeeded", "Failed"))["status"]
     assert status["reason"] == "QuotaExceeded" and "past_due" in status["message"], status
     assert not ingest_jobs(cluster, ns)
+
+
+def test_plan_cpu_auto(cluster, ns, media, db):
+    """With a GPU free, `auto` goes to the GPU flavor (the example above); made with kubectl
+    by a tenant whose plan has no GPU, it runs on CPU instead, and is not refused."""
+    subscribe(db, ns, "cpu-only")
+    create_vi(cluster, ns, "auto", source=media["talk"], accelerator="auto", insights=False)
+    status = wait_phase(cluster, ns, "auto", ("Succeeded", "Failed"))["status"]
+    assert status["phase"] == "Succeeded" and status["pool"] == "cpu", status
+    assert status["attempts"] == 1, status
+    [job] = ingest_jobs(cluster, ns)
+    assert "nvidia.com/gpu" not in (job.spec.template.spec.containers[0].resources.limits or {})
 
 
 def test_invalid_specs_are_rejected_at_apply(cluster, ns, media):
