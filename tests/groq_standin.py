@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class GroqStandIn:
     def __init__(self) -> None:
         self.replies: list[str] = []
+        self.default_reply = "{}"  # once the queued replies are used up
         self.requests: list[dict] = []
         self.uploads: list[tuple[int, int, float]] = []  # (rate, channels, seconds)
         stand_in = self
@@ -31,7 +32,9 @@ class GroqStandIn:
                 if self.path.endswith("/chat/completions"):
                     request = json.loads(body)
                     stand_in.requests.append(request)
-                    content = stand_in.replies.pop(0) if stand_in.replies else "{}"
+                    content = (
+                        stand_in.replies.pop(0) if stand_in.replies else stand_in.default_reply
+                    )
                     self._send(
                         {
                             "id": "chatcmpl-1",

@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import numpy as np
 import pytest
 from groq_standin import GroqStandIn
 
 from vystra.db import store
+from vystra.embed import get_embedder
 from vystra.errors import InsightsError
 from vystra.insights import TimedText, groq_insights, keywords
 from vystra.media import Audio
 from vystra.pipeline import IngestOptions, Pipeline
 from vystra.transcribe import transcribe_groq
+from vystra_api.insightswriter import InsightsWriter
 
 UNITS = [
     TimedText(0.0, 12.0, "Volcanoes form when magma rises."),
@@ -68,6 +72,54 @@ def test_failed_insights_keep_the_transcript(groq, db, talk, tenant):
     assert video.status == "ready" and video.insights_status == "failed"
     assert "invalid insights JSON" in video.insights["error"]
     assert len(segments) == result.segments > 0
+
+
+def deferred_ingest(settings, db, talk, tenant) -> str:
+    """Ingest as a cluster worker does: no LLM key, insights left to the platform."""
+    worker = settings.model_copy(update={"insights_deferred": True})
+    result = Pipeline(worker, db).ingest(str(talk[0]), IngestOptions(), tenant=tenant)
+    with db.connect() as conn:
+        video = store.get_video(conn, tenant, result.video_id)
+    assert video.status == "ready" and video.insights_status == "pending", video
+    assert video.insights is None
+    return result.video_id
+
+
+def test_insights_left_pending_are_written_once_with_the_platforms_key(groq, db, talk, tenant):
+    stand_in, settings = groq
+    video_id = deferred_ingest(settings.model_copy(update={"groq_api_key": None}), db, talk, tenant)
+    stand_in.replies = [json.dumps(VALID)]
+    writers = [InsightsWriter(db, settings, lambda: get_embedder(settings)) for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        assert sum(pool.map(InsightsWriter.write_pending, writers)) == 1
+    assert len(stand_in.requests) == 1  # claimed by one writer only
+    prompt = stand_in.requests[0]["messages"][1]["content"]
+    assert "sourdough" in prompt.lower()  # from the stored units
+    with db.connect() as conn:
+        video = store.get_video(conn, tenant, video_id)
+    assert video.insights_status == "ready"
+    assert video.insights["generator"] == f"groq:{settings.groq_chat_model}"
+    assert video.insights["summary"] == VALID["summary"]
+
+
+def test_a_claim_left_by_a_stopped_writer_is_taken_again(settings, db, talk, tenant):
+    video_id = deferred_ingest(settings, db, talk, tenant)
+    writer = InsightsWriter(db, settings, lambda: get_embedder(settings))
+    with db.connect() as conn:  # a writer claims it, then stops before writing
+        assert store.claim_pending_insights(conn, timedelta(minutes=10)).id == video_id
+    assert writer.write_pending() == 0  # a fresh claim is left alone
+    with db.connect() as conn:
+        conn.execute(
+            "UPDATE videos SET updated_at = now() - interval '11 minutes' WHERE id = %s",
+            (video_id,),
+        )
+    assert writer.write_pending() == 1
+    with db.connect() as conn:
+        video = store.get_video(conn, tenant, video_id)
+    # without a key: the local extractive version, from the stored units and embeddings
+    assert video.insights_status == "ready", video.insights
+    assert video.insights["generator"] == "local-extractive"
+    assert len(video.insights["chapters"]) >= 2
 
 
 def test_groq_transcriber_uploads_wav_chunks_with_offsets(groq):

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError
@@ -256,3 +257,13 @@ def generate_insights(
     if settings.groq_api_key and units:
         return groq_insights(units, settings)
     return local_insights(units, vectors, embedder)
+
+
+def insights_or_failure(
+    units: Sequence[TimedText], vectors: np.ndarray, embedder: Embedder, settings: Settings
+) -> tuple[dict[str, Any], str]:
+    """Insights and their status; a failure is recorded, never raised: the transcript stays."""
+    try:
+        return generate_insights(units, vectors, embedder, settings).model_dump(), "ready"
+    except InsightsError as exc:
+        return {"error": str(exc)}, "failed"

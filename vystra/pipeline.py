@@ -19,9 +19,9 @@ import numpy as np
 from vystra import moments
 from vystra.db import Database, store
 from vystra.embed import Embedder, get_embedder
-from vystra.errors import InsightsError, VystraError
+from vystra.errors import VystraError
 from vystra.fetch import fetch
-from vystra.insights import TimedText, generate_insights
+from vystra.insights import TimedText, insights_or_failure
 from vystra.media import extract_audio, probe
 from vystra.models import EMBEDDING_DIM
 from vystra.resume import Resume, audio_after, resume_from, shifted
@@ -255,7 +255,9 @@ class Pipeline:
             report(Progress("transcribe", processed, duration, len(units), video_id))
 
         insights, insights_status = None, "disabled"
-        if options.insights:
+        if options.insights and self.settings.insights_deferred:
+            insights_status = "pending"  # the API writes them with the platform's key
+        elif options.insights:
             report(Progress("insights", duration, duration, len(units), video_id))
             insights, insights_status = self._insights(video_id, units, vectors)
         with self.db.connect() as conn:
@@ -274,16 +276,12 @@ class Pipeline:
     def _insights(
         self, video_id: str, units: list[Chunk], vectors: list[np.ndarray]
     ) -> tuple[dict, str]:
-        """Insights and their status; a failure is recorded, never raised: the transcript stays."""
         timed = [TimedText(c.start, c.end, c.text) for c in units]
         matrix = np.concatenate(vectors) if vectors else np.zeros((0, EMBEDDING_DIM), np.float32)
-        try:
-            return generate_insights(
-                timed, matrix, self.embedder, self.settings
-            ).model_dump(), "ready"
-        except InsightsError as exc:
-            log.warning("insights for %s failed: %s", video_id, exc)
-            return {"error": str(exc)}, "failed"
+        insights, status = insights_or_failure(timed, matrix, self.embedder, self.settings)
+        if status == "failed":
+            log.warning("insights for %s failed: %s", video_id, insights["error"])
+        return insights, status
 
     def _fail(self, video_id: str, reason: str, message: str) -> None:
         if stop_requested():  # not a failure of the video: the next run redoes it

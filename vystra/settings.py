@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     )
     groq_chat_model: str = "llama-3.3-70b-versatile"
     insights_attempts: int = Field(default=3, ge=1)
+    insights_deferred: bool = Field(
+        default=False,
+        description="Store a video's insights as pending for the API to write with the"
+        " platform's LLM key: set by the operator for cluster workers, which hold no such key.",
+    )
+    insights_poll_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often an API process looks for insights left pending; 0: it writes none.",
+    )
 
     # fetching
     max_download_bytes: int = Field(default=20 * 1024**3, gt=0)

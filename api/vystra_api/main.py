@@ -18,6 +18,7 @@ from vystra_api import errors, web
 from vystra_api.backends import IngestBackend
 from vystra_api.deps import get_state
 from vystra_api.errors import ApiError
+from vystra_api.insightswriter import InsightsWriter
 from vystra_api.limits import BodyLimit
 from vystra_api.metrics import Metrics, RequestTimer
 from vystra_api.models import ErrorBody
@@ -59,10 +60,14 @@ def create_app(
             )
             started.callback(backend.stop)
             backend.start()
+            started.callback(app.state.vystra.streams.stop)
             started.callback(billing_state.stop)
             billing_state.start()
             started.callback(sweeper.stop)
             sweeper.start()
+            writer = InsightsWriter(database, settings, app.state.vystra.embedder)
+            started.callback(writer.stop)
+            writer.start()
             yield
 
     app = FastAPI(

@@ -59,7 +59,7 @@ class AppState:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.streams = StreamSlots(self.settings)
+        self.streams = StreamSlots(self.settings, self.db)
 
     def embedder(self) -> Embedder:
         """Loaded on first search, not at start-up: keyword-only use never pays for it."""

@@ -3,7 +3,8 @@
 A worker decodes hostile media, so it holds nothing that outlives or outreaches its ingest:
 a database login of its own (vystra.db.grants: the tenant's rows only, expiring at the Job's
 deadline) and, for an uploaded source, a GET URL presigned for that one object. The platform's
-database and object-store credentials stay with the operator and the API. The tenant's plan is
+database and object-store credentials, and its LLM key (the API writes insights), stay with the
+operator and the API. The tenant's plan is
 read here too, so its limits bind resources made with kubectl as much as through the API.
 """
 
@@ -35,6 +36,8 @@ class WorkerAccess:
     login: grants.WorkerLogin
     source_url: str | None  # the presigned GET of an object source; None for http(s)
     max_video_seconds: float | None = None  # the tenant's plan limit, checked once probed
+    # the platform's LLM key: only for Groq's hosted transcription (insights are the API's)
+    llm_key: bool = False
 
 
 class GpuNotInPlan(Exception):
@@ -105,7 +108,8 @@ class AccessIssuer:
         limit = self._plan_limit(tenant, spec, gpu)
         login = self._logins.issue(uid, tenant)
         url = grants.without_credentials(self.database.url)
-        return WorkerAccess(url, login, source_url, limit)
+        llm_key = self.settings.transcriber == "groq"
+        return WorkerAccess(url, login, source_url, limit, llm_key)
 
     def _plan_limit(self, tenant: str, spec: Spec, gpu: bool) -> float | None:
         if self.catalog is None:

@@ -59,8 +59,19 @@ def _resources(flavor: Flavor, spec: Spec) -> dict[str, Any]:
 
 
 def _access_env(access: WorkerAccess, settings: OperatorSettings) -> list[dict[str, Any]]:
-    """The ingest's own database login and source URL (access.py); of the platform's Secret,
-    only the LLM key, which has no narrower form."""
+    """The ingest's own database login and source URL (access.py). Insights are left pending
+    for the API, which holds the LLM key; of the platform's Secret a worker reads that key
+    only when the platform transcribes with Groq, whose key has no narrower form."""
+    llm_key = {
+        "name": "GROQ_API_KEY",
+        "valueFrom": {
+            "secretKeyRef": {
+                "name": settings.worker_secret,
+                "key": "GROQ_API_KEY",
+                "optional": True,
+            }
+        },
+    }
     return [
         {"name": "DATABASE_URL", "value": access.database_url},
         {"name": "PGUSER", "value": access.login.user},
@@ -70,16 +81,8 @@ def _access_env(access: WorkerAccess, settings: OperatorSettings) -> list[dict[s
             if access.source_url
             else []
         ),
-        {
-            "name": "GROQ_API_KEY",
-            "valueFrom": {
-                "secretKeyRef": {
-                    "name": settings.worker_secret,
-                    "key": "GROQ_API_KEY",
-                    "optional": True,
-                }
-            },
-        },
+        {"name": "VYSTRA_INSIGHTS_DEFERRED", "value": "true"},
+        *([llm_key] if access.llm_key else []),
     ]
 
 

@@ -117,3 +117,47 @@ def test_open_event_streams_are_capped_per_tenant(
                     break
             assert time.monotonic() < deadline, "a closed stream's slot was never released"
             time.sleep(0.2)
+
+
+def open_streams(db: Database, tenant: str) -> int:
+    with db.connect() as conn:
+        row = conn.execute("SELECT count(*) FROM event_streams WHERE tenant = %s", (tenant,))
+        return int(row.fetchone()[0])
+
+
+def test_the_stream_cap_holds_across_api_processes(
+    capped: httpx.Client,
+    capped_app: FastAPI,
+    settings: Settings,
+    db: Database,
+    make_caller: Callable[[], Caller],
+) -> None:
+    """Two API processes share the tenant's cap; a slot a stopped process left expires."""
+    small = {f"tenant_max_{name}": allowed for name, allowed in CAPS.items()}
+    second = create_app(settings.model_copy(update=small), db=db)
+    watcher = make_caller()
+    path = f"/v1/ingests/{hold_running(db, watcher.tenant, 1)[0]}/events"
+    with (
+        LiveServer(second) as url,
+        httpx.Client(base_url=url, timeout=30) as elsewhere,
+        capped.stream("GET", path, headers=watcher.headers) as here,
+        elsewhere.stream("GET", path, headers=watcher.headers) as there,
+    ):
+        assert here.status_code == 200 and there.status_code == 200
+        for api in (capped, elsewhere):
+            refused(api.get(path, headers=watcher.headers), "event_streams", 2)
+    deadline = time.monotonic() + 10  # the servers notice the clients left within a poll
+    while open_streams(db, watcher.tenant):
+        assert time.monotonic() < deadline, "closed streams were never released"
+        time.sleep(0.2)
+    # a process that died holding streams: its rows stop counting once their lease ran out
+    with db.connect() as conn:
+        for expired in (True, False):
+            conn.execute(
+                "INSERT INTO event_streams (id, tenant, expires_at)"
+                " VALUES (gen_random_uuid(), %s, now() + %s * interval '1 minute')",
+                (watcher.tenant, -1 if expired else 1),
+            )
+    with capped.stream("GET", path, headers=watcher.headers) as answer:
+        assert answer.status_code == 200
+        refused(capped.get(path, headers=watcher.headers), "event_streams", 2)

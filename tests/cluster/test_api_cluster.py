@@ -3,6 +3,8 @@ the tenant's namespace, uploads go to the S3 server with presigned URLs."""
 
 from __future__ import annotations
 
+import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_helpers import Caller, LiveServer, stream_events
+from groq_standin import GroqStandIn
 from kubernetes import client
 
 from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
@@ -19,10 +22,19 @@ from vystra_api.main import create_app
 from .operator_env import Operator, install_crd, prepare_config_namespace
 
 PREFIX = "vystra-api-"
+INSIGHTS = {"summary": "A talk on six topics.", "keywords": ["sourdough"], "topics": ["baking"]}
 
 
 @pytest.fixture(scope="module")
-def api_url(cluster, db, s3, settings) -> Iterator[str]:
+def groq() -> Iterator[GroqStandIn]:
+    stand_in = GroqStandIn()
+    stand_in.default_reply = json.dumps(INSIGHTS)
+    yield stand_in
+    stand_in.close()
+
+
+@pytest.fixture(scope="module")
+def api_url(cluster, db, s3, settings, groq) -> Iterator[str]:
     install_crd(cluster)
     cluster_settings = settings.model_copy(
         update={
@@ -31,6 +43,10 @@ def api_url(cluster, db, s3, settings) -> Iterator[str]:
             "s3_endpoint_url": s3.endpoint_url,
             "s3_bucket": s3.bucket,
             "tenant_namespace_prefix": PREFIX,
+            # the LLM key stays here: workers leave insights pending for the API to write
+            "groq_api_key": "gsk-api-only",
+            "groq_base_url": groq.url,
+            "insights_poll_seconds": 0.5,
         }
     )
     with pytest.MonkeyPatch.context() as mp:  # boto3 reads its credentials from the environment
@@ -143,7 +159,7 @@ def operator(cluster, db, s3, tmp_path_factory, api_url) -> Iterator[Operator]:
     op.stop()
 
 
-def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk) -> None:
+def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk, groq) -> None:
     path, sections = talk
     data = path.read_bytes()
     caller = new_caller(db)
@@ -176,5 +192,17 @@ def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk
             assert media.status_code == 206 and media.content == data[:100]
             vtt = api.get(f"/v1/videos/{final['video_id']}/subtitles.vtt")
             assert vtt.text.startswith("WEBVTT") and "sourdough" in vtt.text.lower()
+
+            # insights: written by the API with its key from the stored units
+            deadline = time.monotonic() + 60
+            while (video := api.get(f"/v1/videos/{final['video_id']}").json())[
+                "insights_status"
+            ] in ("pending", "generating") and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert video["insights_status"] == "ready", video["insights_status"]
+            assert video["insights"]["summary"] == INSIGHTS["summary"]
+            assert video["insights"]["generator"].startswith("groq:")
+            prompts = [r["messages"][1]["content"].lower() for r in groq.requests]
+            assert any("sourdough" in p for p in prompts)
     finally:
         cluster.core.delete_namespace(namespace)

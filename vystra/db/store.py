@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -299,6 +299,15 @@ def committed_units(conn: psycopg.Connection, video: Video) -> tuple[list[Chunk]
     none: tuple[list[Chunk], np.ndarray] = ([], np.zeros((0, EMBEDDING_DIM), np.float32))
     if video.segment_count <= 0 or video.processed_seconds <= 0:
         return none
+    units, vectors = stored_units(conn, video)
+    whole = [u.ordinal for u in units] == list(range(video.segment_count))
+    if not whole or abs(units[-1].end - video.processed_seconds) > 0.05:
+        return none
+    return units, vectors
+
+
+def stored_units(conn: psycopg.Connection, video: Video) -> tuple[list[Chunk], np.ndarray]:
+    """The video's units (up to its segment count) and their embeddings, in order."""
     rows = conn.execute(
         "SELECT ordinal, start_s, end_s, text, word_starts, word_offsets, embedding"
         " FROM segments WHERE video_id = %s AND ordinal < %s ORDER BY ordinal",
@@ -308,10 +317,36 @@ def committed_units(conn: psycopg.Connection, video: Video) -> tuple[list[Chunk]
         Chunk(ordinal, start, end, text, tuple(starts or ()), tuple(offsets or ()))
         for ordinal, start, end, text, starts, offsets, _ in rows
     ]
-    whole = [u.ordinal for u in units] == list(range(video.segment_count))
-    if not whole or abs(units[-1].end - video.processed_seconds) > 0.05:
-        return none
-    return units, np.array([row[-1].to_numpy() for row in rows], dtype=np.float32)
+    vectors = np.array([row[-1].to_numpy() for row in rows], dtype=np.float32)
+    return units, vectors.reshape(len(rows), EMBEDDING_DIM)
+
+
+def claim_pending_insights(conn: psycopg.Connection, stale_after: timedelta) -> Video | None:
+    """The oldest ready video, of any tenant, whose insights wait for the platform (or whose
+    claim is older than ``stale_after``: its writer stopped), marked ``generating``."""
+    with conn.cursor(row_factory=class_row(Video)) as cur:
+        cur.execute(
+            "UPDATE videos SET insights_status = 'generating', updated_at = now()"
+            " WHERE id = (SELECT id FROM videos WHERE status = 'ready'"
+            "  AND (insights_status = 'pending'"
+            "   OR insights_status = 'generating' AND updated_at < now() - %s)"
+            "  ORDER BY updated_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {VIDEO_COLUMNS}",
+            (stale_after,),
+        )
+        return cur.fetchone()
+
+
+def set_insights(
+    conn: psycopg.Connection, video_id: str, insights: dict[str, Any], status: str
+) -> bool:
+    """Store what a claim produced; False when the video went meanwhile."""
+    cur = conn.execute(
+        "UPDATE videos SET insights = %s, insights_status = %s, updated_at = now()"
+        " WHERE id = %s AND insights_status = 'generating'",
+        (Jsonb(insights), status, video_id),
+    )
+    return cur.rowcount > 0
 
 
 def delete_video(conn: psycopg.Connection, tenant: str, video_id: str) -> bool:

@@ -132,7 +132,8 @@ async def ingest_events(
     ingest_id: IngestId, tenant: StreamTenantDep, state: StateDep, request: Request
 ) -> StreamingResponse:
     first = await run_in_threadpool(_get, state, tenant, ingest_id)  # 404 before streaming
-    release = state.streams.acquire(tenant)  # 429 beyond the tenant's open streams
+    # 429 beyond the tenant's open streams, counted across API processes
+    release = await run_in_threadpool(state.streams.acquire, tenant)
     return StreamingResponse(
         _released(_stream(state, tenant, first, request), release),
         media_type="text/event-stream",

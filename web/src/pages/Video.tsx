@@ -175,6 +175,9 @@ export function VideoPage({
               WebVTT
             </a>
           </p>
+          {!insights && (video.insights_status === "pending" || video.insights_status === "generating") && (
+            <p role="status">Insights are being written; reload in a moment.</p>
+          )}
           {insights && (
             <section aria-labelledby="insights-heading" className="insights">
               <h2 id="insights-heading">Insights</h2>

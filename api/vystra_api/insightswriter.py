@@ -1,0 +1,63 @@
+"""Insights of videos that cluster workers indexed: they hold no LLM key, so they store a
+finished video's insights as pending and an API process, which holds the platform's key,
+writes them (Groq with a key, the local extractive version without one).
+
+Every API process writes; videos are claimed with SKIP LOCKED, so replicas never write the same
+video twice, and a claim left by a stopped process is taken again after ``CLAIM_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from vystra.db import Database, store
+from vystra.embed import Embedder
+from vystra.insights import TimedText, insights_or_failure
+from vystra.settings import Settings
+
+log = logging.getLogger(__name__)
+# longer than a Groq answer with its retries takes
+CLAIM_SECONDS = timedelta(minutes=10)
+
+
+class InsightsWriter:
+    def __init__(self, db: Database, settings: Settings, embedder: Callable[[], Embedder]) -> None:
+        self.db, self.settings, self.embedder = db, settings, embedder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="insights-writer", daemon=True)
+
+    def write_pending(self) -> int:
+        """Write every waiting video's insights; how many were written."""
+        written = 0
+        while not self._stop.is_set():
+            with self.db.connect() as conn:
+                video = store.claim_pending_insights(conn, CLAIM_SECONDS)
+                if video is None:
+                    return written
+                units, vectors = store.stored_units(conn, video)
+            timed = [TimedText(u.start, u.end, u.text) for u in units]
+            insights, status = insights_or_failure(timed, vectors, self.embedder(), self.settings)
+            if status == "failed":
+                log.warning("insights for %s failed: %s", video.id, insights["error"])
+            with self.db.connect() as conn:
+                written += store.set_insights(conn, video.id, insights, status)
+        return written
+
+    def start(self) -> None:
+        if self.settings.insights_poll_seconds > 0:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.insights_poll_seconds):
+            try:
+                self.write_pending()
+            except Exception:  # noqa: BLE001 - the database may be back by the next pass
+                log.warning("writing pending insights failed", exc_info=True)
