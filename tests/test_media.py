@@ -6,7 +6,7 @@ from helpers import run_ffmpeg
 
 from vystra.demo import PAUSE_SECONDS
 from vystra.errors import CorruptMediaError, EmptyMediaError, NoAudioError, NotMediaError
-from vystra.media import SAMPLE_RATE, extract_audio, probe
+from vystra.media import SAMPLE_RATE, decode_audio, extract_audio, probe
 
 
 def test_probe_and_extract_16k_mono(talk):
@@ -24,6 +24,43 @@ def test_probe_and_extract_16k_mono(talk):
         int((first.end + 0.3) * SAMPLE_RATE) : int((first.end + 1.2) * SAMPLE_RATE)
     ]
     assert np.sqrt(np.mean(speech**2)) > 10 * np.sqrt(np.mean(pause**2) + 1e-12)
+
+
+def test_audio_is_decoded_in_windows_cut_in_pauses(talk):
+    """The same samples as one whole decode, in windows no longer than asked, each cut in
+    the quietest moment of its last seconds (here: inside a pause between sentences)."""
+    path, sections = talk
+    info = probe(path)
+    whole = extract_audio(info).samples
+    windows, parts = [], []
+    for window in decode_audio(info, window_seconds=20):
+        windows.append((window.offset, window.end, window.last))
+        parts.append(window.audio.samples.copy())  # the buffer is reused for the next one
+    assert len(windows) >= 5 and [w[2] for w in windows] == [False] * (len(windows) - 1) + [True]
+    assert windows[0][0] == 0
+    seams = zip(windows, windows[1:], strict=False)
+    assert all(a[1] == pytest.approx(b[0], abs=1e-9) for a, b in seams)
+    assert all(end - start <= 20 for start, end, _ in windows)
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+    rms = np.sqrt(np.mean(whole**2))
+    for _, end, last in windows:
+        if not last:  # 100 ms around each cut is far quieter than the talk
+            i = int(end * SAMPLE_RATE)
+            around = whole[i - SAMPLE_RATE // 20 : i + SAMPLE_RATE // 20]
+            assert np.sqrt(np.mean(around**2)) < rms / 10, end
+
+
+def test_decoding_starts_where_asked(talk):
+    """A resumed ingest decodes only the audio after its stored units."""
+    info = probe(talk[0])
+    whole = extract_audio(info).samples
+    [rest] = decode_audio(info, start=30.0)
+    assert rest.offset == 30.0 and rest.last
+    assert rest.audio.duration == pytest.approx(info.duration - 30.0, abs=0.1)
+    # the same audio as the whole decode after 30 s (AAC frames decode alike from the seek)
+    n = min(len(rest.audio.samples), len(whole) - 30 * SAMPLE_RATE) - SAMPLE_RATE
+    tail = whole[30 * SAMPLE_RATE : 30 * SAMPLE_RATE + n]
+    assert np.corrcoef(rest.audio.samples[:n], tail)[0, 1] > 0.99
 
 
 def test_audio_only_files_are_accepted(tmp_path: Path, talk):

@@ -9,6 +9,7 @@ import pytest
 from vystra.db import store
 from vystra.demo import DEMO_QUERIES
 from vystra.embed import get_embedder
+from vystra.pipeline import IngestOptions, Pipeline
 from vystra.search import search
 from vystra.subtitles import cues, to_srt, to_vtt
 
@@ -128,3 +129,31 @@ def test_local_insights_describe_the_talk(ingested_talk, db):
     starts = [c["start"] for c in insights["chapters"]]
     assert starts == sorted(starts) and starts[0] <= sections[0].start + 1.0
     assert all(c["title"] for c in insights["chapters"])
+
+
+def test_a_long_video_is_transcribed_window_by_window(ingested_talk, db, settings, tenant):
+    """With 20 s windows the talk is decoded and transcribed in six parts; the seams fall in
+    pauses, so the transcript and search match the whole-track ingest."""
+    _, whole, sections = ingested_talk
+    windowed = settings.model_copy(update={"decode_window_seconds": 20})
+    result = Pipeline(windowed, db).ingest(whole.source, IngestOptions(), tenant=tenant)
+    assert result.status == "ready" and result.duration_s == pytest.approx(whole.duration_s)
+    with db.connect() as conn:
+        words = {
+            t: " ".join(s.text for s in store.get_transcript(conn, owner, vid)).lower().split()
+            for t, owner, vid in (
+                ("windowed", tenant, result.video_id),
+                ("whole", ingested_talk[0], whole.video_id),
+            )
+        }
+        starts = [s.start for s in store.get_transcript(conn, tenant, result.video_id)]
+        for query, topic in QUERIES:
+            top = search(conn, get_embedder(settings), query, tenant=tenant, limit=1)[0]
+            spoken = section(sections, topic)
+            assert spoken.start - 1.0 <= top.start <= spoken.end, (topic, top)
+    assert starts == sorted(starts) and starts[-1] > 60
+    # tiny.en words each window a little differently (measured: 91 % of the words in common);
+    # a seam that cut words off would lose far more
+    same = sum(1 for w in words["windowed"] if w in set(words["whole"]))
+    assert same >= 0.85 * len(words["whole"]), words
+    assert abs(len(words["windowed"]) - len(words["whole"])) <= 0.1 * len(words["whole"])

@@ -1,8 +1,9 @@
 """Stage 2, probe and audio: check a file is usable media and decode its speech track.
 
 Probing uses PyAV (the packaged static ffmpeg has no ffprobe); decoding streams the output of
-that static ffmpeg, 16 kHz mono float32 (what Whisper models expect), into a buffer bounded by
-the probed duration. Both open only local files with the demuxers of real media containers.
+that static ffmpeg, 16 kHz mono float32 (what Whisper models expect), in windows through one
+buffer bounded by the probed duration. Both open only local files with the demuxers of real
+media containers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import subprocess
 import tempfile
+from collections.abc import Generator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -134,14 +136,44 @@ def _duration(container: av.container.InputContainer, stream: av.audio.AudioStre
     return 0.0
 
 
-def extract_audio(info: MediaInfo, max_seconds: float | None = None) -> Audio:
-    """Decode the first audio track to 16 kHz mono float32, in bounded memory.
+@dataclass(frozen=True)
+class AudioWindow:
+    offset: float  # seconds from the start of the track
+    audio: Audio
+    last: bool  # the track ends with this window
+
+    @property
+    def end(self) -> float:
+        return self.offset + self.audio.duration
+
+
+def _quietest(samples: np.ndarray, span: int) -> int:
+    """Index in the last ``span`` samples where 100 ms of audio is quietest: a cut there
+    falls in a pause rather than inside a word."""
+    frame = SAMPLE_RATE // 10
+    tail = samples[len(samples) - span :]
+    n = len(tail) // frame
+    energy = np.square(tail[: n * frame].reshape(n, frame)).mean(axis=1)
+    return len(samples) - span + int(np.argmin(energy)) * frame + frame // 2
+
+
+def decode_audio(
+    info: MediaInfo,
+    max_seconds: float | None = None,
+    *,
+    start: float = 0.0,
+    window_seconds: float | None = None,
+) -> Generator[AudioWindow, None, None]:
+    """Decode the first audio track from ``start`` to 16 kHz mono float32, in windows of at
+    most ``window_seconds`` (None: one window), cut at the quietest moment of each window's
+    last 10 s, in memory bounded by one window whatever the track's length.
+
+    Each window's samples are valid until the next is asked for (one buffer is reused).
 
     ``max_seconds``: the longest audio accepted (configuration or plan); longer media fail
-    with :class:`MediaTooLongError` before decoding. Decoding streams ffmpeg's output into one
-    buffer sized from the probed duration: a file that decodes to more than its header
-    declared (a lying duration, a decompression bomb) fails when that buffer is full, so
-    memory never exceeds what the probe promised.
+    with :class:`MediaTooLongError` before decoding. A file that decodes to more than its
+    header declared (a lying duration, a decompression bomb) fails as soon as it does, so it
+    costs no more than the probe promised.
     """
     name = info.path.name
     if max_seconds is not None and info.duration > max_seconds:
@@ -151,20 +183,25 @@ def extract_audio(info: MediaInfo, max_seconds: float | None = None) -> Audio:
     allowed = max_seconds if max_seconds is not None else DEFAULT_MAX_SECONDS
     if info.duration > 0:
         allowed = min(allowed, info.duration * (1 + DURATION_SLACK) + DURATION_SLACK_SECONDS)
+    allowed_samples = int(max(0.0, allowed - start) * SAMPLE_RATE)
     # ffmpeg stops a second past what is allowed, so going over is seen rather than cut off
-    buffer = np.empty(int((allowed + 1.0) * SAMPLE_RATE) + 1, dtype=np.float32)
+    whole = allowed_samples + SAMPLE_RATE + 1
+    size = whole if window_seconds is None else min(whole, int(window_seconds * SAMPLE_RATE))
+    search = min(10 * SAMPLE_RATE, size // 4)
+    buffer = np.empty(size, dtype=np.float32)
     command = [
         ffmpeg_exe(),
         "-nostdin",
         "-loglevel",
         "error",
         *input_whitelist_args(),
+        *(("-ss", f"{start:.3f}") if start > 0 else ()),
         "-i",
         str(info.path),
         "-map",
         "0:a:0",
         "-t",
-        f"{allowed + 1.0:.3f}",
+        f"{allowed - start + 1.0:.3f}",
         "-ac",
         "1",
         "-ar",
@@ -176,29 +213,49 @@ def extract_audio(info: MediaInfo, max_seconds: float | None = None) -> Audio:
         "pipe:1",
     ]
     view = buffer.data.cast("B")
-    filled = 0
     with tempfile.TemporaryFile() as errors:  # a file: a chatty ffmpeg cannot block on it
         proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
         out = cast(io.BufferedReader, proc.stdout)
+        ended = False
         try:
-            while filled < len(view) and (n := out.readinto(view[filled:])):
-                filled += n
+            offset, kept = 0, 0  # samples before the buffer; bytes carried into it
+            while True:
+                filled = kept
+                while filled < len(view) and (n := out.readinto(view[filled:])):
+                    filled += n
+                count = filled // 4
+                if offset + count > allowed_samples:
+                    declared = (
+                        f"its header declares {info.duration:.1f} s"
+                        if info.duration
+                        else "no length"
+                    )
+                    raise MediaTooLongError(
+                        f"{name} decodes to more audio than allowed ({allowed:.0f} s; {declared})"
+                    )
+                if filled < len(view):  # the track ended
+                    ended = True
+                    break
+                cut = _quietest(buffer[:count], search)
+                yield AudioWindow(start + offset / SAMPLE_RATE, Audio(buffer[:cut]), False)
+                buffer[: count - cut] = buffer[cut:count]
+                offset, kept = offset + cut, (count - cut) * 4
         finally:
-            if filled >= len(view):
+            if not ended:  # over the limit, or the caller stopped reading
                 proc.kill()
             out.close()
             code = proc.wait()
         errors.seek(0)
         detail = errors.read()[-4000:].decode(errors="replace").strip().splitlines()
-    samples = buffer[: filled // 4]
-    if samples.size > allowed * SAMPLE_RATE:
-        declared = f"its header declares {info.duration:.1f} s" if info.duration else "no length"
-        raise MediaTooLongError(
-            f"{name} decodes to more audio than allowed ({allowed:.0f} s; {declared})"
-        )
     if code != 0:
         reason = detail[-1] if detail else f"ffmpeg exited with {code}"
         raise CorruptMediaError(f"cannot decode audio of {name}: {reason}")
-    if samples.size == 0:
+    if offset + count == 0:
         raise CorruptMediaError(f"the audio track of {name} holds no decodable samples")
-    return Audio(samples)
+    yield AudioWindow(start + offset / SAMPLE_RATE, Audio(buffer[:count]), True)
+
+
+def extract_audio(info: MediaInfo, max_seconds: float | None = None) -> Audio:
+    """The whole track in one buffer (see :func:`decode_audio`)."""
+    [window] = decode_audio(info, max_seconds)
+    return window.audio

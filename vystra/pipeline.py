@@ -8,8 +8,8 @@ in small batches, so progress (and search) is live while a long video is still t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlparse
@@ -22,9 +22,9 @@ from vystra.embed import Embedder, get_embedder
 from vystra.errors import VystraError
 from vystra.fetch import fetch
 from vystra.insights import TimedText, insights_or_failure
-from vystra.media import extract_audio, probe
+from vystra.media import AudioWindow, decode_audio, probe
 from vystra.models import EMBEDDING_DIM
-from vystra.resume import Resume, audio_after, resume_from, shifted
+from vystra.resume import Resume, resume_from, shifted
 from vystra.segment import Chunk, SegmentOptions, chunk_segments
 from vystra.settings import Settings
 from vystra.shutdown import Terminated, stop_requested
@@ -58,6 +58,16 @@ class Progress:
     duration: float = 0.0
     segments: int = 0
     video_id: str | None = None
+
+
+@dataclass
+class Track:
+    """The audio being transcribed: its first window, decoded before anything is stored, the
+    windows after it, and its length (the probe's until the last window is decoded)."""
+
+    first: AudioWindow
+    windows: Generator[AudioWindow, None, None]
+    duration: float
 
 
 @dataclass(frozen=True)
@@ -158,21 +168,34 @@ class Pipeline:
                 report(Progress("probe"))
                 info = probe(media.path)
                 report(Progress("audio", duration=info.duration))
-                audio = extract_audio(info, self.settings.max_media_seconds)
                 title = options.title or (existing.title if existing else default_title(source))
                 stored_options = {
                     "language": options.language,
                     "model": options.model,
                     **asdict(options.segmenting),
                 }
-                with self.db.connect() as conn:
-                    resume = None
-                    if existing and not options.force and existing.options == stored_options:
+                resume = None
+                if existing and not options.force and existing.options == stored_options:
+                    with self.db.connect() as conn:
                         resume = resume_from(
                             store.committed_units(conn, existing),
                             store.get_transcript_entries(conn, tenant, video_id),
                             existing.language,
                         )
+                windows = held.enter_context(
+                    closing(
+                        decode_audio(
+                            info,
+                            self.settings.max_media_seconds,
+                            start=resume.offset if resume else 0.0,
+                            window_seconds=self.settings.decode_window_seconds,
+                        )
+                    )
+                )
+                first = next(windows)  # undecodable audio fails before anything is stored
+                # exact when the first window holds the rest of the track; else the probe's
+                duration = first.end if first.last else max(info.duration, first.end)
+                with self.db.connect() as conn:
                     store.begin_video(
                         conn,
                         video_id=video_id,
@@ -181,13 +204,20 @@ class Pipeline:
                         source=media.source,
                         sha256=media.sha256,
                         size_bytes=media.size,
-                        duration=audio.duration,
+                        duration=duration,
                         options=stored_options,
                         resumed_transcript=resume.transcript if resume else None,
                     )
             try:
                 return self._process(
-                    video_id, title, media.source, audio, options, tenant, report, resume
+                    video_id,
+                    title,
+                    media.source,
+                    Track(first, windows, duration),
+                    options,
+                    tenant,
+                    report,
+                    resume,
                 )
             except Interrupted:
                 raise
@@ -199,14 +229,13 @@ class Pipeline:
                 raise
 
     def _process(
-        self, video_id, title, source, audio, options, tenant, report, resume: Resume | None
+        self, video_id, title, source, track: Track, options, tenant, report, resume: Resume | None
     ) -> IngestResult:
-        duration = audio.duration
-        offset = resume.offset if resume else 0.0
+        duration = track.duration
         kept = resume.units if resume else []
-        report(Progress("transcribe", offset, duration, len(kept), video_id))
+        report(Progress("transcribe", track.first.offset, duration, len(kept), video_id))
         transcription = transcribe(
-            audio_after(audio, offset),  # offset 0: all of it
+            track.first.audio,
             self.settings,
             language=options.language or (resume.language if resume else None),
             model=options.model,
@@ -232,12 +261,27 @@ class Pipeline:
                 transcript.append([segment.start, segment.end, segment.text, words])
                 yield segment
 
-        spoken = shifted(transcription.segments, offset)
+        def spoken() -> Iterator[Segment]:
+            """Each window transcribed in turn, on the whole video's clock; later windows keep
+            the language the first one was transcribed in."""
+            window = track.first
+            yield from shifted(transcription.segments, window.offset)
+            while not window.last:
+                window = next(track.windows)
+                later = transcribe(
+                    window.audio,
+                    self.settings,
+                    language=transcription.info.language,
+                    model=options.model,
+                )
+                yield from shifted(later.segments, window.offset)
+            track.duration = window.end  # what was decoded, exactly
+
         for batch in _batched(
-            chunk_segments(recorded(spoken), options.segmenting, len(kept)), WRITE_BATCH
+            chunk_segments(recorded(spoken()), options.segmenting, len(kept)), WRITE_BATCH
         ):
             matrix = embedder.embed([c.text for c in batch])
-            processed = min(batch[-1].end, duration)
+            processed = min(batch[-1].end, track.duration)
             with self.db.connect() as conn:
                 store.write_segments(
                     conn,
@@ -252,7 +296,8 @@ class Pipeline:
             stored = len(transcript)
             units.extend(batch)
             vectors.append(matrix)
-            report(Progress("transcribe", processed, duration, len(units), video_id))
+            report(Progress("transcribe", processed, track.duration, len(units), video_id))
+        duration = track.duration
 
         insights, insights_status = None, "disabled"
         if options.insights and self.settings.insights_deferred:

@@ -2,8 +2,8 @@
 
 A pod preempted or reclaimed (spot), a worker stopped, a crash: the next attempt of the same
 bytes with the same options keeps the units already stored (contiguous from ordinal 0, ending
-where the stored progress ends), transcribes only the audio after them, numbers new units on
-from there, and keeps the transcript up to that point, cut at word level where the
+where the stored progress ends), decodes and transcribes only the audio after them, numbers
+new units on from there, and keeps the transcript up to that point, cut at word level where the
 transcriber timed words, so no word is lost or repeated at the seam.
 """
 
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vystra.media import Audio
 from vystra.segment import Chunk
 from vystra.transcribe import Segment, Word
 
@@ -59,10 +58,6 @@ def trim_transcript(entries: Iterable[TranscriptEntry], offset: float) -> list[T
                 spoken = "".join(w[2] for w in before).strip()
                 kept.append([start, before[-1][1], spoken, before])
     return kept
-
-
-def audio_after(audio: Audio, offset: float) -> Audio:
-    return Audio(audio.samples[int(offset * audio.sample_rate) :], audio.sample_rate)
 
 
 def shifted(segments: Iterable[Segment], offset: float) -> Iterator[Segment]:

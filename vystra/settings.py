@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     max_media_seconds: float = Field(
         default=24 * 3600.0, gt=0, description="Longest audio decoded from one video."
     )
+    decode_window_seconds: float = Field(
+        default=600.0,
+        ge=20,
+        description="Audio decoded and transcribed at a time, cut in a pause: memory holds one"
+        " window (3.8 MB a minute) whatever the video's length.",
+    )
     s3_endpoint_url: str | None = Field(
         default=None, validation_alias=AliasChoices("AWS_ENDPOINT_URL_S3", "VYSTRA_S3_ENDPOINT_URL")
     )
