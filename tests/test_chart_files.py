@@ -158,6 +158,7 @@ def test_operator_reads_the_rendered_pools(helm, monkeypatch) -> None:
         ("globex", 1, None),
     ]
     assert scheduling.default_tenant_weight == 0.5 and scheduling.aging_per_hour == 20
+    assert scheduling.unschedulable_seconds == 900
     assert pools["gpu"].node_selector == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert pools["cpu"].env == {"VYSTRA_WHISPER_THREADS": "4"}
 

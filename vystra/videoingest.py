@@ -65,6 +65,7 @@ class Reason(StrEnum):
     TENANT_UNBOUND = "TenantUnbound"
     DISRUPTED = "Disrupted"  # a pod evicted or reclaimed: the Job retries, the ingest resumes
     PREEMPTED = "Preempted"  # its Job stopped for a tenant under its fair share: waits again
+    UNSCHEDULABLE = "Unschedulable"  # its pods found no node in time: withdrawn, waits again
     OUTCOME_MISSING = "OutcomeMissing"  # the worker exited 0 mid-ingest, without its outcome
 
 

@@ -58,9 +58,9 @@ from vystra_operator.transitions import (
     disruption,
     failed,
     observe_job,
-    preempted,
     queued,
     rejected,
+    requeued,
 )
 from vystra_operator.view import Ingest, Job, Namespace, Node, Pod
 
@@ -171,6 +171,7 @@ class Controller:
         self._report_polling = False
         self._cleanups: dict[str, tuple[Cleanup, float]] = {}  # uid -> what, not before
         self._side_busy: set[str] = set()  # Jobs with a release or delete in flight
+        self._side_again: set[str] = set()  # ingests synced while their Job's action ran
         self._tracked: dict[str, str | None] = {}  # uid -> flavor running on, None: waiting
         self._unmarked: set[str] = set()  # waiting, Queued not yet written
         self._cpu_only: set[str] = set()  # `auto`, and the tenant's plan has no GPU
@@ -406,18 +407,19 @@ class Controller:
             if job is not None and job.held and not self.writer.pending(uid):
                 self._side_once(job, self.release_job)
             return
+        # a Job stopped while running: let it go; once gone its ingest may start again (its
+        # next Job may be admitted already, waiting for this one to go)
+        if job is None:
+            self._stopping.discard(uid)
+        elif job.deleting and job.finished is None:
+            self._side_once(job, self.release_job)
+            return
         if uid in self._creating:
             return  # its create answers first
-        if job is None:
-            self._stopping.discard(uid)  # a stopped Job is gone: its ingest may start again
-        else:
+        if job is not None:
             self._created.discard(uid)
             if job.finished is not None:
                 self._stopping.discard(uid)  # it ended as it was stopped: record the outcome
-            if job.deleting and job.finished is None:
-                # deleted by hand or preempted while running: let it go, then run it again
-                self._side_once(job, self.release_job)
-                return
             if uid in self._stopping:
                 return  # the informer has not shown the deletion yet
             if self._tracked.get(uid) is None:
@@ -435,10 +437,14 @@ class Controller:
                 # its admission (Running, with the scheduler's reason) is written or on its
                 # way; the cache has not shown it yet: do not write Running a second time
                 ing = replace(ing, phase=Phase.RUNNING)
+            if job.finished is None and self._withdraw_unschedulable(ing, job, pods, now):
+                return
             outcome = observe_job(ing, job, pods, tenant, now, report)
             hit = disruption(ing, pods)
             if hit is not None:
                 metrics.DISRUPTIONS.inc()
+                if job.finished is None and self._leaves_spot(ing, job, hit, now):
+                    return
                 outcome = (
                     replace(outcome, want=hit.merged(outcome.want)) if outcome else Outcome(hit)
                 )
@@ -495,9 +501,12 @@ class Controller:
         heapq.heappush(self._later, (time.time() + 2.0, uid))
 
     def _side_once(self, job: Job, action: Callable[[str, str], None]) -> None:
-        """Release or delete a Job on a side thread, once at a time however often it syncs."""
+        """Release or delete a Job on a side thread, once at a time however often it syncs. A
+        sync that came while the action ran (e.g. the deletion it caused) is made again after
+        it, since no later event may come to make it."""
         with self._wake:
             if job.uid in self._side_busy:
+                self._side_again.add(job.ingest_uid)
                 return
             self._side_busy.add(job.uid)
 
@@ -509,6 +518,10 @@ class Controller:
             finally:
                 with self._wake:
                     self._side_busy.discard(job.uid)
+                    if job.ingest_uid in self._side_again:
+                        self._side_again.discard(job.ingest_uid)
+                        self._dirty.add(job.ingest_uid)
+                        self._wake.notify()
 
         self.side_pool.submit(run)
 
@@ -536,17 +549,70 @@ class Controller:
         self._unmarked.clear()
 
     def _stop_for_preemption(self, uid: str, message: str) -> None:
-        """The scheduler queued ``uid`` again: stop its Job (the pod gets SIGTERM, the next
-        attempt resumes after the stored segments). It is created again once the Job is gone."""
+        """The scheduler queued ``uid`` again: stop its Job."""
         self._tracked[uid] = None
         ing, job = self.ingests.get(uid), self.job_of.get(uid)
         if ing is None or job is None or job.finished is not None:
             return
-        self._stopping.add(uid)
-        self._admitted.discard(uid)
-        self.writer.want(ing, preempted(ing, job.name, message))
+        self._stop_running(ing, job, requeued(ing, Reason.PREEMPTED, message, job.name))
         metrics.PREEMPTIONS.inc()
+
+    def _stop_running(self, ing: Ingest, job: Job, want: Want) -> None:
+        """Stop the running Job of an ingest that waits again (the pod gets SIGTERM, the next
+        attempt resumes after the stored segments); it is created again once the Job is gone."""
+        self._stopping.add(ing.uid)
+        self._admitted.discard(ing.uid)
+        self.writer.want(ing, want)
         self._side_once(job, self.stop_job)
+
+    def _requeue(self, ing: Ingest, job: Job, want: Want, workload: Workload, now: float) -> None:
+        """Queue a running ingest again on the operator's own finding (not the scheduler's)."""
+        self.scheduler.finished(ing.uid, now)
+        self.scheduler.submit(workload)
+        self._tracked[ing.uid] = None
+        self._stop_running(ing, job, want)
+
+    def _leaves_spot(self, ing: Ingest, job: Job, hit: Want, now: float) -> bool:
+        """A reclaim on a spot flavor that brings the ingest to ``max_disruptions``: rather
+        than let the Job retry there, stop it and queue the ingest for an on-demand flavor."""
+        flavor, count = self.flavors.get(job.pool), int(hit.status["disruptions"])
+        if flavor is None or not flavor.spot or count < self.scheduling.max_disruptions:
+            return False
+        pod = str(hit.status["lastDisruption"])
+        message = (
+            f"pod {pod} was reclaimed on spot flavor {flavor.name}, disruption {count} of"
+            f" {self.scheduling.max_disruptions}: the ingest leaves spot flavors, waits for an"
+            " on-demand one and resumes after its stored segments"
+        )
+        workload = replace(self._workload(ing), disruptions=count)
+        self._requeue(ing, job, requeued(ing, Reason.DISRUPTED, message, pod), workload, now)
+        return True
+
+    def _withdraw_unschedulable(self, ing: Ingest, job: Job, pods: list[Pod], now: float) -> bool:
+        """Its pods found no node for ``unschedulable_seconds`` (plus an autoscaled flavor's
+        scale-up time): withdraw the Job, keep new Jobs off its flavor as long, and queue the
+        ingest again, so it runs where there is room instead of waiting forever."""
+        live = [p for p in pods if not p.terminal]
+        stuck = [p.unschedulable_since for p in live if p.unschedulable_since is not None]
+        if not live or len(stuck) < len(live):
+            return False
+        flavor = self.flavors.get(job.pool)
+        limit = self.scheduling.unschedulable_seconds
+        if flavor is not None and flavor.autoscaled:
+            limit += flavor.scale_up_seconds
+        since = max(stuck)
+        if now - since < limit:
+            heapq.heappush(self._later, (since + limit, ing.uid))  # nothing else wakes it
+            return False
+        message = (
+            f"pod {live[0].name} could not be scheduled on {job.pool} for {limit:.0f} s: its Job"
+            f" is withdrawn and the ingest waits again; {job.pool} takes no new Job for"
+            f" {limit:.0f} s"
+        )
+        self.scheduler.hold(job.pool, now + limit)
+        want = requeued(ing, Reason.UNSCHEDULABLE, message)
+        self._requeue(ing, job, want, self._workload(ing), now)
+        return True
 
     def _launch(self, uid: str, flavor: str, message: str) -> None:
         ing = self.ingests.get(uid)

@@ -159,6 +159,13 @@ class SchedulingConfig(BaseModel):
     max_preemptions: int = Field(
         default=2, ge=1, description="Preemptions of one ingest before it is protected."
     )
+    unschedulable_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A Job whose pods stay unschedulable this long (plus an autoscaled flavor's"
+        " scale_up_seconds) is withdrawn and its ingest queued again; its flavor takes no new"
+        " Job for as long.",
+    )
     preemption_cooldown_seconds: float = Field(
         default=3600.0, ge=0, description="How long an ingest preempted max_preemptions is safe."
     )

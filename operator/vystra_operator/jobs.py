@@ -30,6 +30,9 @@ LABEL_POOL = "vystra.io/pool"
 FINALIZER = "vystra.io/outcome"
 TENANT_ANNOTATION = "vystra.io/tenant"
 SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
+# the worker's /tmp: the downloaded source (VYSTRA_MAX_DOWNLOAD_BYTES, 20 GiB) and caches
+SCRATCH = "20Gi"
+SCRATCH_LIMIT = "21Gi"  # the scratch volume plus the container's logs
 
 
 def job_name(name: str, uid: str) -> str:
@@ -50,8 +53,9 @@ def labels(body: dict[str, Any], pool: str) -> dict[str, str]:
 
 
 def _resources(flavor: Flavor, spec: Spec) -> dict[str, Any]:
-    requests = {**flavor.requests, **spec.resources.requests}
-    limits = {**flavor.limits, **spec.resources.limits}
+    # disk is bounded like memory: the scratch volume plus logs, unless the flavor or spec says
+    requests = {"ephemeral-storage": "2Gi", **flavor.requests, **spec.resources.requests}
+    limits = {"ephemeral-storage": SCRATCH_LIMIT, **flavor.limits, **spec.resources.limits}
     if flavor.resource is not None:  # extended resources: the request defaults to the limit
         limits[flavor.resource] = str(flavor.resource_count)
         requests.pop(flavor.resource, None)
@@ -176,7 +180,7 @@ def render_job(
                         "fsGroup": 10001,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH}}],
                     "serviceAccountName": settings.worker_service_account,
                     "nodeSelector": {"kubernetes.io/arch": "amd64", **pool.selector()},
                     "tolerations": pool.tolerations,

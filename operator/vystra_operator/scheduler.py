@@ -202,6 +202,7 @@ class Scheduler:
         self._claimed: set[str] = set()  # ingests that claimed in this pass
         self._eligible_cache: dict[tuple[str, bool, bool], list[_FlavorState]] = {}
         self._kind_slots = {True: 0, False: 0}
+        self._holds: dict[str, float] = {}  # flavor -> no new Job until then (hold())
         self._count_slots()
 
     # -- what the core reports -----------------------------------------------------------
@@ -218,6 +219,15 @@ class Scheduler:
             return  # not (or no longer) configured
         self._version += 1
         fs.reported, fs.total, fs.others = True, max(0, total), max(0, used_by_others)
+        self._count_slots()
+
+    def hold(self, flavor: str, until: float) -> None:
+        """No new Job on ``flavor`` until ``until``: its pods could not be scheduled (room the
+        nodes seem to have is not there, or an autoscaler cannot add a node). Running ones go on."""
+        if flavor not in self._flavors:
+            return
+        self._version += 1
+        self._holds[flavor] = until
         self._count_slots()
 
     def submit(self, w: Workload) -> None:
@@ -300,6 +310,10 @@ class Scheduler:
     def admit(self, now: float) -> list[Admission]:
         """Start as many waiting ingests as free slots allow (see the module docstring)."""
         self._now = now
+        if any(until <= now for until in self._holds.values()):
+            self._holds = {f: until for f, until in self._holds.items() if until > now}
+            self._version += 1
+            self._count_slots()
         self._free_kinds = {True: 0, False: 0}
         for fs in self._flavors.values():
             self._free_kinds[fs.flavor.gpu] += max(0, self._free(fs))
@@ -525,6 +539,8 @@ class Scheduler:
 
     def _slots_of(self, fs: _FlavorState) -> int:
         f = fs.flavor
+        if f.name in self._holds:
+            return 0
         if f.autoscaled and fs.total == 0 and (fs.reported or f.gpu):
             return f.max_pending
         if not fs.reported:

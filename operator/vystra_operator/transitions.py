@@ -216,16 +216,25 @@ def disruption(ing: Ingest, pods: list[Pod]) -> Want | None:
     return _disrupted(ing, hit.name, Reason.DISRUPTED, message)
 
 
-def preempted(ing: Ingest, job_name: str, message: str) -> Want:
-    """Its Job stopped so a tenant under its fair share gets the slot: it waits again."""
-    stopped = _disrupted(ing, job_name, Reason.PREEMPTED, message)
+def requeued(ing: Ingest, reason: Reason, message: str, disrupted: str | None = None) -> Want:
+    """Its Job is stopped and it waits again: preempted for a tenant under its fair share or
+    reclaimed once too often on spot (``disrupted``: the Job or pod, counted as a disruption),
+    or withdrawn because its pods could not be scheduled."""
+    stopped = (
+        _disrupted(ing, disrupted, reason, message)
+        if disrupted is not None
+        else Want(
+            status={"reason": reason, "message": message},
+            event=Event("Warning", reason, message),
+        )
+    )
     return replace(
         stopped,
         status={**stopped.status, "phase": Phase.QUEUED, "queuedAt": now_iso()},
         conditions=(
             *stopped.conditions,
-            Condition(ConditionType.ADMITTED, False, Reason.PREEMPTED, message),
-            Condition(ConditionType.RUNNING, False, Reason.PREEMPTED, message),
+            Condition(ConditionType.ADMITTED, False, reason, message),
+            Condition(ConditionType.RUNNING, False, reason, message),
         ),
     )
 

@@ -162,6 +162,7 @@ class Pod:
     created: float
     terminal: bool
     disrupted: bool  # a DisruptionTarget condition: evicted, preempted, spot reclaim
+    unschedulable_since: float | None  # the scheduler found no node for it, since then
 
     @classmethod
     def from_object(cls, obj: dict[str, Any]) -> Pod:
@@ -177,6 +178,16 @@ class Pod:
             disrupted=any(
                 c.get("type") == "DisruptionTarget" and c.get("status") == "True"
                 for c in status.get("conditions") or []
+            ),
+            unschedulable_since=next(
+                (
+                    parse_time(c.get("lastTransitionTime"))
+                    for c in status.get("conditions") or []
+                    if c.get("type") == "PodScheduled"
+                    and c.get("status") == "False"
+                    and c.get("reason") == "Unschedulable"
+                ),
+                None,
             ),
         )
 

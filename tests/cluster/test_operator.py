@@ -169,6 +169,7 @@ def test_pools_follow_the_accelerator(cluster, ns, media):
         assert node.metadata.labels["vystra.io/pool"] == pool
         assert pod.spec.node_selector["kubernetes.io/arch"] == "amd64"
         limits = pod.spec.containers[0].resources.limits or {}
+        assert limits["ephemeral-storage"] == "21Gi"  # disk bounded like memory
         if pool == "gpu":
             assert limits["nvidia.com/gpu"] == "1"
             assert any(t.key == "nvidia.com/gpu" for t in pod.spec.tolerations)

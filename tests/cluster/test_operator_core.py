@@ -424,3 +424,203 @@ def test_a_tenant_under_its_share_preempts_a_borrowed_gpu(
     assert_once_each(cluster, db, namespace, ["a1", "a2"], metered=["a1", "a2"])
     assert_once_each(cluster, db, other, ["b1"], metered=["b1"])
     cluster.core.delete_namespace(other)
+
+
+def quick_flavor(name: str, seconds: float, rtf: float, **extra) -> dict:
+    """A CPU flavor whose pods sleep; ``rtf`` sets which of two the scheduler prefers."""
+    return {
+        **QUICK["flavors"][0],
+        "name": name,
+        "command": ["sh", "-c", f"sleep {seconds}"],
+        "rtf": rtf,
+        **extra,
+    }
+
+
+def evict_running_pod(cluster, namespace: str, name: str) -> str:
+    uid = get_vi(cluster, namespace, name)["metadata"]["uid"]
+
+    def running() -> str | None:
+        pods = cluster.core.list_namespaced_pod(
+            CONFIG_NAMESPACE, label_selector=f"vystra.io/ingest-uid={uid}"
+        ).items
+        return next((p.metadata.name for p in pods if p.status.phase == "Running"), None)
+
+    pod = cluster.wait_for(running, 60, f"a running pod of {name}")
+    cluster.core.create_namespaced_pod_eviction(
+        pod,
+        CONFIG_NAMESPACE,
+        client.V1Eviction(metadata=client.V1ObjectMeta(name=pod, namespace=CONFIG_NAMESPACE)),
+    )
+    return pod
+
+
+def test_an_ingest_reclaimed_too_often_on_spot_moves_to_on_demand(
+    cluster, namespace, db, core_env, tmp_path
+):
+    """With max_disruptions 1, the first reclaim of a pod on the (preferred) spot flavor stops
+    its Job and queues the ingest again; it runs on the on-demand flavor and succeeds."""
+    flavors = [
+        quick_flavor("spot", 60, 0.1, spot=True),
+        quick_flavor("on-demand", 1, 0.5),
+    ]
+    env = {
+        **core_env,
+        "VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump({"flavors": flavors, "max_disruptions": 1}),
+    }
+    op = start_operator(cluster, db, tmp_path, env)
+    try:
+        create_vi(cluster, namespace, "reclaimed", source=own_object(namespace))
+        running = wait_phase(cluster, namespace, "reclaimed", ("Running",), timeout=60)
+        assert running["status"]["pool"] == "spot", running["status"]
+        pod = evict_running_pod(cluster, namespace, "reclaimed")
+        status = terminal(cluster, namespace, ["reclaimed"], 120)["reclaimed"]
+        events = cluster.kubectl(
+            "get", "events", "-n", namespace, "--field-selector", "reason=Disrupted"
+        ).stdout
+    finally:
+        op.stop()
+    assert status["phase"] == "Succeeded" and status["pool"] == "on-demand", status
+    assert status["disruptions"] == 1 and status["lastDisruption"] == pod, status
+    assert "leaves spot flavors" in events, events
+    assert_once_each(cluster, db, namespace, ["reclaimed"], metered=["reclaimed"])
+
+
+def test_a_job_whose_pod_cannot_be_scheduled_is_withdrawn(
+    cluster, namespace, db, core_env, tmp_path
+):
+    """The preferred flavor selects nodes that do not exist: its pod stays Unschedulable, so
+    after the timeout the Job is withdrawn, the resource says why, and the ingest runs on the
+    other flavor while the first takes no new Job."""
+    flavors = [
+        quick_flavor("nowhere", 1, 0.1, node_selector={"vystra.io/pool": "absent"}),
+        quick_flavor("cpu", 1, 0.5),
+    ]
+    env = {
+        **core_env,
+        "VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump(
+            {"flavors": flavors, "unschedulable_seconds": 5}
+        ),
+    }
+    op = start_operator(cluster, db, tmp_path, env)
+    try:
+        create_vi(cluster, namespace, "stuck", source=own_object(namespace))
+        first = wait_phase(cluster, namespace, "stuck", ("Running",), timeout=60)
+        assert first["status"]["pool"] == "nowhere", first["status"]
+        status = terminal(cluster, namespace, ["stuck"], 120)["stuck"]
+        events = cluster.kubectl(
+            "get", "events", "-n", namespace, "--field-selector", "reason=Unschedulable"
+        ).stdout
+    finally:
+        op.stop()
+    assert status["phase"] == "Succeeded" and status["pool"] == "cpu", status
+    assert "could not be scheduled on nowhere" in events, events
+    assert_once_each(cluster, db, namespace, ["stuck"], metered=["stuck"])
+
+
+def sleeping_gpu_flavor(name: str, pool: str, resource: str, rtf: float, **extra) -> dict:
+    """A flavor on the dev cluster's ``pool`` nodes consuming ``resource``; its pods sleep."""
+    return {
+        **quick_gpu(seconds=30),
+        "name": name,
+        "node_selector": {"vystra.io/pool": pool},
+        "resource": resource,
+        "rtf": rtf,
+        **extra,
+    }
+
+
+def test_two_gpu_products_and_mig_slices_are_flavors_of_their_own(
+    cluster, namespace, db, core_env, tmp_path
+):
+    """H100 and L4 nodes (GPU Feature Discovery's product label) and a GPU cut into seven MIG
+    slices, registered by the node agent: ten GPU ingests fill all ten slots, each Job on a
+    node of its flavor's product, asking for its flavor's resource."""
+    flavors = [
+        sleeping_gpu_flavor(
+            "h100", "gpu", "nvidia.com/gpu", 0.03, gpu_product="NVIDIA-H100-80GB-HBM3"
+        ),
+        sleeping_gpu_flavor("l4", "l4", "nvidia.com/gpu", 0.04, gpu_product="NVIDIA-L4"),
+        sleeping_gpu_flavor("mig", "mig", "nvidia.com/mig-1g.10gb", 0.05, gpu_fraction=0.143),
+    ]
+    env = {**core_env, "VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump({"flavors": flavors})}
+    op = start_operator(cluster, db, tmp_path, env)
+    names = [f"g{i}" for i in range(10)]
+    try:
+        for name in names:
+            create_vi(
+                cluster,
+                namespace,
+                name,
+                source=own_object(namespace),
+                accelerator="gpu",
+                durationHintSeconds=3600,
+            )
+        pools = {
+            name: wait_phase(cluster, namespace, name, ("Running",), timeout=60)["status"]["pool"]
+            for name in names
+        }
+        jobs = ingest_jobs(cluster, namespace)
+    finally:
+        op.stop()
+    assert sorted(pools.values()) == ["h100"] * 2 + ["l4"] + ["mig"] * 7, pools
+    products = {"h100": "NVIDIA-H100-80GB-HBM3", "l4": "NVIDIA-L4"}
+    for job in jobs:
+        flavor = job.metadata.labels["vystra.io/pool"]
+        spec = job.spec.template.spec
+        resource = "nvidia.com/mig-1g.10gb" if flavor == "mig" else "nvidia.com/gpu"
+        assert spec.containers[0].resources.limits[resource] == "1"
+        if flavor in products:
+            assert spec.node_selector["nvidia.com/gpu.product"] == products[flavor]
+        [pod] = cluster.core.list_namespaced_pod(
+            CONFIG_NAMESPACE, label_selector=f"job-name={job.metadata.name}"
+        ).items
+        node = cluster.core.read_node(pod.spec.node_name)
+        assert node.metadata.labels["vystra.io/pool"] == ("gpu" if flavor == "h100" else flavor)
+
+
+def test_an_empty_autoscaled_flavor_gets_a_pending_pod_and_runs_once_a_node_comes(
+    cluster, namespace, db, core_env, tmp_path
+):
+    """No node matches the autoscaled flavor: the ingest is admitted anyway (its pod pending,
+    so an autoscaler would add a node), and runs on the node that then appears (here: an
+    existing L4 node labelled as the new one)."""
+    flavor = sleeping_gpu_flavor(
+        "scaled",
+        "l4",
+        "nvidia.com/gpu",
+        0.05,
+        node_selector={"vystra.io/scaled": "true"},
+        autoscaled=True,
+        max_pending=1,
+        scale_up_seconds=300,
+        command=["sh", "-c", "sleep 1"],
+    )
+    env = {**core_env, "VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump({"flavors": [flavor]})}
+    op = start_operator(cluster, db, tmp_path, env)
+    node = "vystra-l4-0"
+    try:
+        create_vi(cluster, namespace, "scaled", source=own_object(namespace), accelerator="gpu")
+        admitted = wait_phase(cluster, namespace, "scaled", ("Running",), timeout=60)
+        assert "until the autoscaler adds a node" in admitted["status"]["message"], admitted
+        uid = admitted["metadata"]["uid"]
+
+        def pending() -> bool:
+            pods = cluster.core.list_namespaced_pod(
+                CONFIG_NAMESPACE, label_selector=f"vystra.io/ingest-uid={uid}"
+            ).items
+            return bool(pods) and all(p.status.phase == "Pending" for p in pods)
+
+        cluster.wait_for(pending, 30, "a pending pod")
+        time.sleep(3)  # it stays pending: no node has the flavor's labels
+        assert pending()
+        cluster.core.patch_node(node, {"metadata": {"labels": {"vystra.io/scaled": "true"}}})
+        status = terminal(cluster, namespace, ["scaled"], 60)["scaled"]
+        pods = cluster.core.list_namespaced_pod(
+            CONFIG_NAMESPACE, label_selector=f"vystra.io/ingest-uid={uid}"
+        ).items
+    finally:
+        cluster.core.patch_node(node, {"metadata": {"labels": {"vystra.io/scaled": None}}})
+        op.stop()
+    assert status["phase"] == "Succeeded", status
+    assert [p.spec.node_name for p in pods] == [node]  # the one pod, on the new node

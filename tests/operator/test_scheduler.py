@@ -350,6 +350,20 @@ def test_spot_disruptions_move_an_ingest_to_on_demand():
     assert keys(s.admit(0)) == {"once": "spot", "twice": "ondemand"}
 
 
+def test_a_held_flavor_takes_no_new_job_until_the_hold_ends():
+    """Its pods could not be scheduled: new work goes elsewhere (auto to CPU) or waits (gpu);
+    what runs there goes on; at the hold's end the flavor takes Jobs again."""
+    s = Scheduler(config())
+    s.set_capacity("gpu", 2, 0)
+    s.started("t/running", "gpu", 0, wl("running"))
+    s.hold("gpu", until=100)
+    s.submit(wl("a", accel="auto", duration=60))
+    s.submit(wl("g", created=1))
+    assert keys(s.admit(10)) == {"a": "cpu"}
+    assert s.admit(99) == []
+    assert keys(s.admit(100)) == {"g": "gpu"}
+
+
 # -- learning, resume, batching, position ---------------------------------------------------
 
 

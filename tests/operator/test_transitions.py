@@ -16,9 +16,9 @@ from vystra_operator.transitions import (
     cancelled_usage,
     disruption,
     observe_job,
-    preempted,
     queued,
     rejected,
+    requeued,
     set_conditions,
 )
 from vystra_operator.view import Ingest, Job, Pod
@@ -248,7 +248,7 @@ def test_a_disrupted_pod_is_told_once():
 
 def test_a_preempted_ingest_waits_again_and_says_why():
     running = ingest({"phase": "Running", "jobName": "talk-vi-1234"})
-    want = preempted(running, "talk-vi-1234", "tenant b is under its fair share")
+    want = requeued(running, Reason.PREEMPTED, "tenant b is under its fair share", "talk-vi-1234")
     assert want.status["phase"] == Phase.QUEUED and want.status["reason"] == Reason.PREEMPTED
     assert want.status["disruptions"] == 1 and want.status["lastDisruption"] == "talk-vi-1234"
     assert {c.type: c.status for c in want.conditions} == {
@@ -257,3 +257,36 @@ def test_a_preempted_ingest_waits_again_and_says_why():
         ConditionType.RUNNING: False,
     }
     assert not want.terminal and want.usage is None and not want.release_job
+
+
+def test_a_withdrawn_ingest_waits_again_without_a_disruption():
+    running = ingest({"phase": "Running", "jobName": "talk-vi-1234", "disruptions": 1})
+    want = requeued(running, Reason.UNSCHEDULABLE, "pod p could not be scheduled on gpu")
+    assert want.status["phase"] == Phase.QUEUED and want.status["reason"] == "Unschedulable"
+    assert "disruptions" not in want.status  # not counted: spot limits stay as they were
+    assert {c.type: (c.status, c.reason) for c in want.conditions} == {
+        ConditionType.ADMITTED: (False, "Unschedulable"),
+        ConditionType.RUNNING: (False, "Unschedulable"),
+    }
+    assert want.event is not None and want.event.reason == "Unschedulable"
+
+
+def test_a_pod_the_scheduler_could_not_place_says_since_when():
+    placed = pod("gpu-0")
+    stuck_object = {
+        "metadata": {"name": "p-2", "namespace": "v", "uid": "u", "labels": {}},
+        "status": {
+            "phase": "Pending",
+            "conditions": [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "lastTransitionTime": "2026-12-01T10:00:05Z",
+                }
+            ],
+        },
+    }
+    stuck = Pod.from_object(stuck_object)
+    assert placed.unschedulable_since is None
+    assert stuck.unschedulable_since == pod("", second=5).created
