@@ -12,8 +12,8 @@ WEB_STAMP := web/dist/.built
 WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
 	web/package.json web/vite.config.ts web/tsconfig.json
 
-.PHONY: install demo test test-fast bench bench-ingest bench-search bench-operator lint format \
-	lock clean web system-packages
+.PHONY: install demo test test-fast bench bench-ingest bench-search bench-operator bench-decode \
+	bench-gpu lint format lock clean web system-packages
 
 install: system-packages $(STAMP) $(WEB_STAMP)
 
@@ -66,6 +66,13 @@ bench-search: install
 
 bench-operator: install cluster-tools
 	$(PY) benchmarks/operator_bench.py
+
+bench-decode: install
+	$(PY) benchmarks/decode_memory_bench.py
+
+# says so and exits 0 where no CUDA device is visible
+bench-gpu: install
+	$(PY) benchmarks/gpu_bench.py
 
 lint: install
 	$(VENV)/bin/ruff check .
