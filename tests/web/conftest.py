@@ -6,31 +6,19 @@ The app must be built (`make install` runs `npm ci` and the build); a missing bu
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from api_helpers import LiveServer
+from browser_helpers import launch_chromium
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from vystra.db import Database
 from vystra.settings import Settings
 from vystra_api.main import create_app
 from vystra_api.web import web_dir
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",  # the tests run as root
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 @pytest.fixture(scope="session")
@@ -49,18 +37,13 @@ def app_url(settings: Settings, db: Database, web_build: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium package")
     with sync_playwright() as pw:
         yield pw
 
 
 @pytest.fixture(scope="session")
-def browser(playwright: Playwright, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    # Playwright gives the browser a fresh profile folder of its own on each launch
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000
-    )
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = launch_chromium(playwright)
     yield browser
     browser.close()
 

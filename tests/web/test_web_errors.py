@@ -1,15 +1,18 @@
 """What the page says when something is refused: a wrong key, a file that is not media, a file
-too large, and what the browser keeps of the key (nothing)."""
+too large, an ingest beyond the plan, and what the browser keeps of the key (nothing)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from api_helpers import Caller, LiveServer
+from billing_helpers import API_KEY, PLANS, WEBHOOK_SECRET, StripeMock, ensure_stripe_mock
+from browser_helpers import sign_in
 from conftest import accessibility_violations
 from playwright.sync_api import Browser, Page, expect
-from test_web_flow import sign_in
+from pydantic import SecretStr
 
+from vystra.billing.usage import record_usage
 from vystra.db import Database
 from vystra.demo import Section
 from vystra.settings import Settings
@@ -85,3 +88,45 @@ def test_a_file_over_the_upload_limit_is_refused_before_it_is_sent(
             expect(alert).to_contain_text("limited to 10000 bytes")
         finally:
             page.close()
+
+
+def test_an_ingest_beyond_the_plan_gets_the_plans_message(
+    settings: Settings,
+    db: Database,
+    caller: Caller,
+    browser: Browser,
+    talk: tuple[Path, list[Section]],
+    tmp_path: Path,
+) -> None:
+    """Billing on (against stripe-mock): the tenant's free plan has used its minutes, so the
+    upload goes through and the ingest is refused with 402; the page says which limit."""
+    stripe = StripeMock(ensure_stripe_mock(), tmp_path)
+    stripe.start()
+    billed = settings.model_copy(
+        update={
+            "billing_enabled": True,
+            "stripe_api_key": SecretStr(API_KEY),
+            "stripe_webhook_secret": SecretStr(WEBHOOK_SECRET),
+            "stripe_api_base": stripe.url,
+            "billing_plans_yaml": PLANS,
+            "billing_default_plan": "free",
+            "billing_report_interval_seconds": 3600.0,
+        }
+    )
+    with db.connect() as conn:  # 11 of the free plan's 10 minutes processed this month
+        record_usage(conn, tenant=caller.tenant, ingest_id="earlier", seconds=660)
+    try:
+        with LiveServer(create_app(billed, db=db)) as url:
+            page = browser.new_page()
+            try:
+                sign_in(page, url, caller.key)
+                page.locator("#files").set_input_files(str(talk[0]))
+                task = page.locator(".task", has_text="six_topic_talk.mp4")
+                expect(task).to_have_attribute("data-stage", "failed", timeout=60_000)
+                message = task.get_by_role("alert").inner_text()
+            finally:
+                page.close()
+    finally:
+        stripe.stop()
+    assert message.startswith("six_topic_talk.mp4 was not ingested: your plan's limit is reached")
+    assert "free plan includes 10 processed minutes" in message, message

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import httpx
 from api_helpers import Caller
+from browser_helpers import sign_in
 from conftest import Hosts, accessibility_violations, shoot
 from playwright.sync_api import Page, expect
 
@@ -40,14 +41,6 @@ RECORD_TASK = """
     characterData: true, attributes: true});
 }
 """
-
-
-def sign_in(page: Page, url: str, key: str) -> None:
-    page.goto(url + "/")
-    field = page.get_by_label("Tenant API key")
-    field.fill(key)
-    field.press("Enter")  # the keyboard is enough
-    expect(page.get_by_role("heading", name="Library", level=1)).to_be_visible()
 
 
 def every_field_is_labelled(page: Page) -> list[str]:

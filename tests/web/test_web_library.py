@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from api_helpers import Caller, seed_video
+from browser_helpers import sign_in
 from playwright.sync_api import Page, expect
-from test_web_flow import sign_in
 
 from vystra.db import Database, store
 from vystra.embed import get_embedder
