@@ -111,7 +111,10 @@ def test_worker_configuration_reaches_operator_and_api(helm) -> None:
     for key in ("WORKER_CONFIG_MAP", "WORKER_SERVICE_ACCOUNT"):
         assert env[f"VYSTRA_OPERATOR_{key}"]["value"] == "vystra-worker"
     assert env["VYSTRA_OPERATOR_JOBS_NAMESPACE"]["value"] == "default"  # the release namespace
-    find(docs, "ConfigMap", "vystra-worker")
+    shared = find(docs, "ConfigMap", "vystra-worker")["data"]
+    # numbers as the settings parse them: 67108864, not 6.7108864e+07
+    assert shared["VYSTRA_UPLOAD_PART_BYTES"] == "67108864"
+    assert shared["VYSTRA_SEGMENT_PAUSE_SECONDS"] == "1.5"
     assert find(docs, "ServiceAccount", "vystra-worker")["automountServiceAccountToken"] is False
     assert not [
         d

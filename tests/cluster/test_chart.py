@@ -1,8 +1,9 @@
 """charts/vystra on the real control plane: rendered objects accepted by the API server, RBAC
 as each service account sees it, then `helm install` -> a VideoIngest applied with kubectl
 succeeds and is searchable through the API the chart runs -> `helm upgrade` -> `helm
-uninstall`. The node agent runs the chart's pods as local processes, so they share the host
-network: ports come from values, and the API is reached on 127.0.0.1."""
+uninstall`, with the web app driven in Chromium in between. The node agent runs the chart's
+pods as local processes, so they share the host network: ports come from values, and the API
+is reached on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from browser_helpers import launch_chromium, sign_in
 from chart_helpers import CHART, CI_VALUES, Helm
+from helpers import run_ffmpeg
 from kubernetes import client
+from playwright.sync_api import Response, Route, expect, sync_playwright
 
 from vystra.db import store
 from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
@@ -27,6 +31,7 @@ from vystra.tenants import create_tenant
 from .operator_env import free_port, get_vi, wait_phase
 
 RELEASE = "vystra"  # the default name: the operator's own default resource names
+PART = 5 * 1024**2
 PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
 
 
@@ -119,7 +124,12 @@ def release(cluster, db, s3) -> Iterator[Release]:
             "awsSecretAccessKey": s3.secret_key,
         },
         "objectStore": {"endpoint": s3.endpoint_url, "region": "us-east-1", "bucket": s3.bucket},
-        "config": {"VYSTRA_WHISPER_THREADS": 1},
+        # uploads above 5 MiB go in 5 MiB parts (S3's smallest): the browser test uses parts
+        "config": {
+            "VYSTRA_WHISPER_THREADS": 1,
+            "VYSTRA_UPLOAD_MULTIPART_THRESHOLD_BYTES": PART,
+            "VYSTRA_UPLOAD_PART_BYTES": PART,
+        },
         "operator": {
             "metricsPort": free_port(),
             "healthPort": free_port(),
@@ -319,6 +329,74 @@ def test_videoingest_applied_with_kubectl_is_searchable_through_the_api(
     assert "became leader" in logs, logs[-3000:]
     for refusal in ("403", "Forbidden", "Not enough permissions"):
         assert refusal not in logs, logs[-3000:]
+
+
+def test_the_web_app_uploads_in_parts_to_minio_and_plays_the_answer(
+    cluster, db, release, talk, tmp_path: Path
+) -> None:
+    """The web app that the chart's API serves, in real headless Chromium: the page uploads a
+    video straight to MinIO in presigned parts (the second part's first PUT is cut, and
+    retried alone), the chart's operator runs the ingest as a Job, the page follows it to done
+    over Server-Sent Events, searches, and plays the answer from the store at its moment."""
+    path, sections = talk
+    grainy = tmp_path / "talk-grain.mp4"  # the talk with a noisy picture: several parts
+    run_ffmpeg(
+        *("-i", str(path), "-vf", "noise=alls=60:allf=t", "-c:v", "libx264"),
+        *("-b:v", "1200k", "-maxrate", "1200k", "-bufsize", "2400k", "-c:a", "copy", str(grainy)),
+    )
+    count = -(-grainy.stat().st_size // PART)
+    assert count >= 3, count
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    with db.connect() as conn:
+        key = create_tenant(conn, tenant)
+    cut: list[str] = []
+    parts: list[tuple[int, int]] = []  # (part number, status) of the PUTs that reached MinIO
+
+    def cut_once(route: Route) -> None:
+        if cut:
+            route.continue_()
+        else:
+            cut.append(route.request.url)
+            route.abort("connectionreset")
+
+    def part(response: Response) -> None:
+        if response.request.method == "PUT" and "partNumber=" in response.url:
+            parts.append((int(response.url.split("partNumber=")[1].split("&")[0]), response.status))
+
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.set_default_timeout(30_000)
+            page.route(lambda url: "partNumber=2&" in url or url.endswith("partNumber=2"), cut_once)
+            page.on("response", part)
+            sign_in(page, release.api_url, key)
+            page.locator("#files").set_input_files(str(grainy))
+            card = page.locator(".task").first
+            expect(card).to_have_attribute("data-stage", "done", timeout=600_000)
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Search").click()
+            box = page.get_by_label("Find a moment")
+            box.fill("baking bread with wild yeast")
+            box.press("Enter")
+            first = page.locator("a.moment").first
+            expect(first.locator("mark").first).to_be_visible()
+            moment_t = float(first.get_attribute("href").split("t=")[1])
+            first.press("Enter")
+            page.wait_for_function(
+                "() => { const v = document.querySelector('video');"
+                " return v && v.readyState >= 2 && v.currentTime > 0; }",
+                timeout=60_000,
+            )
+            now = page.locator("video").evaluate("v => v.currentTime")
+        finally:
+            browser.close()
+            made = [n.metadata.name for n in cluster.core.list_namespace().items]
+            if f"vystra-{tenant}" in made:  # by the API, on the ingest
+                cleanup_namespaces(cluster, f"vystra-{tenant}")
+    assert cut, "the second part's upload was never cut"
+    assert sorted(parts) == [(n, 200) for n in range(1, count + 1)], parts  # each stored once
+    sourdough = next(s for s in sections if s.topic == "sourdough")
+    assert moment_t <= now < moment_t + 15 and sourdough.start - 3 <= now <= sourdough.end
 
 
 def deployment_revisions(cluster, release) -> dict[str, str]:  # noqa: ANN001

@@ -142,6 +142,12 @@ worker images are derived here from `image`, so they are defined in one place.
 Pool model expects; read back with fromYaml. */}}
 {{- define "vystra.strings" -}}
 {{- range $key, $value := . }}
-{{ $key | quote }}: {{ $value | toString | quote }}
+{{ $key | quote }}: {{ include "vystra.string" $value | quote }}
 {{- end }}
+{{- end }}
+
+{{/* vystra.string: a value as text. YAML numbers reach templates as float64, whose text is
+5.24288e+06 for 5242880: whole numbers are written as integers. */}}
+{{- define "vystra.string" -}}
+{{- if and (kindIs "float64" .) (eq (floor .) .) }}{{ int64 . }}{{ else }}{{ toString . }}{{ end }}
 {{- end }}
