@@ -9,7 +9,6 @@ video twice, and a claim left by a stopped process is taken again after ``CLAIM_
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -17,22 +16,22 @@ from vystra.db import Database, store
 from vystra.embed import Embedder
 from vystra.insights import TimedText, insights_or_failure
 from vystra.settings import Settings
+from vystra_api.periodic import Periodic
 
 log = logging.getLogger(__name__)
 # longer than a Groq answer with its retries takes
 CLAIM_SECONDS = timedelta(minutes=10)
 
 
-class InsightsWriter:
+class InsightsWriter(Periodic):
     def __init__(self, db: Database, settings: Settings, embedder: Callable[[], Embedder]) -> None:
+        super().__init__("insights-writer", settings.insights_poll_seconds)
         self.db, self.settings, self.embedder = db, settings, embedder
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="insights-writer", daemon=True)
 
     def write_pending(self) -> int:
         """Write every waiting video's insights; how many were written."""
         written = 0
-        while not self._stop.is_set():
+        while not self.stopping:
             with self.db.connect() as conn:
                 video = store.claim_pending_insights(conn, CLAIM_SECONDS)
                 if video is None:
@@ -46,18 +45,5 @@ class InsightsWriter:
                 written += store.set_insights(conn, video.id, insights, status)
         return written
 
-    def start(self) -> None:
-        if self.settings.insights_poll_seconds > 0:
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.settings.insights_poll_seconds):
-            try:
-                self.write_pending()
-            except Exception:  # noqa: BLE001 - the database may be back by the next pass
-                log.warning("writing pending insights failed", exc_info=True)
+    def tick(self) -> None:
+        self.write_pending()

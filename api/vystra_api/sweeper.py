@@ -10,23 +10,22 @@ recorded.
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime, timedelta
 
 from vystra.db import Database
 from vystra.db import uploads as upload_rows
 from vystra_api.objectstore import ObjectStore, ObjectStoreError
+from vystra_api.periodic import Periodic
 
 log = logging.getLogger(__name__)
 GRACE = timedelta(hours=1)
 BATCH = 100
 
 
-class UploadSweeper:
+class UploadSweeper(Periodic):
     def __init__(self, db: Database, objects: ObjectStore, interval: float) -> None:
-        self.db, self.objects, self.interval = db, objects, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="upload-sweeper", daemon=True)
+        super().__init__("upload-sweeper", interval)
+        self.db, self.objects = db, objects
 
     def sweep(self, now: datetime | None = None) -> int:
         """Remove what is abandoned at ``now``; how many uploads went."""
@@ -45,25 +44,15 @@ class UploadSweeper:
                     upload_rows.delete_upload(conn, upload.id)
                     removed += 1
             swept += removed
-            if len(batch) < BATCH or not removed or self._stop.is_set():
+            if len(batch) < BATCH or not removed or self.stopping:
                 return swept
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
-
-    def _run(self) -> None:
+    def before(self) -> None:
         try:  # the store's own rule, set here rather than on the start-up path
             self.objects.prepare()
         except ObjectStoreError as exc:  # e.g. no right to set bucket rules: sweeps go on
             log.warning("object store clean-up rule not set: %s", exc)
-        while not self._stop.wait(self.interval):
-            try:
-                if swept := self.sweep():
-                    log.info("removed %d abandoned uploads", swept)
-            except Exception:  # noqa: BLE001 - the database may be back by the next pass
-                log.warning("upload sweep failed", exc_info=True)
+
+    def tick(self) -> None:
+        if swept := self.sweep():
+            log.info("removed %d abandoned uploads", swept)
