@@ -26,9 +26,10 @@ def pod_spec(
         "containers": [container],
         "terminationGracePeriodSeconds": 5,
     }
-    if gpu:
+    if gpu:  # one GPU of the `gpu` pool (the L4 and MIG pools are for flavor tests)
         container["resources"] = {"limits": {"nvidia.com/gpu": "1"}}
         spec["tolerations"] = [GPU_TOLERATION]
+        spec["nodeSelector"] = {"vystra.io/pool": "gpu"}
     spec.update(extra)
     return spec
 
