@@ -355,8 +355,10 @@ def test_capacity_leaves_out_accelerators_that_other_workloads_hold(
 
         # 2 GPUs allocatable, 1 held by the other team's pod
         cluster.wait_for(lambda: capacity() == 1.0, 60, "the other team's GPU counted")
-        for name in ("first", "second"):
-            create_vi(cluster, namespace, name, source=own_object(namespace), accelerator="gpu")
+        # one after the other: made in the same second, either could take the free GPU
+        create_vi(cluster, namespace, "first", source=own_object(namespace), accelerator="gpu")
+        wait_phase(cluster, namespace, "first", ("Running",), timeout=30)
+        create_vi(cluster, namespace, "second", source=own_object(namespace), accelerator="gpu")
         queued = cluster.wait_for(
             lambda: (
                 (b := get_vi(cluster, namespace, "second")).get("status", {}).get("phase")
@@ -367,8 +369,6 @@ def test_capacity_leaves_out_accelerators_that_other_workloads_hold(
             "the second ingest queued",
         )
         assert queued["status"]["reason"] == "WaitingForGPU", queued["status"]
-        # its status write may land after the second's
-        wait_phase(cluster, namespace, "first", ("Running", "Succeeded"), timeout=30)
         terminal(cluster, namespace, ["first", "second"], 180)
     finally:
         op.stop()
