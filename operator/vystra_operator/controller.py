@@ -38,7 +38,7 @@ from vystra.db.reports import Report
 from vystra.errors import VystraError
 from vystra.k8s import TENANT_LABEL
 from vystra.settings import get_settings
-from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Phase, Reason
+from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Accelerator, Phase, Reason
 from vystra_operator import MANAGED_BY, metrics
 from vystra_operator.access import AccessIssuer, GpuNotInPlan
 from vystra_operator.config import OperatorSettings
@@ -65,6 +65,7 @@ from vystra_operator.transitions import (
 from vystra_operator.view import Ingest, Job, Namespace, Node, Pod
 
 log = logging.getLogger("vystra.operator")
+PLAN_RECHECK = 300.0  # seconds a plan without GPU keeps a tenant's `auto` work off GPU flavors
 
 YIELD_SECONDS = 0.5  # longest a status write or Event waits for Job creates in flight
 JOB_THREADS = 16  # concurrent Job creates: 500 admitted at once are created in about a second
@@ -174,7 +175,9 @@ class Controller:
         self._side_again: set[str] = set()  # ingests synced while their Job's action ran
         self._tracked: dict[str, str | None] = {}  # uid -> flavor running on, None: waiting
         self._unmarked: set[str] = set()  # waiting, Queued not yet written
-        self._cpu_only: set[str] = set()  # `auto`, and the tenant's plan has no GPU
+        # tenant -> until when its `auto` work goes to CPU flavors: its plan has no GPU (found
+        # at an admission, which reads the plan), so its next ingests are not placed on GPU
+        self._cpu_only: dict[str, float] = {}
         self._positions: deque[tuple[float, str]] = deque()  # (last refresh, uid), oldest first
         self._position_tokens, self._position_refill = 0.0, time.time()
         self._others: dict[str, int] = {}  # flavor -> units requested by others' pods
@@ -372,10 +375,13 @@ class Controller:
 
     def _workload(self, ing: Ingest) -> Workload:
         spec = ing.spec
+        tenant = self.tenant_of[ing.namespace]
+        plan_cpu = self._cpu_only.get(tenant, 0.0) > time.time()
+        cpu_only = spec.accelerator == Accelerator.AUTO and plan_cpu
         return Workload(
             key=ing.uid,
-            tenant=self.tenant_of[ing.namespace],
-            accelerator="cpu" if ing.uid in self._cpu_only else str(spec.accelerator),
+            tenant=tenant,
+            accelerator="cpu" if cpu_only else str(spec.accelerator),
             priority_class=self._priority_class(ing),
             created=ing.created,
             duration=spec.duration_hint_seconds or self.scheduling.default_duration_seconds,
@@ -495,7 +501,6 @@ class Controller:
             self._tracked.pop(uid, None)
         self._unmarked.discard(uid)
         self._create_failures.pop(uid, None)
-        self._cpu_only.discard(uid)
 
     def _retry_later(self, uid: str) -> None:
         heapq.heappush(self._later, (time.time() + 2.0, uid))
@@ -678,8 +683,9 @@ class Controller:
             elif isinstance(r.error, GpuNotInPlan):  # placed again, on CPU flavors only
                 self.scheduler.withdraw(r.uid)
                 self._tracked.pop(r.uid, None)
-                self._cpu_only.add(r.uid)
-                if ing is not None:
+                tenant = self.tenant_of.get(ing.namespace) if ing is not None else None
+                if ing is not None and tenant is not None:
+                    self._cpu_only[tenant] = now + PLAN_RECHECK
                     self._enqueue(ing)
             elif isinstance(r.error, (Rejected, VystraError)):  # its own spec: final
                 self.scheduler.withdraw(r.uid)
