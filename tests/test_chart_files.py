@@ -138,6 +138,21 @@ def test_worker_configuration_reaches_operator_and_api(helm) -> None:
     }
 
 
+def test_the_operator_reads_kueue_workloads_only_in_kueue_mode(helm) -> None:
+    def workload_rules(*args: str) -> list[dict]:
+        role = find(helm.template(*args), "Role", "vystra-operator")
+        return [r for r in role["rules"] if "workloads" in r["resources"]]
+
+    assert workload_rules("-f", str(FULL), "--set", "scheduling.admission=vystra") == []
+    assert workload_rules("-f", str(FULL)) == [
+        {
+            "apiGroups": ["kueue.x-k8s.io"],
+            "resources": ["workloads"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+
+
 def test_operator_reads_the_rendered_pools(helm, monkeypatch) -> None:
     """The operator's own settings parse the chart's pools, as they do in the pod."""
     from vystra_operator.config import OperatorSettings
@@ -162,6 +177,8 @@ def test_operator_reads_the_rendered_pools(helm, monkeypatch) -> None:
     ]
     assert scheduling.default_tenant_weight == 0.5 and scheduling.aging_per_hour == 20
     assert scheduling.unschedulable_seconds == 900
+    assert (scheduling.batch_max, scheduling.batch_short_seconds) == (4, 300)
+    assert (scheduling.admission, scheduling.queue_of("acme")) == ("kueue", "media")
     assert pools["gpu"].node_selector == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
     assert pools["cpu"].env == {"VYSTRA_WHISPER_THREADS": "4"}
 

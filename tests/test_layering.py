@@ -50,4 +50,4 @@ def test_the_worker_runs_without_a_kubernetes_client():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stderr
-    assert "--spec" in out.stdout and "--uid" in out.stdout
+    assert "--ingests" in out.stdout and "--namespace" in out.stdout

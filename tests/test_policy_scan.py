@@ -39,7 +39,7 @@ def operator_jobs(pools_yaml: str) -> list[dict]:
     from vystra.db.grants import WorkerLogin, role_name
     from vystra_operator.access import WorkerAccess
     from vystra_operator.config import OperatorSettings
-    from vystra_operator.jobs import render_job
+    from vystra_operator.jobs import Member, render_job
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VYSTRA_OPERATOR_POOLS_YAML", pools_yaml)
@@ -55,7 +55,7 @@ def operator_jobs(pools_yaml: str) -> list[dict]:
         "https://s3.example/vystra/uploads/acme/talk.mp4?X-Amz-Signature=0",
     )
     flavors = settings.scheduling().flavors
-    return [render_job(body, pool, settings, "acme", access) for pool in flavors]
+    return [render_job([Member(body, access)], pool, settings, "acme") for pool in flavors]
 
 
 def test_no_pod_security_check_fails_on_the_chart_or_the_worker_jobs(tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ class Reason(StrEnum):
     WAITING_FOR_GPU = "WaitingForGPU"
     WAITING_FOR_CPU = "WaitingForCPU"
     WAITING_FOR_CAPACITY = "WaitingForCapacity"
+    WAITING_FOR_KUEUE = "WaitingForKueue"  # admission: kueue: its Job waits for Kueue
     INVALID_SPEC = "InvalidSpec"
     TENANT_UNBOUND = "TenantUnbound"
     DISRUPTED = "Disrupted"  # a pod evicted or reclaimed: the Job retries, the ingest resumes

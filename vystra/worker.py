@@ -1,14 +1,18 @@
-"""``vystra-worker``: runs one VideoIngest inside its Kubernetes Job.
+"""``vystra-worker``: runs the VideoIngests of one Kubernetes Job, in turn.
 
-The operator hands it everything on its command line (the resource's uid and spec, the plan's
-video-length limit) and in its environment (a database login of this ingest's own, a presigned
-URL of an object source), so the worker holds no Kubernetes credential. It runs the shared
-pipeline and reports progress (seconds processed, segments indexed, video id) in its row of
-``ingest_reports`` as segments land; the operator writes that into the resource's status. On
-bad input it reports the pipeline's reason and message and exits with ``EXIT_INPUT_ERROR``,
-which the Job's pod failure policy turns into an immediate failure; any other error exits 1 so
-the Job retries (the pipeline resumes after the units it stored). The operator alone decides
-the phase.
+A Job runs one ingest, or a batch of one namespace's short ones (the pod's start and the
+models' load are paid once). The operator hands the worker everything on its command line
+(each resource's name, uid and spec, the plan's video-length limit) and in its environment
+(each ingest's own database login, a presigned URL of an object source), so the worker holds
+no Kubernetes credential. For each ingest it runs the shared pipeline under that ingest's
+login and reports progress (seconds processed, segments indexed, video id) in its row of
+``ingest_reports`` as segments land; the operator writes that into the resource's status.
+
+Bad input is reported (the pipeline's reason and message) and the worker goes on to the next
+ingest; if every ingest of the Job was bad it exits with ``EXIT_INPUT_ERROR``, which the Job's
+pod failure policy turns into an immediate failure. Any other error exits 1 so the Job retries:
+the retry skips the ingests already reported done or bad, and resumes the others after the
+units they stored. The operator alone decides the phase.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
+
+from psycopg.conninfo import make_conninfo
 
 from vystra.billing.quota import check_duration
 from vystra.db import Database, open_database, origins, reports
@@ -35,6 +42,58 @@ from vystra.videoingest import Spec
 
 log = logging.getLogger("vystra.worker")
 REPORT_INTERVAL = 1.0  # seconds between progress reports: live, without flooding
+LOGINS_ENV = "VYSTRA_WORKER_LOGINS"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One ingest of this Job, with what it alone may reach."""
+
+    namespace: str
+    name: str
+    uid: str
+    spec: Spec
+    max_video_seconds: float | None
+    user: str | None  # its database login; None: the settings' own (a local run)
+    password: str | None
+    source_url: str | None  # a presigned GET of an object source
+
+    def settings(self, settings: Settings) -> Settings:
+        """The settings this ingest runs under: its login and its source URL."""
+        url = settings.database_url
+        if url is not None and self.user is not None:
+            url = make_conninfo(url, user=self.user, password=self.password)
+        return settings.model_copy(
+            update={"database_url": url, "presigned_source_url": self.source_url}
+        )
+
+
+def assignments(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Assignment]:
+    """The Job's ingests from the command line, each paired with its login from
+    ``VYSTRA_WORKER_LOGINS`` (a JSON list in the same order)."""
+    ingests = json.loads(args.ingests)
+    logins = json.loads(environ.get(LOGINS_ENV) or "[]")
+    if not isinstance(ingests, list) or not ingests:
+        raise ValueError("--ingests must be a non-empty JSON list")
+    if logins and len(logins) != len(ingests):
+        raise ValueError(f"{LOGINS_ENV} must hold one login per ingest")
+    out = []
+    for n, item in enumerate(ingests):
+        login = logins[n] if logins else {}
+        limit = item.get("maxVideoSeconds")
+        out.append(
+            Assignment(
+                namespace=args.namespace,
+                name=str(item["name"]),
+                uid=str(item["uid"]),
+                spec=Spec.from_body({"spec": item["spec"]}),
+                max_video_seconds=float(limit) if limit is not None else None,
+                user=login.get("user"),
+                password=login.get("password"),
+                source_url=login.get("sourceUrl"),
+            )
+        )
+    return out
 
 
 def options_from_spec(spec: Spec, settings: Settings) -> IngestOptions:
@@ -55,9 +114,9 @@ class Reporter:
     """Writes this ingest's report at most every REPORT_INTERVAL seconds, and its origin as
     soon as the video id is known (before the first segment is stored)."""
 
-    def __init__(self, db: Database, args: argparse.Namespace, tenant: str, spec: Spec) -> None:
-        self.db, self.args, self.spec = db, args, spec
-        self.report = reports.Report(args.uid, tenant)
+    def __init__(self, db: Database, job: Assignment, tenant: str) -> None:
+        self.db, self.job = db, job
+        self.report = reports.Report(job.uid, tenant)
         self._last = 0.0
 
     def write(self, **changes: Any) -> None:
@@ -66,9 +125,9 @@ class Reporter:
             reports.write(conn, self.report)
 
     def record_origin(self, video_id: str, reused: bool) -> None:
-        a = self.args
+        a = self.job
         origin = origins.Origin(
-            a.uid, self.report.tenant, a.namespace, a.name, video_id, reused, self.spec.retain
+            a.uid, self.report.tenant, a.namespace, a.name, video_id, reused, a.spec.retain
         )
         with self.db.connect() as conn:
             origins.record(conn, origin)
@@ -89,19 +148,27 @@ class Reporter:
                 segments=p.segments,
             )
         except Exception:  # progress is best effort; the ingest itself must go on
-            log.warning("could not report progress of %s/%s", self.args.namespace, self.args.name)
+            log.warning("could not report progress of %s/%s", self.job.namespace, self.job.name)
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    spec = Spec.from_body({"spec": json.loads(args.spec)})
+def run_one(job: Assignment, settings: Settings) -> bool:
+    """Ingest one assignment; False if its input was bad (reported). An ingest already
+    reported done or bad (by an earlier attempt of this Job) is not run again."""
     tenant = settings.tenant  # bound to the namespace by the platform (VYSTRA_TENANT in the Job)
+    settings = job.settings(settings)
+    spec = job.spec
     with open_database(settings, max_size=2, migrate_schema=False) as db:
-        reporter = Reporter(db, args, tenant, spec)
+        with db.connect() as conn:
+            earlier = reports.read(conn, job.uid)
+        if earlier is not None and (earlier.done or earlier.reason):
+            log.info("%s/%s already reported by an earlier attempt", job.namespace, job.name)
+            return earlier.done
+        reporter = Reporter(db, job, tenant)
         try:
 
             def on_progress(p: Progress) -> None:
                 if p.stage == "audio":  # probed, nothing stored yet
-                    check_duration(args.max_video_seconds, p.duration)
+                    check_duration(job.max_video_seconds, p.duration)
                 reporter.on_progress(p)
 
             result = Pipeline(settings, db).ingest(
@@ -112,9 +179,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             )
         except (VystraError, ValueError) as exc:
             reason = getattr(exc, "reason", "InvalidSpec")
-            log.error("%s: %s", reason, exc)
+            log.error("%s/%s: %s: %s", job.namespace, job.name, reason, exc)
             reporter.write(reason=reason, message=str(exc))
-            return EXIT_INPUT_ERROR
+            return False
         reused = result.status == "exists"
         reporter.record_origin(result.video_id, reused)
         reporter.write(
@@ -126,17 +193,23 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             done=True,
         )
     log.info("ingested %s as %s: %d segments", spec.source, result.video_id, result.segments)
-    return 0
+    return True
+
+
+def run(jobs: Sequence[Assignment], settings: Settings) -> int:
+    """Each ingest in turn (the models load once); EXIT_INPUT_ERROR if every one was bad."""
+    succeeded = [run_one(job, settings) for job in jobs]
+    return 0 if any(succeeded) else EXIT_INPUT_ERROR
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vystra-worker", description=__doc__.splitlines()[0])
-    parser.add_argument("--namespace", required=True, help="the VideoIngest's namespace")
-    parser.add_argument("--name", required=True, help="the VideoIngest's name")
-    parser.add_argument("--uid", required=True, help="the VideoIngest's metadata.uid")
-    parser.add_argument("--spec", required=True, help="its spec as JSON, as admitted")
+    parser.add_argument("--namespace", required=True, help="the VideoIngests' namespace")
     parser.add_argument(
-        "--max-video-seconds", type=float, default=None, help="the tenant's plan limit"
+        "--ingests",
+        required=True,
+        help='JSON list, in the order to run: [{"name", "uid", "spec" (as admitted),'
+        ' "maxVideoSeconds" (the plan\'s limit, optional)}]',
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -144,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # is not marked failed) and exit 143; the next attempt resumes after the stored units
     exit_on_sigterm()
     try:
-        return run(args, get_settings())
+        return run(assignments(args, os.environ), get_settings())
     except Exception:
         log.exception("worker failed; the Job will retry")
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -27,6 +28,28 @@ def ensure_minio() -> Path:
 def ensure_helm() -> Path:
     """The pinned helm client (the chart's tests install charts/vystra with it)."""
     return _build("build-helm.sh") / "helm"
+
+
+def ensure_kueue() -> Path:
+    """The pinned Kueue build: the ``kueue`` binary and its ``crds/`` (devcluster.kueue)."""
+    return _build("build-kueue.sh")
+
+
+# the cluster autoscaler's API module (the version Kueue v0.17.0 builds against)
+AUTOSCALER_APIS = "k8s.io/autoscaler/cluster-autoscaler/apis@v0.0.0-20240830133931-adfbe7e45277"
+
+
+def provisioning_request_crd() -> Path:
+    """The ProvisioningRequest CRD, from the cluster autoscaler's API module (Go's cache)."""
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", AUTOSCALER_APIS],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd="/",  # outside any Go module
+    )
+    source = Path(json.loads(out.stdout)["Dir"])
+    return source / "config" / "crd" / "autoscaling.x-k8s.io_provisioningrequests.yaml"
 
 
 def ensure_checkov() -> Path:

@@ -63,14 +63,10 @@ class OperatorSettings(BaseSettings):
 
     def scheduling(self) -> SchedulingConfig:
         if self.pools_yaml is not None:
-            config = parse_scheduling(self.pools_yaml, self.gpu_resource)
-        elif self.pools_file is not None:
-            config = parse_scheduling(self.pools_file.read_text(), self.gpu_resource)
-        else:
-            config = parse_scheduling(None, self.gpu_resource)
-        if config.batch_max > 1:  # the policy can plan batches; a Job still runs one ingest
-            raise ValueError("batch_max > 1 needs a worker that runs several ingests per Job")
-        return config
+            return parse_scheduling(self.pools_yaml, self.gpu_resource)
+        if self.pools_file is not None:
+            return parse_scheduling(self.pools_file.read_text(), self.gpu_resource)
+        return parse_scheduling(None, self.gpu_resource)
 
     def lease_location(self) -> str:
         return self.lease_namespace or own_namespace()

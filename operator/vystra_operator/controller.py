@@ -11,6 +11,14 @@ Writes leave the decision thread at once: Jobs are created concurrently on their
 (a refused Job fails only its resource, with reason JobRejected; 429/5xx/timeouts back off and
 retry while the slot stays reserved); statuses go through the coalescing StatusWriter. Only the
 Lease holder decides (leader.py); a standby keeps warm caches and takes over within seconds.
+
+A Job may run a batch of short ingests (jobs.py): every cache entry and decision is per
+ingest, each ingest's outcome is written as its worker reports it, and the Job is let go once
+all of its ingests have theirs.
+
+With ``admission: kueue`` the scheduler still places each ingest on a flavor, but against
+unbounded capacity: every Job is created at once, suspended, in a Kueue LocalQueue, and Kueue
+decides when it runs; a fifth informer watches Kueue's Workloads to say why a Job waits.
 """
 
 from __future__ import annotations
@@ -42,10 +50,11 @@ from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Accele
 from vystra_operator import MANAGED_BY, metrics
 from vystra_operator.access import AccessIssuer, GpuNotInPlan
 from vystra_operator.config import OperatorSettings
-from vystra_operator.flavors import Flavor, SchedulingConfig
+from vystra_operator.flavors import AdmissionMode, Flavor, SchedulingConfig
 from vystra_operator.informer import Informer
-from vystra_operator.jobs import FINALIZER, SELECTOR, job_name, render_job
+from vystra_operator.jobs import FINALIZER, SELECTOR, Member, job_name, render_job
 from vystra_operator.kube import Kube, Rejected, Transient
+from vystra_operator.provisioning import Provisioner, consume
 from vystra_operator.scheduler import Scheduler, Workload
 from vystra_operator.statuswriter import StatusWriter
 from vystra_operator.transitions import (
@@ -62,7 +71,7 @@ from vystra_operator.transitions import (
     rejected,
     requeued,
 )
-from vystra_operator.view import Ingest, Job, Namespace, Node, Pod
+from vystra_operator.view import Ingest, Job, KueueWorkload, Namespace, Node, Pod
 
 log = logging.getLogger("vystra.operator")
 PLAN_RECHECK = 300.0  # seconds a plan without GPU keeps a tenant's `auto` work off GPU flavors
@@ -74,6 +83,8 @@ POSITION_WRITES_PER_SECOND = 5.0  # queue-position refreshes, whatever the rate 
 POSITION_EVERY = 60.0  # at most once a minute per resource
 POSITION_MAX_AGE = 5.0  # positions (shown once a minute) are recomputed at most this often
 INF = float("inf")
+KUEUE = ("kueue.x-k8s.io", "v1beta2", "workloads")
+KUEUE_SLOTS = 1_000_000  # admission: kueue: Vystra places, Kueue's quotas bound
 REPORT_EVERY = 1.0  # seconds between reads of the workers' reports (progress, outcomes)
 REPORT_GRACE = 15.0  # a finished Job waits this long at most for its worker's last report
 UNBOUND = (
@@ -93,12 +104,20 @@ class Cleanup:
 
 
 @dataclass(frozen=True)
-class _Result:
-    uid: str
+class _Launch:
+    """One Job to create: the ingests an admission runs in it, in order."""
+
+    keys: tuple[str, ...]
     flavor: str
-    job: str
     message: str
-    error: Exception | None
+
+
+@dataclass(frozen=True)
+class _Result:
+    launch: _Launch
+    job: str  # the Job's name; "" when none was made
+    refused: dict[str, Exception]  # ingests refused on their own (plan, source): not in it
+    error: Exception | None  # the create's, for every ingest not refused
 
 
 class Controller:
@@ -106,6 +125,9 @@ class Controller:
         self, settings: OperatorSettings, scheduling: SchedulingConfig, kube: Kube
     ) -> None:
         self.settings = settings
+        self.kueue = scheduling.admission == AdmissionMode.KUEUE
+        if self.kueue:  # Kueue preempts by its own quotas; Vystra's accounting steps aside
+            scheduling = scheduling.model_copy(update={"preemption": False})
         self.scheduling = scheduling
         self.kube = kube
         self.flavors: dict[str, Flavor] = {f.name: f for f in scheduling.flavors}
@@ -122,6 +144,7 @@ class Controller:
             vi_list = kube.custom.list_cluster_custom_object
         # Jobs and their pods live in the platform's namespace only
         self.jobs_namespace = settings.jobs_location()
+        self.provisioner = Provisioner(kube, self.jobs_namespace)
         job_list, job_args = kube.batch.list_namespaced_job, (self.jobs_namespace,)
         pod_list, pod_args = kube.core.list_namespaced_pod, (self.jobs_namespace,)
         self.ingests = Informer[Ingest](
@@ -145,7 +168,24 @@ class Controller:
             self._namespace_changed,
             TENANT_LABEL,
         )
-        self.informers = (self.ingests, self.jobs, self.pods, self.nodes, self.namespaces)
+        self.informers: tuple[Informer[Any], ...] = (
+            self.ingests,
+            self.jobs,
+            self.pods,
+            self.nodes,
+            self.namespaces,
+        )
+        self.workload_of: dict[str, KueueWorkload] = {}  # Job uid -> its Kueue Workload
+        if self.kueue:
+            self.workloads = Informer[KueueWorkload](
+                "workloads",
+                kube,
+                kube.custom.list_namespaced_custom_object,
+                (KUEUE[0], KUEUE[1], self.jobs_namespace, KUEUE[2]),
+                KueueWorkload.from_object,
+                self._workload_changed,
+            )
+            self.informers = (*self.informers, self.workloads)
         self.tenant_of: dict[str, str] = {}  # namespace -> tenant, as the platform bound it
         self.job_of: dict[str, Job] = {}  # ingest uid -> its Job
         self.pods_of: dict[str, dict[str, Pod]] = {}  # ingest uid -> its pods
@@ -155,13 +195,15 @@ class Controller:
         self._capacity_dirty = True
         self._deleted: dict[str, Ingest] = {}  # gone from the cluster, data to clean up
         self._results: queue.SimpleQueue[_Result] = queue.SimpleQueue()
-        self._retries: list[tuple[float, str, str, str]] = []  # (when, uid, flavor, message)
+        self._retries: list[tuple[float, int, _Launch]] = []  # (when, seq, what)
+        self._retry_seq = 0
         self._creating: dict[str, str] = {}  # uid -> flavor: create in flight or to retry
         self._creates_in_flight = 0
         self._creates_idle = threading.Event()  # status writes and Events wait on it, briefly
         self._creates_idle.set()
         self._created: set[str] = set()  # created, not yet seen by the Job informer
-        self._create_failures: dict[str, int] = {}
+        self._create_failures: dict[str, int] = {}  # by a launch's first ingest
+        self._timed: set[str] = set()  # finished Jobs whose duration is observed
         self._later: list[tuple[float, str]] = []  # (when, uid): sync again then
         self.reports: dict[str, Report] = {}  # the workers' latest reports, by uid
         self._stopping: set[str] = set()  # preempted: their Jobs are being deleted
@@ -172,7 +214,7 @@ class Controller:
         self._report_polling = False
         self._cleanups: dict[str, tuple[Cleanup, float]] = {}  # uid -> what, not before
         self._side_busy: set[str] = set()  # Jobs with a release or delete in flight
-        self._side_again: set[str] = set()  # ingests synced while their Job's action ran
+        self._side_again: set[str] = set()  # Jobs synced while their action ran
         self._tracked: dict[str, str | None] = {}  # uid -> flavor running on, None: waiting
         self._unmarked: set[str] = set()  # waiting, Queued not yet written
         # tenant -> until when its `auto` work goes to CPU flavors: its plan has no GPU (found
@@ -256,26 +298,32 @@ class Controller:
         job = new or old
         assert job is not None
         with self._wake:
+            for uid in job.ingest_uids:
+                if new is None:
+                    if self.job_of.get(uid, job).uid == job.uid:
+                        self.job_of.pop(uid, None)
+                else:
+                    self.job_of[uid] = new
+                    self._created.discard(uid)
             if new is None:
-                if self.job_of.get(job.ingest_uid, job).uid == job.uid:
-                    self.job_of.pop(job.ingest_uid, None)
-            else:
-                self.job_of[job.ingest_uid] = new
-                self._created.discard(job.ingest_uid)
-        self._mark(job.ingest_uid)
+                self._timed.discard(job.uid)
+            self._dirty.update(job.ingest_uids)
+            self._wake.notify()
 
     def _pod_changed(self, old: Pod | None, new: Pod | None) -> None:
         pod = new or old
         assert pod is not None
         with self._wake:
-            pods = self.pods_of.setdefault(pod.ingest_uid, {})
-            if new is None:
-                pods.pop(pod.uid, None)
-                if not pods:
-                    del self.pods_of[pod.ingest_uid]
-            else:
-                pods[pod.uid] = new
-        self._mark(pod.ingest_uid)
+            for uid in pod.ingest_uids:
+                pods = self.pods_of.setdefault(uid, {})
+                if new is None:
+                    pods.pop(pod.uid, None)
+                    if not pods:
+                        del self.pods_of[uid]
+                else:
+                    pods[pod.uid] = new
+            self._dirty.update(pod.ingest_uids)
+            self._wake.notify()
 
     def _namespace_changed(self, old: Namespace | None, new: Namespace | None) -> None:
         ns = new or old
@@ -287,6 +335,19 @@ class Controller:
                 self.tenant_of.pop(ns.name, None)
             if self.synced():  # a binding made or undone later: its ingests move
                 self._dirty.update(i.uid for i in self.ingests.values() if i.namespace == ns.name)
+                self._wake.notify()
+
+    def _workload_changed(self, old: KueueWorkload | None, new: KueueWorkload | None) -> None:
+        wl = new or old
+        assert wl is not None
+        job = self.jobs.get(wl.job_uid)
+        with self._wake:
+            if new is None:
+                self.workload_of.pop(wl.job_uid, None)
+            else:
+                self.workload_of[wl.job_uid] = new
+            if job is not None:
+                self._dirty.update(job.ingest_uids)
                 self._wake.notify()
 
     def _node_changed(self, old: Node | None, new: Node | None) -> None:
@@ -393,6 +454,7 @@ class Controller:
                 sum(p.disrupted for p in self.pods_of.get(ing.uid, {}).values()),
             ),
             priority=spec.priority,
+            namespace=ing.namespace,
         )
 
     def _priority_class(self, ing: Ingest) -> str:
@@ -405,13 +467,17 @@ class Controller:
         job = self.job_of.get(uid)
         if ing is None:
             self._forget(uid)
-            if job is not None and (job.held or not job.deleting):  # gone: so is the Job
+            # gone: so is its Job, unless the Job runs other ingests of a batch still
+            if job is not None and (job.held or not job.deleting) and not self._serves_others(job):
                 self._side_once(job, self.retire_job)
             return
         if ing.terminal:
             self._forget(uid)
-            if job is not None and job.held and not self.writer.pending(uid):
-                self._side_once(job, self.release_job)
+            if job is not None and job.held:
+                if self._settled(job):
+                    self._side_once(job, self.release_job)
+                elif self.writer.pending(uid):  # look again once the outcome is written
+                    heapq.heappush(self._later, (now + 1.0, uid))
             return
         # a Job stopped while running: let it go; once gone its ingest may start again (its
         # next Job may be admitted already, waiting for this one to go)
@@ -428,8 +494,13 @@ class Controller:
                 self._stopping.discard(uid)  # it ended as it was stopped: record the outcome
             if uid in self._stopping:
                 return  # the informer has not shown the deletion yet
-            if self._tracked.get(uid) is None:
-                self.scheduler.started(uid, job.pool, job.created, self._workload(ing))
+            if self._tracked.get(uid) is None:  # found running (a restart): the books take it
+                partner = next(
+                    (u for u in job.ingest_uids if u != uid and self._tracked.get(u) == job.pool),
+                    None,
+                )
+                workload = self._workload(ing)
+                self.scheduler.started(uid, job.pool, job.created, workload, batch_of=partner)
                 self._tracked[uid] = job.pool
             pods = list(self.pods_of.get(uid, {}).values())
             tenant = self.tenant_of.get(ing.namespace) or job.tenant
@@ -443,7 +514,14 @@ class Controller:
                 # its admission (Running, with the scheduler's reason) is written or on its
                 # way; the cache has not shown it yet: do not write Running a second time
                 ing = replace(ing, phase=Phase.RUNNING)
-            if job.finished is None and self._withdraw_unschedulable(ing, job, pods, now):
+            if job.finished is None and job.suspended:
+                self._waits_for_kueue(ing, job)
+                return
+            if (
+                job.finished is None
+                and not self.kueue  # Kueue's waitForPodsReady is its own
+                and self._withdraw_unschedulable(ing, job, pods, now)
+            ):
                 return
             outcome = observe_job(ing, job, pods, tenant, now, report)
             hit = disruption(ing, pods)
@@ -455,7 +533,8 @@ class Controller:
                     replace(outcome, want=hit.merged(outcome.want)) if outcome else Outcome(hit)
                 )
             if job.finished is not None:
-                if uid in self._tracked:
+                if job.uid not in self._timed:
+                    self._timed.add(job.uid)
                     metrics.JOB_DURATION.labels(job.pool, job.finished).observe(
                         max(0.0, (job.finished_at or now) - job.created)
                     )
@@ -505,13 +584,37 @@ class Controller:
     def _retry_later(self, uid: str) -> None:
         heapq.heappush(self._later, (time.time() + 2.0, uid))
 
+    def _waits_for_kueue(self, ing: Ingest, job: Job) -> None:
+        """Its Job is suspended: Queued, with Kueue's reason once Kueue has given one."""
+        wl = self.workload_of.get(job.uid)
+        local = self.scheduling.queue_of(job.tenant)
+        reason: str = Reason.WAITING_FOR_KUEUE
+        message = f"Job {job.name} waits in LocalQueue {local}"
+        if wl is not None and wl.reason is not None:
+            reason, message = f"Kueue{wl.reason}", f"Kueue ({wl.reason}): {wl.message}"
+        want = queued(ing, reason, message)
+        if want is not None and not self.writer.pending(ing.uid):
+            self.writer.want(ing, want)
+
+    def _serves_others(self, job: Job) -> bool:
+        """The Job still has an ingest of its batch to run or report on."""
+        return any(
+            (ing := self.ingests.get(u)) is not None and not ing.terminal for u in job.ingest_uids
+        )
+
+    def _settled(self, job: Job) -> bool:
+        """Every ingest of the Job has its outcome written (or is gone): the Job may go."""
+        return not self._serves_others(job) and not any(
+            self.writer.pending(u) for u in job.ingest_uids
+        )
+
     def _side_once(self, job: Job, action: Callable[[str, str], None]) -> None:
         """Release or delete a Job on a side thread, once at a time however often it syncs. A
         sync that came while the action ran (e.g. the deletion it caused) is made again after
         it, since no later event may come to make it."""
         with self._wake:
             if job.uid in self._side_busy:
-                self._side_again.add(job.ingest_uid)
+                self._side_again.add(job.uid)
                 return
             self._side_busy.add(job.uid)
 
@@ -523,9 +626,9 @@ class Controller:
             finally:
                 with self._wake:
                     self._side_busy.discard(job.uid)
-                    if job.ingest_uid in self._side_again:
-                        self._side_again.discard(job.ingest_uid)
-                        self._dirty.add(job.ingest_uid)
+                    if job.uid in self._side_again:
+                        self._side_again.discard(job.uid)
+                        self._dirty.update(job.ingest_uids)
                         self._wake.notify()
 
         self.side_pool.submit(run)
@@ -540,7 +643,7 @@ class Controller:
             for uid in admission.keys:
                 self._tracked[uid] = admission.flavor
                 self._unmarked.discard(uid)
-                self._launch(uid, admission.flavor, admission.message)
+            self._launch(_Launch(admission.keys, admission.flavor, admission.message))
         # what stays waiting says so once (one write); positions refresh slowly below
         for uid in self._unmarked:
             ing = self.ingests.get(uid)
@@ -557,7 +660,7 @@ class Controller:
         """The scheduler queued ``uid`` again: stop its Job."""
         self._tracked[uid] = None
         ing, job = self.ingests.get(uid), self.job_of.get(uid)
-        if ing is None or job is None or job.finished is not None:
+        if ing is None or ing.terminal or job is None or job.finished is not None:
             return
         self._stop_running(ing, job, requeued(ing, Reason.PREEMPTED, message, job.name))
         metrics.PREEMPTIONS.inc()
@@ -619,49 +722,91 @@ class Controller:
         self._requeue(ing, job, want, self._workload(ing), now)
         return True
 
-    def _launch(self, uid: str, flavor: str, message: str) -> None:
-        ing = self.ingests.get(uid)
-        if ing is None:
-            self.scheduler.withdraw(uid)
-            self._tracked.pop(uid, None)
+    def _launch(self, launch: _Launch) -> None:
+        keys = []
+        for uid in launch.keys:
+            if self.ingests.get(uid) is None:
+                self.scheduler.withdraw(uid)
+                self._tracked.pop(uid, None)
+            else:
+                keys.append(uid)
+                self._creating[uid] = launch.flavor
+        if not keys:
             return
-        self._creating[uid] = flavor
-        if uid in self._stopping:  # its stopped Job is still going: the slot waits for it
-            heapq.heappush(self._retries, (time.time() + 1.0, uid, flavor, message))
+        launch = replace(launch, keys=tuple(keys))
+        if any(uid in self._stopping for uid in keys):  # a stopped Job is still going: the
+            self._retry(launch, time.time() + 1.0)  # slot waits for it
             return
-        self._submit_create(ing, flavor, message)
+        self._submit_create(launch)
+
+    def _retry(self, launch: _Launch, when: float) -> None:
+        self._retry_seq += 1
+        heapq.heappush(self._retries, (when, self._retry_seq, launch))
 
     def yield_to_creates(self) -> None:
         """Let the Job creates in flight go first (for at most YIELD_SECONDS)."""
         self._creates_idle.wait(YIELD_SECONDS)
 
-    def _submit_create(self, ing: Ingest, flavor: str, message: str) -> None:
+    def _submit_create(self, launch: _Launch) -> None:
+        ings = [ing for uid in launch.keys if (ing := self.ingests.get(uid)) is not None]
         with self._wake:
             self._creates_in_flight += 1
             self._creates_idle.clear()
-        self.job_pool.submit(self._create_job, ing, flavor, message)
+        self.job_pool.submit(self._create_job, launch, ings)
 
-    def _create_job(self, ing: Ingest, flavor: str, message: str) -> None:
-        """On a Job thread: create it; the answer goes back to the decision thread."""
-        name = job_name(ing.name, ing.uid)
-        error: Exception | None = None
+    def _create_job(self, launch: _Launch, ings: list[Ingest]) -> None:
+        """On a Job thread: issue each ingest's access, then create the Job for those that got
+        it; the answer goes back to the decision thread."""
+        refused: dict[str, Exception] = {}
+        members: list[Member] = []
+        name, error = "", None
+        flavor = self.flavors[launch.flavor]
         try:
-            tenant = self.tenant_of[ing.namespace]
-            access = self.access().issue(ing.uid, tenant, ing.spec, self.flavors[flavor].gpu)
-            job = render_job(ing.body, self.flavors[flavor], self.settings, tenant, access)
-            self.kube.create_job(self.jobs_namespace, job)
-            metrics.JOBS_CREATED.labels(flavor).inc()
-        except ApiException as exc:
-            if exc.status != 409:  # 409: made by an earlier leader or pass: the same Job
-                error = exc
+            tenant = self.tenant_of[ings[0].namespace]
+            for ing in ings:
+                try:
+                    access = self.access().issue(ing.uid, tenant, ing.spec, flavor.gpu)
+                except (GpuNotInPlan, VystraError) as exc:  # this ingest's own: the rest go on
+                    refused[ing.uid] = exc
+                    continue
+                members.append(Member(ing.body, access))
+            if members:
+                first = members[0].body["metadata"]
+                name = job_name(first["name"], first["uid"])
+                local_queue = self.scheduling.queue_of(tenant) if self.kueue else None
+                job = render_job(members, flavor, self.settings, tenant, local_queue)
+                booked = flavor.provisioning_class if flavor.autoscaled else None
+                if booked and self.provisioner.installed():
+                    consume(job, booked)
+                else:
+                    booked = None
+                if self._create(job, booked):
+                    metrics.JOBS_CREATED.labels(launch.flavor).inc()
         except Exception as exc:  # noqa: BLE001 - sorted by the decision thread
             error = exc
         with self._wake:
             self._creates_in_flight -= 1
             if self._creates_in_flight == 0:
                 self._creates_idle.set()
-        self._results.put(_Result(ing.uid, flavor, name, message, error))
+        self._results.put(_Result(launch, name, refused, error))
         self._poke()
+
+    def _create(self, job: dict[str, Any], provisioning_class: str | None) -> bool:
+        """Create the Job, then the ProvisioningRequest that books its pod's capacity, owned
+        by it. False: the Job was there (made by an earlier leader or pass: the same Job)."""
+        name, created = job["metadata"]["name"], True
+        try:
+            uid = self.kube.create_job(self.jobs_namespace, job)["metadata"]["uid"]
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            if provisioning_class is None:
+                return False
+            made = self.kube.call(self.kube.batch.read_namespaced_job, name, self.jobs_namespace)
+            uid, created = made["metadata"]["uid"], False
+        if provisioning_class is not None:
+            self.provisioner.request(job, uid, provisioning_class)
+        return created
 
     def _drain_results(self, now: float) -> None:
         while True:
@@ -669,62 +814,104 @@ class Controller:
                 r = self._results.get_nowait()
             except queue.Empty:
                 return
-            self._creating.pop(r.uid, None)
-            ing = self.ingests.get(r.uid)
+            for uid, exc in r.refused.items():
+                self._creating.pop(uid, None)
+                self._refused(uid, exc, now)
+            keys = tuple(k for k in r.launch.keys if k not in r.refused)
+            if not keys:
+                continue
+            first = keys[0]
             if r.error is None:
-                self._create_failures.pop(r.uid, None)
-                if ing is None:
-                    continue  # deleted meanwhile: its owner reference removes the Job
-                if self.job_of.get(r.uid) is None:
-                    self._created.add(r.uid)
-                self.writer.want(ing, admitted(ing, r.flavor, r.job, r.message), r.job)
-                self._admitted.add(r.uid)
-                metrics.ADMISSION_WAIT.observe(max(0.0, now - ing.created))
-            elif isinstance(r.error, GpuNotInPlan):  # placed again, on CPU flavors only
-                self.scheduler.withdraw(r.uid)
-                self._tracked.pop(r.uid, None)
-                tenant = self.tenant_of.get(ing.namespace) if ing is not None else None
-                if ing is not None and tenant is not None:
-                    self._cpu_only[tenant] = now + PLAN_RECHECK
-                    self._enqueue(ing)
-            elif isinstance(r.error, (Rejected, VystraError)):  # its own spec: final
-                self.scheduler.withdraw(r.uid)
-                self._tracked.pop(r.uid, None)
-                want = (
-                    failed(r.error.reason, str(r.error))
-                    if isinstance(r.error, VystraError)
-                    else rejected(str(r.error))
-                )
-                if ing is not None:
-                    self.writer.want(ing, want)
-                metrics.FAILURES.labels(want.status["reason"]).inc()
-                log.warning("Job for %s refused: %s", r.uid, r.error)
+                self._create_failures.pop(first, None)
+                note = f"; one Job for {len(keys)} short ingests" if len(keys) > 1 else ""
+                for uid in keys:
+                    self._creating.pop(uid, None)
+                    ing = self.ingests.get(uid)
+                    if ing is None:
+                        continue  # deleted meanwhile: its sync retires the Job
+                    if self.job_of.get(uid) is None:
+                        self._created.add(uid)
+                    if self.kueue:  # Kueue admits it; Vystra created it
+                        local = self.scheduling.queue_of(self.tenant_of.get(ing.namespace, ""))
+                        text = f"Job {r.job} on the {r.launch.flavor} flavor waits in LocalQueue"
+                        want = queued(ing, Reason.WAITING_FOR_KUEUE, f"{text} {local}{note}")
+                        if want is not None:
+                            self.writer.want(ing, want, r.job)
+                    else:
+                        want = admitted(ing, r.launch.flavor, r.job, r.launch.message + note)
+                        self.writer.want(ing, want, r.job)
+                        self._admitted.add(uid)
+                    metrics.ADMISSION_WAIT.observe(max(0.0, now - ing.created))
+            elif isinstance(r.error, Rejected) and len(keys) > 1:
+                # the API server refused the batch's Job: its first ingest tries alone on the
+                # slot, the others wait again, so a refusal lands on the ingest that causes it
+                for uid in keys[1:]:
+                    self._creating.pop(uid, None)
+                    self.scheduler.withdraw(uid)
+                    self._tracked.pop(uid, None)
+                    if (ing := self.ingests.get(uid)) is not None:
+                        self._enqueue(ing)
+                self._submit_create(replace(r.launch, keys=(first,)))
+            elif isinstance(r.error, (Rejected, VystraError)):
+                self._creating.pop(first, None)
+                self._refused(first, r.error, now)
             else:
-                failures = self._create_failures.get(r.uid, 0) + 1
-                self._create_failures[r.uid] = failures
+                failures = self._create_failures.get(first, 0) + 1
+                self._create_failures[first] = failures
                 delay = min(0.5 * 2**failures, 60.0)
                 if isinstance(r.error, Transient) and r.error.retry_after:
                     delay = max(delay, r.error.retry_after)
-                log.warning("Job for %s: %s; retrying in %.1fs", r.uid, r.error, delay)
-                self._creating[r.uid] = r.flavor  # the slot stays reserved
-                heapq.heappush(self._retries, (now + delay, r.uid, r.flavor, r.message))
+                log.warning("Job for %s: %s; retrying in %.1fs", first, r.error, delay)
+                self._retry(replace(r.launch, keys=keys), now + delay)  # the slot stays reserved
+
+    def _refused(self, uid: str, error: Exception, now: float) -> None:
+        """No Job for ``uid``: its plan excludes GPU (placed again, on CPU flavors only), or
+        its own spec, source or plan forbids it (final)."""
+        self.scheduler.withdraw(uid)
+        self._tracked.pop(uid, None)
+        ing = self.ingests.get(uid)
+        if isinstance(error, GpuNotInPlan):
+            tenant = self.tenant_of.get(ing.namespace) if ing is not None else None
+            if ing is not None and tenant is not None:
+                self._cpu_only[tenant] = now + PLAN_RECHECK
+                self._enqueue(ing)
+            return
+        want = (
+            failed(error.reason, str(error))
+            if isinstance(error, VystraError)
+            else rejected(str(error))
+        )
+        if ing is not None:
+            self.writer.want(ing, want)
+        metrics.FAILURES.labels(want.status["reason"]).inc()
+        log.warning("Job for %s refused: %s", uid, error)
 
     def _retry_due(self, now: float) -> None:
         while self._retries and self._retries[0][0] <= now:
-            _, uid, flavor, message = heapq.heappop(self._retries)
-            if uid in self._stopping:
-                heapq.heappush(self._retries, (now + 1.0, uid, flavor, message))
+            _, _, launch = heapq.heappop(self._retries)
+            if any(uid in self._stopping for uid in launch.keys):
+                self._retry(launch, now + 1.0)
                 continue
-            ing = self.ingests.get(uid)
-            if ing is None or ing.terminal:
-                self._creating.pop(uid, None)
-                self._forget(uid)
-                continue
-            self._submit_create(ing, flavor, message)
+            keys = []
+            for uid in launch.keys:
+                ing = self.ingests.get(uid)
+                if ing is None or ing.terminal:
+                    self._creating.pop(uid, None)
+                    self._forget(uid)
+                else:
+                    keys.append(uid)
+            if keys:
+                self._submit_create(replace(launch, keys=tuple(keys)))
 
     # -- capacity ----------------------------------------------------------------------------
 
     def _refresh_capacity(self, now: float) -> None:
+        if self.kueue:
+            if self._capacity_dirty:
+                self._capacity_dirty = False
+                for name in self.flavors:
+                    self.scheduler.set_capacity(name, KUEUE_SLOTS, 0)
+            return
         if now - self._others_at > OTHERS_EVERY:
             self._others_at = now
             self.side_pool.submit(self._count_others)

@@ -12,6 +12,7 @@ so the Helm chart's pools file and existing clusters keep working.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import yaml
@@ -65,6 +66,12 @@ class Flavor(BaseModel):
     )
     scale_up_seconds: float = Field(
         default=0.0, ge=0, description="Autoscaled: expected seconds until a new node is ready."
+    )
+    provisioning_class: str | None = Field(
+        default="best-effort-atomic-scale-up.autoscaling.x-k8s.io",
+        description="Autoscaled, where the cluster autoscaler's ProvisioningRequest API is"
+        " installed: each Job's pod is booked by a ProvisioningRequest of this class, which the"
+        " autoscaler provisions (and its pod consumes). None: pending pods alone.",
     )
     spot: bool = Field(default=False, description="Nodes may be reclaimed (spot/preemptible).")
     on_demand_fallback: str | None = Field(
@@ -122,6 +129,11 @@ class TenantPolicy(BaseModel):
     gpu_seconds_budget: float | None = Field(
         default=None, ge=0, description="GPU-seconds allowed; beyond it, CPU flavors only."
     )
+    kueue_queue: str | None = Field(
+        default=None,
+        description="admission: kueue: the tenant's own LocalQueue (in the Jobs' namespace)"
+        " instead of kueue_queue.",
+    )
 
 
 DEFAULT_PRIORITY_CLASSES = [
@@ -131,8 +143,23 @@ DEFAULT_PRIORITY_CLASSES = [
 ]
 
 
+class AdmissionMode(StrEnum):
+    VYSTRA = "vystra"  # Vystra's scheduler admits against the capacity it reads from nodes
+    KUEUE = "kueue"  # every Job is created at once, suspended, for Kueue to admit
+
+
 class SchedulingConfig(BaseModel):
     flavors: list[Flavor]
+    admission: AdmissionMode = Field(
+        default=AdmissionMode.VYSTRA,
+        description="`kueue`: for clusters that run Kueue. Jobs carry"
+        " kueue.x-k8s.io/queue-name and are created suspended as soon as they are placed on a"
+        " flavor; Kueue's quotas decide when each runs (Vystra's capacity accounting and"
+        " preemption step aside) and a suspended Job shows as Queued with Kueue's reason.",
+    )
+    kueue_queue: str = Field(
+        default="vystra", description="admission: kueue: the LocalQueue of the Jobs' namespace."
+    )
     priority_classes: list[PriorityClass] = Field(
         default_factory=lambda: list(DEFAULT_PRIORITY_CLASSES)
     )
@@ -179,7 +206,12 @@ class SchedulingConfig(BaseModel):
     learning_rate: float = Field(
         default=0.3, gt=0, le=1, description="Weight of a finished Job in the learnt rtf."
     )
-    batch_max: int = Field(default=1, ge=1, description="Short ingests per Job; 1: no batching.")
+    batch_max: int = Field(
+        default=8,
+        ge=1,
+        description="Short ingests of one namespace run in turn by one Job when they queue"
+        " deeper than the free slots; 1: one Job per ingest.",
+    )
     batch_efficiency: float = Field(
         default=0.8,
         ge=0,
@@ -202,6 +234,11 @@ class SchedulingConfig(BaseModel):
         if self.default_priority_class not in {p.name for p in self.priority_classes}:
             raise ValueError(f"unknown default_priority_class {self.default_priority_class}")
         return self
+
+    def queue_of(self, tenant: str) -> str:
+        """The Kueue LocalQueue of a tenant's Jobs."""
+        own = next((t.kueue_queue for t in self.tenants if t.name == tenant), None)
+        return own or self.kueue_queue
 
     def flavor(self, name: str) -> Flavor:
         return next(f for f in self.flavors if f.name == name)

@@ -1,4 +1,9 @@
-"""The worker Job for a VideoIngest, rendered as a dict.
+"""The worker Job for a VideoIngest, or for a batch of short ones, rendered as a dict.
+
+A batch (the scheduler's, see scheduler.py) is several ingests of one namespace run in turn by
+one pod, so the pod's start and model load are paid once: the Job is named and labelled after
+the first, lists them all in ``vystra.io/ingest-uids``, and hands the worker each ingest's own
+login and source URL.
 
 The name is a pure function of the resource (name + uid), so a restarted operator that
 creates the same Job again gets 409 AlreadyExists instead of a duplicate.
@@ -14,7 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from kubernetes.utils import parse_quantity
 
 from vystra.k8s import EXIT_INPUT_ERROR
 from vystra.videoingest import Spec
@@ -29,6 +38,9 @@ LABEL_UID = "vystra.io/ingest-uid"
 LABEL_POOL = "vystra.io/pool"
 FINALIZER = "vystra.io/outcome"
 TENANT_ANNOTATION = "vystra.io/tenant"
+INGESTS_ANNOTATION = "vystra.io/ingest-uids"  # a batch's ingests, in the order they run
+LOGINS_ENV = "VYSTRA_WORKER_LOGINS"  # the worker's access per ingest, in that order
+KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 # the worker's /tmp: the downloaded source (VYSTRA_MAX_DOWNLOAD_BYTES, 20 GiB) and caches
 SCRATCH = "20Gi"
@@ -52,18 +64,48 @@ def labels(body: dict[str, Any], pool: str) -> dict[str, str]:
     }
 
 
-def _resources(flavor: Flavor, spec: Spec) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Member:
+    """One ingest of a Job: its resource and what its worker may reach."""
+
+    body: dict[str, Any]
+    access: WorkerAccess
+
+    @property
+    def spec(self) -> Spec:
+        return Spec.from_body(self.body)
+
+
+def _largest(specs: Sequence[dict[str, str]]) -> dict[str, str]:
+    """Per resource, the largest quantity any ingest of the Job asks for."""
+    out: dict[str, str] = {}
+    for spec in specs:
+        for name, value in spec.items():
+            if name not in out or parse_quantity(value) > parse_quantity(out[name]):
+                out[name] = value
+    return out
+
+
+def _resources(flavor: Flavor, specs: Sequence[Spec]) -> dict[str, Any]:
     # disk is bounded like memory: the scratch volume plus logs, unless the flavor or spec says
-    requests = {"ephemeral-storage": "2Gi", **flavor.requests, **spec.resources.requests}
-    limits = {"ephemeral-storage": SCRATCH_LIMIT, **flavor.limits, **spec.resources.limits}
+    requests = {
+        "ephemeral-storage": "2Gi",
+        **flavor.requests,
+        **_largest([s.resources.requests for s in specs]),
+    }
+    limits = {
+        "ephemeral-storage": SCRATCH_LIMIT,
+        **flavor.limits,
+        **_largest([s.resources.limits for s in specs]),
+    }
     if flavor.resource is not None:  # extended resources: the request defaults to the limit
         limits[flavor.resource] = str(flavor.resource_count)
         requests.pop(flavor.resource, None)
     return {"requests": requests, "limits": limits}
 
 
-def _access_env(access: WorkerAccess, settings: OperatorSettings) -> list[dict[str, Any]]:
-    """The ingest's own database login and source URL (access.py). Insights are left pending
+def _access_env(members: Sequence[Member], settings: OperatorSettings) -> list[dict[str, Any]]:
+    """Each ingest's own database login and source URL (access.py). Insights are left pending
     for the API, which holds the LLM key; of the platform's Secret a worker reads that key
     only when the platform transcribes with Groq, whose key has no narrower form."""
     llm_key = {
@@ -76,29 +118,46 @@ def _access_env(access: WorkerAccess, settings: OperatorSettings) -> list[dict[s
             }
         },
     }
+    logins = [
+        {"user": m.access.login.user, "password": m.access.login.password}
+        | ({"sourceUrl": m.access.source_url} if m.access.source_url else {})
+        for m in members
+    ]
     return [
-        {"name": "DATABASE_URL", "value": access.database_url},
-        {"name": "PGUSER", "value": access.login.user},
-        {"name": "PGPASSWORD", "value": access.login.password},
-        *(
-            [{"name": "VYSTRA_PRESIGNED_SOURCE_URL", "value": access.source_url}]
-            if access.source_url
-            else []
-        ),
+        {"name": "DATABASE_URL", "value": members[0].access.database_url},
+        {"name": LOGINS_ENV, "value": json.dumps(logins, separators=(",", ":"))},
         {"name": "VYSTRA_INSIGHTS_DEFERRED", "value": "true"},
-        *([llm_key] if access.llm_key else []),
+        *([llm_key] if members[0].access.llm_key else []),
     ]
 
 
+def _worker_ingest(m: Member) -> dict[str, Any]:
+    meta, limit = m.body["metadata"], m.access.max_video_seconds
+    return {
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "spec": m.body["spec"],
+        **({"maxVideoSeconds": limit} if limit is not None else {}),
+    }
+
+
 def render_job(
-    body: dict[str, Any],
+    members: Sequence[Member],
     pool: Flavor,
     settings: OperatorSettings,
     tenant: str,
-    access: WorkerAccess,
+    kueue_queue: str | None = None,
 ) -> dict[str, Any]:
-    meta, spec = body["metadata"], Spec.from_body(body)
+    """The Job for one ingest, or for a batch of one namespace's short ingests run in turn.
+    With ``kueue_queue`` it is made suspended, in that LocalQueue, for Kueue to admit."""
+    body = members[0].body
+    meta = body["metadata"]
     job_labels = labels(body, pool.name)
+    kueue = {KUEUE_QUEUE_LABEL: kueue_queue} if kueue_queue else {}
+    annotations = {TENANT_ANNOTATION: tenant}
+    if len(members) > 1:
+        annotations[INGESTS_ANNOTATION] = ",".join(m.body["metadata"]["uid"] for m in members)
+    ingests = [_worker_ingest(m) for m in members]
     container = {
         "name": "worker",
         "image": pool.image,
@@ -106,13 +165,8 @@ def render_job(
         **({"command": pool.command} if pool.command else {}),
         # the worker reads nothing from the Kubernetes API: what it runs comes from here
         "args": [
-            *("--namespace", meta["namespace"], "--name", meta["name"], "--uid", meta["uid"]),
-            *("--spec", json.dumps(body["spec"], separators=(",", ":"), sort_keys=True)),
-            *(
-                ("--max-video-seconds", f"{access.max_video_seconds:g}")
-                if access.max_video_seconds is not None
-                else ()
-            ),
+            *("--namespace", meta["namespace"]),
+            *("--ingests", json.dumps(ingests, separators=(",", ":"), sort_keys=True)),
         ],
         # the worker detects CUDA itself (device auto); a pool may still pin settings
         "env": [
@@ -121,11 +175,11 @@ def render_job(
             {"name": "VYSTRA_TENANT", "value": tenant},
             # the worker reports its node in status itself: no operator write while it runs
             {"name": "VYSTRA_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-            *_access_env(access, settings),
+            *_access_env(members, settings),
             *({"name": k, "value": v} for k, v in pool.env.items()),
         ],
         "envFrom": [{"configMapRef": {"name": settings.worker_config_map, "optional": True}}],
-        "resources": _resources(pool, spec),
+        "resources": _resources(pool, [m.spec for m in members]),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -142,13 +196,12 @@ def render_job(
             # enter a tenant's namespace (no owner reference across namespaces: the operator
             # deletes the Job when its VideoIngest goes)
             "namespace": settings.jobs_location(),
-            "labels": job_labels,
-            "annotations": {
-                TENANT_ANNOTATION: tenant,
-            },
+            "labels": {**job_labels, **kueue},
+            "annotations": annotations,
             "finalizers": [FINALIZER],
         },
         "spec": {
+            **({"suspend": True} if kueue_queue else {}),
             "backoffLimit": settings.backoff_limit,
             "activeDeadlineSeconds": settings.active_deadline_seconds,
             "ttlSecondsAfterFinished": settings.ttl_seconds_after_finished,
@@ -169,7 +222,7 @@ def render_job(
                 ]
             },
             "template": {
-                "metadata": {"labels": job_labels},
+                "metadata": {"labels": job_labels, "annotations": annotations},
                 "spec": {
                     "restartPolicy": "Never",
                     "automountServiceAccountToken": False,  # it reports through its login

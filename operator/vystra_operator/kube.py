@@ -102,8 +102,8 @@ class Kube:
 
     # -- Jobs --------------------------------------------------------------------------------
 
-    def create_job(self, namespace: str, job: dict[str, Any]) -> None:
-        self.call(self.batch.create_namespaced_job, namespace, job)
+    def create_job(self, namespace: str, job: dict[str, Any]) -> dict[str, Any]:
+        return self.call(self.batch.create_namespaced_job, namespace, job)
 
     def delete_job(self, namespace: str, name: str) -> None:
         self.call(

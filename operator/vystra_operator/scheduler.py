@@ -26,7 +26,8 @@ The rules, in the order they apply:
 - **Scale from zero**: an autoscaled flavor with no node takes ``max_pending`` Jobs, whose
   pending pods make the cluster autoscaler add one.
 - **Batching** (``batch_max > 1``): short ingests of one namespace, class and model share a
-  Job, enough that transcription outweighs pod start.
+  Job when they queue deeper than the free slots, and until transcription outweighs pod
+  start. The Job's slot frees once its last ingest leaves.
 
 Cost: per-tenant heaps per class, so ``admit`` touches only the heads it admits from, whatever
 the queue depth; ``position`` computes every position at once in O(n log n) and keeps them
@@ -69,14 +70,17 @@ class Workload:
     # the submitter's own order (spec.priority, -1000..1000): adds at most one point to the
     # class value, so it orders a tenant's ingests within a class and never crosses classes
     priority: int = 0
+    # batches never mix namespaces: the ingests of one Job share one tenant's pod;
+    # empty: the key's part before "/"
+    namespace: str = ""
 
     @property
     def remaining(self) -> float:
         return max(0.0, self.duration - self.processed)
 
     @property
-    def namespace(self) -> str:
-        return self.key.partition("/")[0]
+    def batch_group(self) -> str:
+        return self.namespace or self.key.partition("/")[0]
 
 
 @dataclass(frozen=True)
@@ -255,24 +259,43 @@ class Scheduler:
             self._compact(t)
 
     def withdraw(self, key: str) -> None:
-        """Deleted, or failed before admission: forget it, freeing its slot if it held one."""
+        """Deleted, ended, or failed before admission: forget it, freeing its slot if it held
+        one (a batch's slot is freed once its last ingest leaves)."""
         if key in self._waiting:
             self._unqueue(key)
         else:
             self._stop(key, self._now)  # its GPU time is charged up to the latest admit
         self._preempted.pop(key, None)
 
-    def started(self, key: str, flavor: str, now: float, workload: Workload | None = None) -> None:
+    def started(
+        self,
+        key: str,
+        flavor: str,
+        now: float,
+        workload: Workload | None = None,
+        batch_of: str | None = None,
+    ) -> None:
         """``key`` runs on ``flavor`` since ``now`` (after a restart: its Job's creation time).
-        Pass ``workload`` when it was never submitted. A Job on a flavor no longer configured
-        is left out of the books (its capacity is someone else's now) but not queued again."""
+        Pass ``workload`` when it was never submitted, and ``batch_of``, another ingest of the
+        same Job already started, to join that Job's slot. A Job on a flavor no longer
+        configured is left out of the books (its capacity is someone else's now) but not
+        queued again."""
         w = self._waiting.get(key) or workload
         if w is None:
             raise KeyError(f"{key}: submit it, or pass its workload")
         if key in self._waiting:
             self._unqueue(key)
+        if key in self._running or key in self._member_of:
+            return
+        lead = self._member_of.get(batch_of, batch_of) if batch_of is not None else None
+        if lead is not None and lead in self._running:
+            self._version += 1
+            run = self._running[lead]
+            run.members = (*run.members, w)
+            self._member_of[key] = lead
+            return
         fs = self._flavors.get(flavor)
-        if fs is not None and key not in self._running:
+        if fs is not None:
             self._start(w, fs, now, ())
 
     def finished(
@@ -372,7 +395,7 @@ class Scheduler:
             return []
         out: list[Preemption] = []
         for run, claimant in self._victims(now):
-            self._stop(run.workload.key, now)
+            self._stop(run.workload.key, now, whole=True)
             count, last = self._preempted.get(run.workload.key, (0, now))
             if now - last >= self.config.preemption_cooldown_seconds:
                 count = 0
@@ -733,8 +756,9 @@ class Scheduler:
 
         As many as split the class's queue evenly over the free slots, and at least enough
         that transcription is ``batch_efficiency`` of the Job's time once the pod has
-        started, when that many wait; at most ``batch_max`` in all, found among the next
-        3 x ``batch_max`` of the class in order."""
+        started, when that many wait (on CPU flavors too: the trace of sched_sim.py finishes
+        1.34 x its bound instead of 1.11 without); at most ``batch_max`` in all, found among
+        the next 3 x ``batch_max`` of the class in order."""
         cfg = self.config
         if cfg.batch_max <= 1 or w.remaining > cfg.batch_short_seconds:
             return ()
@@ -761,7 +785,7 @@ class Scheduler:
             if (
                 m.remaining > cfg.batch_short_seconds
                 or m.model != w.model
-                or m.namespace != w.namespace
+                or m.batch_group != w.batch_group
             ):
                 passed.append(entry)
                 continue
@@ -796,7 +820,9 @@ class Scheduler:
         t.gpu_rate_started += gpu_rate * now
         return run
 
-    def _stop(self, key: str, now: float | None) -> None:
+    def _stop(self, key: str, now: float | None, whole: bool = False) -> None:
+        """``key`` leaves its Job's slot; the slot frees when no ingest of the Job is left
+        (``whole``: at once, for every ingest of it)."""
         self._version += 1
         leader = self._member_of.pop(key, None)
         if leader is not None:  # one ingest of a batch: the Job and its slot go on
@@ -805,6 +831,18 @@ class Scheduler:
             return
         run = self._running.pop(key, None)
         if run is None:
+            return
+        if run.members and not whole:  # the batch goes on: its next ingest holds the slot
+            run.workload, run.members = run.members[0], run.members[1:]
+            nxt = run.workload.key
+            del self._member_of[nxt]
+            for m in run.members:
+                self._member_of[m.key] = nxt
+            self._running[nxt] = run
+            fs = self._flavors[run.flavor]
+            fs.running.discard(key)
+            fs.running.add(nxt)
+            heapq.heappush(fs.ends, (run.end, nxt))
             return
         fs = self._flavors[run.flavor]
         fs.running.discard(key)

@@ -264,12 +264,18 @@ def observe_job(
     ing: Ingest, job: Job, pods: list[Pod], tenant: str, now: float, report: Report | None
 ) -> Outcome | None:
     """Status that a Job's state and its worker's report call for; None when status already
-    says it all."""
+    says it all. In a batch (several ingests in one Job) each ingest's outcome is its worker's
+    report as soon as it lands; the Job's own end decides only for those left without one."""
     latest = max(pods, key=lambda p: p.created, default=None)
     final: dict[str, Any] = {"attempts": max(job.attempts, 1)}
     if latest is not None and latest.node:
         final["node"] = latest.node
     wall = (job.finished_at or now) - job.created
+    if job.batched and report is not None and not report.done and _bad_input(report):
+        base = failed(*worker_failure(report, job))
+        return Outcome(replace(base, status={**final, **reported(ing, report), **base.status}))
+    if job.batched and report is not None and report.done:
+        return _succeeded(ing, job, tenant, report, final, wall)
     if job.finished == "Complete" and report is not None and not report.done:
         # it reported progress, then ended "successfully" without its outcome: the index is
         # partial; never call that a success (a re-apply resumes after the stored segments)
@@ -280,29 +286,8 @@ def observe_job(
             " apply the resource again to resume",
         )
         return Outcome(replace(base, status={**final, **reported(ing, report), **base.status}))
-    if job.finished == "Complete":
-        r = report or Report(ing.uid, tenant)  # a worker image that reports nothing
-        message = f"{r.segments} segments indexed"
-        want = Want(
-            status={
-                **final,
-                **reported(ing, r),
-                "phase": Phase.SUCCEEDED,
-                "reason": Reason.COMPLETED,
-                "message": message,
-                "finishedAt": now_iso(),
-            },
-            conditions=(
-                Condition(ConditionType.RUNNING, False, Reason.COMPLETED, message),
-                Condition(ConditionType.READY, True, Reason.COMPLETED, message),
-                Condition(ConditionType.SUCCEEDED, True, Reason.COMPLETED, message),
-            ),
-            event=Event("Normal", Reason.COMPLETED, message),
-            usage=Usage(tenant, ing.name, ing.uid, r.duration or r.processed, r.video_id, r.reused),
-            release_job=True,
-            terminal=True,
-        )
-        return Outcome(want, media_seconds=r.duration or None, wall_seconds=wall)
+    if job.finished == "Complete":  # a worker image that reports nothing: its exit says
+        return _succeeded(ing, job, tenant, report or Report(ing.uid, tenant), final, wall)
     if job.finished == "Failed":
         reason, message = worker_failure(report, job)
         base = failed(reason, message)
@@ -343,3 +328,38 @@ def observe_job(
         )
     # progress as segments land, at most as often as the worker reports (once a second)
     return Outcome(Want(status=progressed)) if progressed else None
+
+
+def _bad_input(report: Report) -> bool:
+    return bool(report.reason) and report.reason not in OPERATOR_REASONS
+
+
+def _succeeded(
+    ing: Ingest, job: Job, tenant: str, r: Report, final: dict[str, Any], wall: float
+) -> Outcome:
+    """Succeeded, metered. A single ingest's Job is let go once this is written, and its run
+    teaches the flavor's speed; a batch's Job waits for all its ingests (the operator lets it
+    go), and one ingest's share of its wall time is not known."""
+    message = f"{r.segments} segments indexed"
+    want = Want(
+        status={
+            **final,
+            **reported(ing, r),
+            "phase": Phase.SUCCEEDED,
+            "reason": Reason.COMPLETED,
+            "message": message,
+            "finishedAt": now_iso(),
+        },
+        conditions=(
+            Condition(ConditionType.RUNNING, False, Reason.COMPLETED, message),
+            Condition(ConditionType.READY, True, Reason.COMPLETED, message),
+            Condition(ConditionType.SUCCEEDED, True, Reason.COMPLETED, message),
+        ),
+        event=Event("Normal", Reason.COMPLETED, message),
+        usage=Usage(tenant, ing.name, ing.uid, r.duration or r.processed, r.video_id, r.reused),
+        release_job=not job.batched,
+        terminal=True,
+    )
+    if job.batched:
+        return Outcome(want)
+    return Outcome(want, media_seconds=r.duration or None, wall_seconds=wall)

@@ -11,10 +11,19 @@ from vystra.k8s import TENANT_LABEL
 from vystra.videoingest import Phase, Spec
 from vystra_operator.jobs import (
     FINALIZER,
+    INGESTS_ANNOTATION,
     LABEL_POOL,
     LABEL_UID,
     TENANT_ANNOTATION,
 )
+
+
+def ingest_uids(meta: dict[str, Any]) -> tuple[str, ...]:
+    """The ingests a Job (or its pod) runs, in order: its label's, or a batch's list."""
+    listed = (meta.get("annotations") or {}).get(INGESTS_ANNOTATION)
+    if listed:
+        return tuple(listed.split(","))
+    return ((meta.get("labels") or {}).get(LABEL_UID, ""),)
 
 
 def parse_time(value: str | None) -> float:
@@ -107,7 +116,7 @@ class Job:
     uid: str
     namespace: str
     name: str
-    ingest_uid: str
+    ingest_uids: tuple[str, ...]  # one, or a batch of short ingests run in turn
     pool: str
     created: float
     finished: str | None  # Complete | Failed | None
@@ -119,6 +128,11 @@ class Job:
     deleting: bool
     held: bool  # our finalizer is on it
     tenant: str  # as bound when the Job was made
+    suspended: bool = False  # admission: kueue, until Kueue admits it
+
+    @property
+    def batched(self) -> bool:
+        return len(self.ingest_uids) > 1
 
     @classmethod
     def from_object(cls, obj: dict[str, Any]) -> Job:
@@ -137,7 +151,7 @@ class Job:
             uid=meta["uid"],
             namespace=meta["namespace"],
             name=meta["name"],
-            ingest_uid=labels.get(LABEL_UID, ""),
+            ingest_uids=ingest_uids(meta),
             pool=labels.get(LABEL_POOL, ""),
             created=parse_time(meta.get("creationTimestamp")),
             finished=finished,
@@ -149,6 +163,7 @@ class Job:
             deleting=bool(meta.get("deletionTimestamp")),
             held=FINALIZER in (meta.get("finalizers") or []),
             tenant=(meta.get("annotations") or {}).get(TENANT_ANNOTATION, ""),
+            suspended=bool((obj.get("spec") or {}).get("suspend")),
         )
 
 
@@ -157,7 +172,7 @@ class Pod:
     uid: str
     namespace: str
     name: str
-    ingest_uid: str
+    ingest_uids: tuple[str, ...]
     node: str | None
     created: float
     terminal: bool
@@ -171,7 +186,7 @@ class Pod:
             uid=meta["uid"],
             namespace=meta["namespace"],
             name=meta["name"],
-            ingest_uid=(meta.get("labels") or {}).get(LABEL_UID, ""),
+            ingest_uids=ingest_uids(meta),
             node=(obj.get("spec") or {}).get("nodeName"),
             created=parse_time(meta.get("creationTimestamp")),
             terminal=status.get("phase") in ("Succeeded", "Failed"),
@@ -239,3 +254,28 @@ class Namespace:
     def from_object(cls, obj: dict[str, Any]) -> Namespace:
         meta = obj["metadata"]
         return cls(meta["uid"], meta["name"], (meta.get("labels") or {}).get(TENANT_LABEL))
+
+
+@dataclass(frozen=True)
+class KueueWorkload:
+    """Kueue's Workload for one of our Jobs: why Kueue has not admitted it (yet, or again)."""
+
+    uid: str
+    job_uid: str
+    reason: str | None  # Kueue's, e.g. Pending (no quota) or Preempted
+    message: str
+
+    @classmethod
+    def from_object(cls, obj: dict[str, Any]) -> KueueWorkload:
+        meta, status = obj["metadata"], obj.get("status") or {}
+        owner = next(
+            (o["uid"] for o in meta.get("ownerReferences") or [] if o.get("kind") == "Job"), ""
+        )
+        conditions = {c.get("type"): c for c in status.get("conditions") or []}
+        reason, message = None, ""
+        for kind, waiting in (("QuotaReserved", "False"), ("Evicted", "True")):
+            c = conditions.get(kind)
+            if c is not None and c.get("status") == waiting:
+                reason, message = c.get("reason"), c.get("message") or ""
+                break
+        return cls(meta["uid"], owner, reason, message)

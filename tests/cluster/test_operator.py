@@ -3,6 +3,7 @@ real pipeline through the node agent, and end in a terminal phase whatever happe
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 import uuid
@@ -88,11 +89,23 @@ def media_files(talk, media_dir) -> dict[str, Path]:
     return {"talk": talk[0], "long": long_talk, "broken": broken}
 
 
+@pytest.fixture(scope="module")
+def clips(media_dir) -> dict[str, Path]:
+    """Two short clips of different topics (distinct videos)."""
+    out = {}
+    for n, sections in enumerate((TALK[:1], TALK[1:2]), 1):
+        path = media_dir / f"clip_{n}.mp4"
+        if not path.exists():
+            make_talk_video(path, sections)
+        out[f"clip-{n}"] = path
+    return out
+
+
 @pytest.fixture
-def media(s3, media_files, ns) -> dict[str, str]:
+def media(s3, media_files, clips, ns) -> dict[str, str]:
     """The files as sources of the namespace's tenant: under its own prefix of the bucket."""
     keys = {}
-    for name, path in media_files.items():
+    for name, path in {**media_files, **clips}.items():
         key = f"{tenant_prefix(ns)}{path.name}"
         s3.client().upload_file(str(path), s3.bucket, key)
         keys[name] = f"s3://{s3.bucket}/{key}"
@@ -206,6 +219,57 @@ def test_gpu_queue_priority_and_auto_spill_to_cpu(cluster, ns, media):
         )
 
 
+def test_short_ingests_queued_behind_busy_gpus_share_one_job(cluster, ns, media, db):
+    """Both GPUs busy, three short ingests wait; when a GPU frees they run in one Job, in turn,
+    each under its own login. The damaged one fails alone with the pipeline's reason while the
+    others succeed; each is Succeeded as soon as its worker reports it, and the Job is let go
+    once all three have their outcome."""
+    long = {"accelerator": "gpu", "insights": False, "durationHintSeconds": 600}
+    for name in ("busy-1", "busy-2"):  # longer than batches take: each gets its own Job
+        create_vi(cluster, ns, name, source=media["talk"], **long)
+    for name in ("busy-1", "busy-2"):
+        wait_phase(cluster, ns, name, ("Running",), timeout=60)
+    short = {"accelerator": "gpu", "insights": False, "durationHintSeconds": 30}
+    sources = {"clip-1": "clip-1", "clip-bad": "broken", "clip-2": "clip-2"}
+    uids = {
+        name: create_vi(cluster, ns, name, source=media[kind], **short)["metadata"]["uid"]
+        for name, kind in sources.items()
+    }
+    ended = {name: wait_phase(cluster, ns, name, ("Succeeded", "Failed")) for name in sources}
+    jobs = [j for j in ingest_jobs(cluster, ns) if j.metadata.labels["vystra.io/ingest"] in sources]
+    [job] = jobs  # one Job ran all three, in the order they were made
+    listed = job.metadata.annotations["vystra.io/ingest-uids"].split(",")
+    assert listed == [uids[n] for n in sources]
+    for name in ("clip-1", "clip-2"):
+        status = ended[name]["status"]
+        assert status["phase"] == "Succeeded", status
+        assert status["jobName"] == job.metadata.name and status["progress"]["segments"] > 0
+    assert ended["clip-1"]["status"]["videoId"] != ended["clip-2"]["status"]["videoId"]
+    events = cluster.kubectl("get", "events", "-n", ns, "--field-selector", "reason=Admitted")
+    assert events.stdout.count("one Job for 3 short ingests") == 3, events.stdout
+    bad = ended["clip-bad"]["status"]
+    assert bad["phase"] == "Failed" and bad["reason"] == "CorruptMedia", bad
+    # the worker wrote each under its own login: each origin is its own
+    with db.connect() as conn:
+        origins = dict(
+            conn.execute(
+                "SELECT uid, reused FROM cluster_origins WHERE uid = ANY(%s)",
+                ([uids["clip-1"], uids["clip-2"]],),
+            ).fetchall()
+        )
+    assert origins == {uids["clip-1"]: False, uids["clip-2"]: False}
+
+    def released() -> bool:
+        j = cluster.batch.read_namespaced_job(job.metadata.name, CONFIG_NAMESPACE)
+        return "vystra.io/outcome" not in (j.metadata.finalizers or [])
+
+    cluster.wait_for(released, 30, "the batch's Job let go")
+    for name in ("busy-1", "busy-2"):
+        assert wait_phase(cluster, ns, name, ("Succeeded", "Failed"))["status"]["phase"] == (
+            "Succeeded"
+        )
+
+
 def test_bad_video_fails_once_with_the_pipeline_reason(cluster, ns, media):
     create_vi(cluster, ns, "broken", source=media["broken"])
     body = wait_phase(cluster, ns, "broken", ("Succeeded", "Failed"))
@@ -229,9 +293,10 @@ def test_a_worker_holds_only_its_own_ingests_access(cluster, ns, media, db, s3):
     ]
     [container] = job.spec.template.spec.containers
     env = {e.name: e for e in container.env}
-    assert env["PGUSER"].value == grants.role_name(body["metadata"]["uid"])
+    [login] = json.loads(env["VYSTRA_WORKER_LOGINS"].value)
+    assert login["user"] == grants.role_name(body["metadata"]["uid"])
     assert "password" not in env["DATABASE_URL"].value and "user" not in env["DATABASE_URL"].value
-    signed = env["VYSTRA_PRESIGNED_SOURCE_URL"].value
+    signed = login["sourceUrl"]
     assert media["talk"].split("/", 3)[3] in signed and "X-Amz-Signature=" in signed
     assert "GROQ_API_KEY" not in env and env["VYSTRA_INSIGHTS_DEFERRED"].value == "true"
     assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env)
@@ -241,7 +306,7 @@ def test_a_worker_holds_only_its_own_ingests_access(cluster, ns, media, db, s3):
     def dropped() -> bool:
         with db.connect() as conn:
             row = conn.execute(
-                "SELECT 1 FROM pg_roles WHERE rolname = %s", (env["PGUSER"].value,)
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (login["user"],)
             ).fetchone()
         return row is None
 

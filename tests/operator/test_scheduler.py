@@ -422,8 +422,40 @@ def test_short_ingests_are_batched_when_they_queue_deeper_than_the_slots():
     assert first[0].estimated_seconds == pytest.approx(20 + 4 * 60 * 0.05)
     s.finished("t/c1", 5)  # one ingest of a batch done: the Job keeps its GPU
     assert s.admit(5) == []
-    s.finished("t/c0", 32)
+    s.withdraw("t/c0")  # its first ingest done too: the next one holds the GPU
+    assert s.admit(10) == []
+    s.finished("t/c3", 20)
+    s.finished("t/c2", 32)  # the last one: the Job's GPU frees
     assert keys(s.admit(32)) == {"c8": "gpu"}  # 2 left, 1 free GPU: ceil(2/1) = 2 in one Job
+
+
+def test_a_batch_rebuilt_after_a_restart_holds_one_slot():
+    s = Scheduler(config(GPU, batch_max=4, batch_short_seconds=120))
+    s.set_capacity("gpu", 2, 0)
+    # one Job of three, found running by a new leader: each joins one started before it
+    for key, partner in (("c2", None), ("c0", "t/c2"), ("c1", "t/c0")):
+        s.started(f"t/{key}", "gpu", 0, wl(key, duration=60), batch_of=partner)
+    s.submit(wl("next", duration=3600))
+    assert keys(s.admit(1)) == {"next": "gpu"}  # the other GPU
+    s.submit(wl("after", duration=3600))
+    assert s.admit(2) == []
+    for i in (1, 0, 2):
+        s.withdraw(f"t/c{i}")
+    assert keys(s.admit(3)) == {"after": "gpu"}
+
+
+def test_a_preempted_batch_frees_its_slot_and_every_ingest_waits_again():
+    s = Scheduler(config(GPU, batch_max=4, batch_short_seconds=4000))
+    s.set_capacity("gpu", 2, 0)
+    for i in range(8):  # 4 x 3000 s at rtf 0.05 per Job: 620 s, worth preempting
+        s.submit(wl(f"c{i}", duration=3000, created=i))
+    batches = s.admit(0)
+    assert [len(a.keys) for a in batches] == [4, 4]
+    s.submit(wl("b1", tenant="b", duration=3600, created=10))
+    (stop,) = s.preemptions(30)  # tenant t holds both GPUs: b takes one back
+    assert (stop.key, *stop.batch) in [a.keys for a in batches]
+    assert s.waiting_count() == 5
+    assert keys(s.admit(30)) == {"b1": "gpu"}
 
 
 def test_batches_look_past_another_model_and_keep_its_place():

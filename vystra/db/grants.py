@@ -120,7 +120,7 @@ def stale(conn: psycopg.Connection, live_uids: set[str]) -> list[str]:
 
 
 def without_credentials(url: str) -> str:
-    """The platform's database address for a worker, which logs in with PGUSER/PGPASSWORD."""
+    """The platform's database address for a worker, which adds each ingest's own login."""
     params = conninfo_to_dict(url)
     for secret in ("user", "password", "passfile"):
         params.pop(secret, None)

@@ -74,3 +74,8 @@ def changed_since(
 
 def delete(conn: psycopg.Connection, uids: list[str]) -> None:
     conn.execute("DELETE FROM ingest_reports WHERE uid = ANY(%s)", (uids,))
+
+
+def read(conn: psycopg.Connection, uid: str) -> Report | None:
+    row = conn.execute(f"SELECT {COLUMNS} FROM ingest_reports WHERE uid = %s", (uid,)).fetchone()
+    return Report(*row) if row is not None else None

@@ -134,7 +134,9 @@ worker images are derived here from `image`, so they are defined in one place.
 {{- toYaml (dict "pools" $pools
   "priority_classes" .priorityClasses "default_priority_class" .defaultPriorityClass
   "tenants" $tenants "default_tenant_weight" .defaultTenantWeight
-  "aging_per_hour" .agingPerHour "unschedulable_seconds" .unschedulableSeconds) }}
+  "aging_per_hour" .agingPerHour "unschedulable_seconds" .unschedulableSeconds
+  "batch_max" .batchMax "batch_short_seconds" .batchShortSeconds
+  "admission" .admission "kueue_queue" .kueueQueue) }}
 {{- end }}
 {{- end }}
 
