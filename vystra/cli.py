@@ -214,10 +214,17 @@ def cmd_delete(args: argparse.Namespace, settings: Settings, db: Database) -> in
 
 
 def cmd_models(args: argparse.Namespace, settings: Settings, db: Database | None) -> int:
-    from vystra.models import default_embedding_model_dir, packaged_whisper_model
+    from vystra.models import PACKAGED_WHISPER, default_embedding_model_dir, packaged_whisper_dir
+    from vystra.transcribe import whisper_model_ref
 
-    embedding = settings.embedding_model_path or default_embedding_model_dir(settings.home_dir)
-    print(f"whisper:    {settings.whisper_model or packaged_whisper_model()}")
+    models = settings.models_path
+    embedding = settings.embedding_model_path or default_embedding_model_dir(models)
+    print(f"whisper:    {whisper_model_ref(settings)}")
+    for name in PACKAGED_WHISPER:  # assembled here, so a worker image carries them built
+        try:
+            print(f"  {name + ':':<9}{packaged_whisper_dir(name, models)}")
+        except VystraError as exc:  # its packages are not installed
+            print(f"  {name + ':':<9}unavailable ({exc})")
     print(f"embeddings: {embedding}")
     return 0
 

@@ -51,5 +51,5 @@ def _load(path: Path, batch_size: int) -> Embedder:
 
 
 def get_embedder(settings: Settings) -> Embedder:
-    path = settings.embedding_model_path or default_embedding_model_dir(settings.home_dir)
+    path = settings.embedding_model_path or default_embedding_model_dir(settings.models_path)
     return _load(Path(path).expanduser().resolve(), settings.embedding_batch_size)

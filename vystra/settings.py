@@ -22,6 +22,11 @@ class Settings(BaseSettings):
         default=Path("~/.local/share/vystra"),
         description="State folder for local mode: embedded Postgres, assembled models, uploads.",
     )
+    models_dir: Path | None = Field(
+        default=None,
+        description="Where models assembled from packages live (the worker image bakes them"
+        " in); unset: `home`/models.",
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "VYSTRA_DATABASE_URL"),
@@ -218,6 +223,10 @@ class Settings(BaseSettings):
     @property
     def home_dir(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @property
+    def models_path(self) -> Path:
+        return (self.models_dir or self.home / "models").expanduser().resolve()
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,7 @@ import numpy as np
 
 from vystra.errors import TranscriptionError
 from vystra.media import Audio
-from vystra.models import PACKAGED_WHISPER_NAME, packaged_whisper_model
+from vystra.models import packaged_whisper_dir, packaged_whisper_model, packaged_whisper_name
 from vystra.settings import Settings
 
 
@@ -67,14 +67,20 @@ def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
 
 
 def whisper_model_ref(settings: Settings, override: str | None = None) -> str:
-    """A local folder, or a model name faster-whisper resolves from its local cache."""
-    return override or settings.whisper_model or str(packaged_whisper_model())
+    """A local folder, or a model name: a packaged one (``tiny.en``, the multilingual
+    ``base``), else one faster-whisper resolves from its local cache."""
+    name = override or settings.whisper_model
+    if not name:
+        return str(packaged_whisper_model())
+    packaged = packaged_whisper_dir(name, settings.models_path)
+    return str(packaged) if packaged is not None else name
 
 
-def _model_label(ref: str) -> str:
+def _model_label(ref: str, settings: Settings) -> str:
     """A readable model name to record with each video."""
-    if Path(ref) == packaged_whisper_model():
-        return PACKAGED_WHISPER_NAME
+    name = packaged_whisper_name(Path(ref), settings.models_path)
+    if name is not None:
+        return name
     return Path(ref).name if Path(ref).exists() else ref
 
 
@@ -130,7 +136,7 @@ def transcribe_whisper(
 
     meta = TranscriptionInfo(
         backend="faster-whisper",
-        model=_model_label(ref),
+        model=_model_label(ref, settings),
         device=device,
         compute_type=compute_type,
         language=info.language,

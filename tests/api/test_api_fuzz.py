@@ -20,6 +20,7 @@ from vystra.settings import Settings
 from vystra_api.main import create_app
 
 SAFE_URL = "http://127.0.0.1:9/fuzz.mp4"  # connection refused at once: no traffic leaves
+INVALID_HTTP = "Invalid HTTP request received."  # uvicorn's own answer, before any route
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +57,11 @@ def test_no_server_errors(case, fuzz_caller: Caller, fuzz_url: str) -> None:  # 
     url = body.get("url") if isinstance(body, dict) else None
     if isinstance(url, str) and url.startswith(("http://", "https://")):
         body["url"] = SAFE_URL  # a queued ingest must never fetch from the network
-    case.call_and_validate(
-        base_url=fuzz_url,
-        headers=fuzz_caller.headers,
+    response = case.call(base_url=fuzz_url, headers=fuzz_caller.headers)
+    if response.status_code == 400 and response.text == INVALID_HTTP:
+        return  # a header no HTTP parser accepts: the server answered, the app never saw it
+    case.validate_response(
+        response,
         checks=[
             not_a_server_error,
             status_code_conformance,
