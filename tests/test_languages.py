@@ -1,7 +1,8 @@
 """Speech in other languages, end to end on the real stack, with the multilingual Whisper base
 that PyPI packages ship (vystra/models.py): espeak-ng speaks Spanish and German, the pipeline
 detects and stores each video's language, indexes it with that language's text-search
-configuration, and keyword search finds its words through their stems."""
+configuration, and keyword search finds its words through their stems. With the multilingual
+e5 embedder a question in one language finds the talk in another."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from vystra.demo import make_talk_video
+from vystra.embed import get_embedder
 from vystra.models import MULTILINGUAL_WHISPER_NAME, whisper_vocabulary
 from vystra.pipeline import Pipeline
 from vystra.search import Mode, search
@@ -76,3 +78,41 @@ def test_the_whisper_vocabulary_gets_the_timestamp_tokens_its_tokenizer_leaves_o
     assert len(vocabulary) == 3 + 1501
     with pytest.raises(Exception, match="not contiguous"):
         whisper_vocabulary({"model": {"vocab": {"a": 0, "b": 2}}})
+
+
+def test_with_the_multilingual_embedder_a_question_finds_the_answer_in_another_language(
+    settings, db, tenant, media_dir: Path
+):
+    """VYSTRA_EMBEDDING_MODEL=e5-multilingual: English questions find the Spanish and the
+    German talk, and a Spanish question the German one; the unrelated talk ranks below."""
+    multi = settings.model_copy(
+        update={"whisper_model": MULTILINGUAL_WHISPER_NAME, "embedding_model": "e5-multilingual"}
+    )
+    pipeline = Pipeline(multi, db)
+    videos = {}
+    for voice, talk in (("es", SPANISH), ("de", GERMAN)):
+        path = media_dir / f"talk_{voice}.mp4"
+        if not path.exists():
+            make_talk_video(path, talk, voice=voice)
+        videos[voice] = pipeline.ingest(str(path), tenant=tenant).video_id
+    embedder = get_embedder(multi)
+    assert embedder.name.startswith("intfloat/multilingual-e5-small")
+    with db.connect() as conn:
+        model = conn.execute(
+            "SELECT DISTINCT embedding_model FROM videos WHERE tenant = %s", (tenant,)
+        ).fetchall()
+
+        def first(query: str) -> tuple[str, float, float]:
+            hits = search(conn, embedder, query, tenant=tenant, mode=Mode.semantic)
+            return hits[0].video_id, hits[0].relevance, hits[-1].relevance
+
+    assert model == [(embedder.name,)]
+    for query, voice in (
+        ("How do volcanoes form?", "es"),
+        ("How is coffee made?", "de"),
+        ("¿Cómo se prepara el café?", "de"),
+        ("Wie entsteht ein Vulkan?", "es"),
+    ):
+        video, best, worst = first(query)
+        assert video == videos[voice], query
+        assert best > 0.5 > worst, (query, best, worst)

@@ -75,7 +75,7 @@ def test_units_store_when_each_word_is_spoken(lighthouse, db):
 def test_packed_sentence_vectors_keep_their_similarities(settings):
     embedder = get_embedder(settings)
     exact = embedder.embed(list(LIGHTHOUSE))
-    query = embedder.embed_one("what did keepers burn")
+    query = embedder.embed_query("what did keepers burn")
     packed = unpack_vectors(pack_vectors(exact), EMBEDDING_DIM)
     assert packed.shape == exact.shape
     assert np.abs(packed @ query - exact @ query).max() < 0.02

@@ -42,8 +42,10 @@ def passage_cosine(unit: float, sentence: float | None) -> float:
     return (1 - SENTENCE_WEIGHT) * unit + SENTENCE_WEIGHT * max(unit, sentence)
 
 
-def semantic_relevance(cosine: float) -> float:
-    return 1.0 / (1.0 + math.exp(-(cosine - COSINE_MIDPOINT) / COSINE_SCALE))
+def semantic_relevance(
+    cosine: float, midpoint: float = COSINE_MIDPOINT, scale: float = COSINE_SCALE
+) -> float:
+    return 1.0 / (1.0 + math.exp(-(cosine - midpoint) / scale))
 
 
 def keyword_relevance(term_counts: Sequence[int], query_terms: int) -> float:

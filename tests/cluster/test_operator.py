@@ -224,7 +224,7 @@ def test_short_ingests_queued_behind_busy_gpus_share_one_job(cluster, ns, media,
     each under its own login. The damaged one fails alone with the pipeline's reason while the
     others succeed; each is Succeeded as soon as its worker reports it, and the Job is let go
     once all three have their outcome."""
-    long = {"accelerator": "gpu", "insights": False, "durationHintSeconds": 600}
+    long = {"accelerator": "gpu", "insights": False, "durationHintSeconds": 3600}
     for name in ("busy-1", "busy-2"):  # longer than batches take: each gets its own Job
         create_vi(cluster, ns, name, source=media["talk"], **long)
     for name in ("busy-1", "busy-2"):
