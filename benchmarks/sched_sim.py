@@ -604,12 +604,9 @@ def main() -> None:
     workloads = trace(args.seed)
     simple, fluid = bounds(workloads)
     results = [
-        # the defaults: ingests up to 2 min batched, up to 8 per Job
+        # the defaults: ingests up to 15 min batched, up to 16 per Job
         simulate("Vystra", Scheduler(vystra_config()), workloads),
-        # batching configured wider: ingests up to 15 min, up to 16 per Job
-        simulate(
-            "Vystra+b", Scheduler(vystra_config(batch_max=16, batch_short_seconds=900)), workloads
-        ),
+        simulate("Vystra-1", Scheduler(vystra_config(batch_max=1)), workloads),  # one per Job
         simulate("FIFO", Fifo(SLOTS), workloads),
         simulate("Kueue-like", KueueLike(SLOTS, WEIGHTS), workloads),
     ]

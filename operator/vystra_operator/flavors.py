@@ -207,7 +207,7 @@ class SchedulingConfig(BaseModel):
         default=0.3, gt=0, le=1, description="Weight of a finished Job in the learnt rtf."
     )
     batch_max: int = Field(
-        default=8,
+        default=16,
         ge=1,
         description="Short ingests of one namespace run in turn by one Job when they queue"
         " deeper than the free slots; 1: one Job per ingest.",
@@ -220,7 +220,7 @@ class SchedulingConfig(BaseModel):
         " share of its Job's time (the rest is pod start and model load).",
     )
     batch_short_seconds: float = Field(
-        default=120.0, ge=0, description="Ingests at most this long (media) may be batched."
+        default=900.0, ge=0, description="Ingests at most this long (media) may be batched."
     )
 
     @model_validator(mode="after")
