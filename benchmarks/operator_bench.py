@@ -49,7 +49,8 @@ FLAVORS = {
     "flavors": [
         {"name": "cpu", "node_selector": NOWHERE, "max_concurrent": 1_000_000},
         {"name": "gpu", "node_selector": NOWHERE, "resource": "nvidia.com/gpu"},
-    ]
+    ],
+    "batch_max": 1,  # one Job per resource, as the baseline creates them
 }
 
 

@@ -102,7 +102,9 @@ def _mount_secret(cluster: DevCluster, cert_dir: Path) -> bool:
     if "tls.crt" not in data:
         return False
     for key, value in data.items():
-        (cert_dir / key).write_bytes(base64.b64decode(value))
+        staged = cert_dir / f".{key}"
+        staged.write_bytes(base64.b64decode(value))
+        staged.rename(cert_dir / key)  # whole: Kueue watches these files
     return True
 
 

@@ -593,7 +593,7 @@ class Controller:
         if wl is not None and wl.reason is not None:
             reason, message = f"Kueue{wl.reason}", f"Kueue ({wl.reason}): {wl.message}"
         want = queued(ing, reason, message)
-        if want is not None and not self.writer.pending(ing.uid):
+        if want is not None:  # over a write in flight too: Kueue's word is the newer
             self.writer.want(ing, want)
 
     def _serves_others(self, job: Job) -> bool:

@@ -21,6 +21,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from kubernetes.utils import parse_quantity
@@ -76,12 +77,19 @@ class Member:
         return Spec.from_body(self.body)
 
 
+def _size(quantity: str) -> Decimal:
+    try:
+        return Decimal(parse_quantity(quantity))
+    except ValueError:  # kept as written: the API server refuses it, with its own message
+        return Decimal("Infinity")
+
+
 def _largest(specs: Sequence[dict[str, str]]) -> dict[str, str]:
     """Per resource, the largest quantity any ingest of the Job asks for."""
     out: dict[str, str] = {}
     for spec in specs:
         for name, value in spec.items():
-            if name not in out or parse_quantity(value) > parse_quantity(out[name]):
+            if name not in out or _size(value) > _size(out[name]):
                 out[name] = value
     return out
 

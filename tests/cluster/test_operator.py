@@ -191,13 +191,16 @@ def test_pools_follow_the_accelerator(cluster, ns, media):
 
 
 def test_gpu_queue_priority_and_auto_spill_to_cpu(cluster, ns, media):
-    create_vi(cluster, ns, "g-short", source=media["talk"], accelerator="gpu", insights=False)
-    create_vi(cluster, ns, "g-long", source=media["long"], accelerator="gpu", insights=False)
+    # hinted long, so each runs in a Job of its own (short ones would share one, in order)
+    own = {"accelerator": "gpu", "insights": False, "durationHintSeconds": 3600}
+    create_vi(cluster, ns, "g-short", source=media["talk"], **own)
+    create_vi(cluster, ns, "g-long", source=media["long"], **own)
     for name in ("g-short", "g-long"):
         wait_phase(cluster, ns, name, ("Running",), timeout=60)
-    create_vi(cluster, ns, "q-low", source=media["talk"], accelerator="gpu", priorityClass="low")
+    queued = {"source": media["talk"], "accelerator": "gpu", "durationHintSeconds": 3600}
+    create_vi(cluster, ns, "q-low", priorityClass="low", **queued)
     time.sleep(0.5)  # q-high is younger: only its priority class can put it first
-    create_vi(cluster, ns, "q-high", source=media["talk"], accelerator="gpu", priorityClass="high")
+    create_vi(cluster, ns, "q-high", priorityClass="high", **queued)
     for name in ("q-low", "q-high"):
         body = wait_phase(cluster, ns, name, ("Queued",), timeout=30)
         assert body["status"]["reason"] == "WaitingForGPU", body["status"]
