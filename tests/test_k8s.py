@@ -1,4 +1,6 @@
-from vystra.k8s import progress
+import pytest
+
+from vystra.k8s import WorkerIngest, decode_ingests, encode_ingests, progress
 
 
 def test_progress_prints_a_bounded_percentage():
@@ -10,3 +12,19 @@ def test_progress_prints_a_bounded_percentage():
     }
     assert progress(130, 120, 9)["percent"] == "100%"
     assert progress(0, 0, 0)["percent"] == "0%"
+
+
+def test_a_worker_jobs_ingests_round_trip_with_their_logins_out_of_the_arguments():
+    ingests = [
+        WorkerIngest("a", "u1", {"source": "s3://b/a.mp4"}, 600.0, "r1", "p1", "https://s/a"),
+        WorkerIngest("b", "u2", {"source": "https://x/b.mp4"}, None, "r2", "p2"),
+    ]
+    argument, logins = encode_ingests(ingests)
+    assert "p1" not in argument and "s3://b/a.mp4" in argument
+    assert decode_ingests(argument, logins) == ingests
+    # a local run: no logins, the settings' own database credentials
+    assert decode_ingests(argument, None)[0].user is None
+    with pytest.raises(ValueError, match="one login per ingest"):
+        decode_ingests(argument, '[{"user": "r1", "password": "p1"}]')
+    with pytest.raises(ValueError, match="non-empty"):
+        decode_ingests("[]", None)

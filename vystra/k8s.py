@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from typing import Any
+
 from vystra.videoingest import GROUP, KIND, PLURAL, VERSION, progress
 
 __all__ = ["GROUP", "KIND", "PLURAL", "VERSION", "progress", "load_kube_config"]
@@ -11,6 +15,65 @@ __all__ = ["GROUP", "KIND", "PLURAL", "VERSION", "progress", "load_kube_config"]
 TENANT_LABEL = "vystra.io/tenant"
 
 EXIT_INPUT_ERROR = 3  # the worker's exit code for bad input: retrying cannot help
+WORKER_LOGINS_ENV = "VYSTRA_WORKER_LOGINS"
+
+
+@dataclass(frozen=True)
+class WorkerIngest:
+    """One ingest of a worker Job, as the operator hands it over (``--ingests``, a JSON list
+    in the order the worker runs them), with its access (``VYSTRA_WORKER_LOGINS``, a JSON list
+    in the same order: secrets stay out of the command line)."""
+
+    name: str
+    uid: str
+    spec: dict[str, Any]  # as admitted
+    max_video_seconds: float | None = None  # the tenant's plan limit
+    user: str | None = None  # its own database login; None: the settings' (a local run)
+    password: str | None = None
+    source_url: str | None = None  # the presigned GET of an object source
+
+
+def encode_ingests(ingests: list[WorkerIngest]) -> tuple[str, str]:
+    """The ``--ingests`` argument and the ``VYSTRA_WORKER_LOGINS`` value."""
+    args = [
+        {"name": i.name, "uid": i.uid, "spec": i.spec}
+        | ({"maxVideoSeconds": i.max_video_seconds} if i.max_video_seconds is not None else {})
+        for i in ingests
+    ]
+    logins = [
+        {"user": i.user, "password": i.password}
+        | ({"sourceUrl": i.source_url} if i.source_url else {})
+        for i in ingests
+    ]
+    return _compact(args), _compact(logins)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def decode_ingests(argument: str, logins: str | None) -> list[WorkerIngest]:
+    items, access = json.loads(argument), json.loads(logins or "[]")
+    if not isinstance(items, list) or not items:
+        raise ValueError("--ingests must be a non-empty JSON list")
+    if access and len(access) != len(items):
+        raise ValueError(f"{WORKER_LOGINS_ENV} must hold one login per ingest")
+    out = []
+    for n, item in enumerate(items):
+        login = access[n] if access else {}
+        limit = item.get("maxVideoSeconds")
+        out.append(
+            WorkerIngest(
+                name=str(item["name"]),
+                uid=str(item["uid"]),
+                spec=item["spec"],
+                max_video_seconds=float(limit) if limit is not None else None,
+                user=login.get("user"),
+                password=login.get("password"),
+                source_url=login.get("sourceUrl"),
+            )
+        )
+    return out
 
 
 def load_kube_config() -> None:

@@ -18,7 +18,6 @@ units they stored. The operator alone decides the phase.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -32,7 +31,7 @@ from psycopg.conninfo import make_conninfo
 from vystra.billing.quota import check_duration
 from vystra.db import Database, open_database, origins, reports
 from vystra.errors import VystraError
-from vystra.k8s import EXIT_INPUT_ERROR
+from vystra.k8s import EXIT_INPUT_ERROR, WORKER_LOGINS_ENV, WorkerIngest, decode_ingests
 from vystra.objectkeys import tenant_source
 from vystra.pipeline import IngestOptions, Pipeline, Progress
 from vystra.segment import SegmentOptions
@@ -42,7 +41,6 @@ from vystra.videoingest import Spec
 
 log = logging.getLogger("vystra.worker")
 REPORT_INTERVAL = 1.0  # seconds between progress reports: live, without flooding
-LOGINS_ENV = "VYSTRA_WORKER_LOGINS"
 
 
 @dataclass(frozen=True)
@@ -50,50 +48,33 @@ class Assignment:
     """One ingest of this Job, with what it alone may reach."""
 
     namespace: str
-    name: str
-    uid: str
+    ingest: WorkerIngest
     spec: Spec
-    max_video_seconds: float | None
-    user: str | None  # its database login; None: the settings' own (a local run)
-    password: str | None
-    source_url: str | None  # a presigned GET of an object source
+
+    @property
+    def name(self) -> str:
+        return self.ingest.name
+
+    @property
+    def uid(self) -> str:
+        return self.ingest.uid
 
     def settings(self, settings: Settings) -> Settings:
         """The settings this ingest runs under: its login and its source URL."""
         url = settings.database_url
-        if url is not None and self.user is not None:
-            url = make_conninfo(url, user=self.user, password=self.password)
+        if url is not None and self.ingest.user is not None:
+            url = make_conninfo(url, user=self.ingest.user, password=self.ingest.password)
         return settings.model_copy(
-            update={"database_url": url, "presigned_source_url": self.source_url}
+            update={"database_url": url, "presigned_source_url": self.ingest.source_url}
         )
 
 
 def assignments(args: argparse.Namespace, environ: Mapping[str, str]) -> list[Assignment]:
-    """The Job's ingests from the command line, each paired with its login from
-    ``VYSTRA_WORKER_LOGINS`` (a JSON list in the same order)."""
-    ingests = json.loads(args.ingests)
-    logins = json.loads(environ.get(LOGINS_ENV) or "[]")
-    if not isinstance(ingests, list) or not ingests:
-        raise ValueError("--ingests must be a non-empty JSON list")
-    if logins and len(logins) != len(ingests):
-        raise ValueError(f"{LOGINS_ENV} must hold one login per ingest")
-    out = []
-    for n, item in enumerate(ingests):
-        login = logins[n] if logins else {}
-        limit = item.get("maxVideoSeconds")
-        out.append(
-            Assignment(
-                namespace=args.namespace,
-                name=str(item["name"]),
-                uid=str(item["uid"]),
-                spec=Spec.from_body({"spec": item["spec"]}),
-                max_video_seconds=float(limit) if limit is not None else None,
-                user=login.get("user"),
-                password=login.get("password"),
-                source_url=login.get("sourceUrl"),
-            )
-        )
-    return out
+    """The Job's ingests from the command line, each with its login from the environment."""
+    return [
+        Assignment(args.namespace, ingest, Spec.from_body({"spec": ingest.spec}))
+        for ingest in decode_ingests(args.ingests, environ.get(WORKER_LOGINS_ENV))
+    ]
 
 
 def options_from_spec(spec: Spec, settings: Settings) -> IngestOptions:
@@ -168,7 +149,7 @@ def run_one(job: Assignment, settings: Settings) -> bool:
 
             def on_progress(p: Progress) -> None:
                 if p.stage == "audio":  # probed, nothing stored yet
-                    check_duration(job.max_video_seconds, p.duration)
+                    check_duration(job.ingest.max_video_seconds, p.duration)
                 reporter.on_progress(p)
 
             result = Pipeline(settings, db).ingest(

@@ -18,7 +18,6 @@ any operator or database outage.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,7 +25,7 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity
 
-from vystra.k8s import EXIT_INPUT_ERROR
+from vystra.k8s import EXIT_INPUT_ERROR, WORKER_LOGINS_ENV, WorkerIngest, encode_ingests
 from vystra.videoingest import Spec
 from vystra_operator import MANAGED_BY
 from vystra_operator.access import WorkerAccess
@@ -40,7 +39,6 @@ LABEL_POOL = "vystra.io/pool"
 FINALIZER = "vystra.io/outcome"
 TENANT_ANNOTATION = "vystra.io/tenant"
 INGESTS_ANNOTATION = "vystra.io/ingest-uids"  # a batch's ingests, in the order they run
-LOGINS_ENV = "VYSTRA_WORKER_LOGINS"  # the worker's access per ingest, in that order
 KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
 SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 # the worker's /tmp: the downloaded source (VYSTRA_MAX_DOWNLOAD_BYTES, 20 GiB) and caches
@@ -75,6 +73,19 @@ class Member:
     @property
     def spec(self) -> Spec:
         return Spec.from_body(self.body)
+
+    def handed(self) -> WorkerIngest:
+        """What the worker is told about this ingest."""
+        meta, access = self.body["metadata"], self.access
+        return WorkerIngest(
+            name=meta["name"],
+            uid=meta["uid"],
+            spec=self.body["spec"],
+            max_video_seconds=access.max_video_seconds,
+            user=access.login.user,
+            password=access.login.password,
+            source_url=access.source_url,
+        )
 
 
 def _size(quantity: str) -> Decimal:
@@ -112,7 +123,9 @@ def _resources(flavor: Flavor, specs: Sequence[Spec]) -> dict[str, Any]:
     return {"requests": requests, "limits": limits}
 
 
-def _access_env(members: Sequence[Member], settings: OperatorSettings) -> list[dict[str, Any]]:
+def _access_env(
+    members: Sequence[Member], logins: str, settings: OperatorSettings
+) -> list[dict[str, Any]]:
     """Each ingest's own database login and source URL (access.py). Insights are left pending
     for the API, which holds the LLM key; of the platform's Secret a worker reads that key
     only when the platform transcribes with Groq, whose key has no narrower form."""
@@ -126,27 +139,12 @@ def _access_env(members: Sequence[Member], settings: OperatorSettings) -> list[d
             }
         },
     }
-    logins = [
-        {"user": m.access.login.user, "password": m.access.login.password}
-        | ({"sourceUrl": m.access.source_url} if m.access.source_url else {})
-        for m in members
-    ]
     return [
         {"name": "DATABASE_URL", "value": members[0].access.database_url},
-        {"name": LOGINS_ENV, "value": json.dumps(logins, separators=(",", ":"))},
+        {"name": WORKER_LOGINS_ENV, "value": logins},
         {"name": "VYSTRA_INSIGHTS_DEFERRED", "value": "true"},
         *([llm_key] if members[0].access.llm_key else []),
     ]
-
-
-def _worker_ingest(m: Member) -> dict[str, Any]:
-    meta, limit = m.body["metadata"], m.access.max_video_seconds
-    return {
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "spec": m.body["spec"],
-        **({"maxVideoSeconds": limit} if limit is not None else {}),
-    }
 
 
 def render_job(
@@ -165,7 +163,7 @@ def render_job(
     annotations = {TENANT_ANNOTATION: tenant}
     if len(members) > 1:
         annotations[INGESTS_ANNOTATION] = ",".join(m.body["metadata"]["uid"] for m in members)
-    ingests = [_worker_ingest(m) for m in members]
+    ingests, logins = encode_ingests([m.handed() for m in members])
     container = {
         "name": "worker",
         "image": pool.image,
@@ -174,7 +172,7 @@ def render_job(
         # the worker reads nothing from the Kubernetes API: what it runs comes from here
         "args": [
             *("--namespace", meta["namespace"]),
-            *("--ingests", json.dumps(ingests, separators=(",", ":"), sort_keys=True)),
+            *("--ingests", ingests),
         ],
         # the worker detects CUDA itself (device auto); a pool may still pin settings
         "env": [
@@ -183,7 +181,7 @@ def render_job(
             {"name": "VYSTRA_TENANT", "value": tenant},
             # the worker reports its node in status itself: no operator write while it runs
             {"name": "VYSTRA_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-            *_access_env(members, settings),
+            *_access_env(members, logins, settings),
             *({"name": k, "value": v} for k, v in pool.env.items()),
         ],
         "envFrom": [{"configMapRef": {"name": settings.worker_config_map, "optional": True}}],
