@@ -180,6 +180,8 @@ def test_operator_reads_the_rendered_pools(helm, monkeypatch) -> None:
     assert (scheduling.batch_max, scheduling.batch_short_seconds) == (4, 300)
     assert (scheduling.admission, scheduling.queue_of("acme")) == ("kueue", "media")
     assert pools["gpu"].node_selector == {"cloud.google.com/gke-accelerator": "nvidia-l4"}
+    assert (pools["gpu"].autoscaled, pools["gpu"].max_pending) == (True, 3)
+    assert pools["gpu"].scale_up_seconds == 240
     assert pools["cpu"].env == {"VYSTRA_WHISPER_THREADS": "4"}
 
 

@@ -108,6 +108,7 @@ worker images are derived here from `image`, so they are defined in one place.
 {{- $pools = append $pools (dict
   "name" "gpu" "gpu" true "image" (include "vystra.image" (list $ (.image | default $.Values.image.worker) "-cuda"))
   "node_selector" .nodeSelector "tolerations" .tolerations "rtf" .rtf
+  "autoscaled" .autoscaled "max_pending" .maxPending "scale_up_seconds" .scaleUpSeconds
   "requests" (include "vystra.strings" .resources.requests | fromYaml)
   "limits" (include "vystra.strings" .resources.limits | fromYaml)
   "env" (include "vystra.strings" .env | fromYaml)) }}
