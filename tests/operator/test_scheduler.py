@@ -19,6 +19,7 @@ def config(*flavors: Flavor, **kw) -> SchedulingConfig:
     # placement.py's order unless a test says otherwise: priority, then age
     kw.setdefault("aging_per_hour", 0.0)
     kw.setdefault("size_weight", 0.0)
+    kw.setdefault("batch_max", 1)  # one Job per ingest, unless a test is about batching
     return SchedulingConfig(flavors=list(flavors or (GPU, CPU)), **kw)
 
 
