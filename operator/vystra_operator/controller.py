@@ -589,7 +589,7 @@ class Controller:
         wl = self.workload_of.get(job.uid)
         local = self.scheduling.queue_of(job.tenant)
         reason: str = Reason.WAITING_FOR_KUEUE
-        message = f"Job {job.name} waits in LocalQueue {local}"
+        message = f"Job {job.name} on the {job.pool} flavor waits in LocalQueue {local}"
         if wl is not None and wl.reason is not None:
             reason, message = f"Kueue{wl.reason}", f"Kueue ({wl.reason}): {wl.message}"
         want = queued(ing, reason, message)
@@ -831,13 +831,7 @@ class Controller:
                         continue  # deleted meanwhile: its sync retires the Job
                     if self.job_of.get(uid) is None:
                         self._created.add(uid)
-                    if self.kueue:  # Kueue admits it; Vystra created it
-                        local = self.scheduling.queue_of(self.tenant_of.get(ing.namespace, ""))
-                        text = f"Job {r.job} on the {r.launch.flavor} flavor waits in LocalQueue"
-                        want = queued(ing, Reason.WAITING_FOR_KUEUE, f"{text} {local}{note}")
-                        if want is not None:
-                            self.writer.want(ing, want, r.job)
-                    else:
+                    if not self.kueue:  # else Kueue admits it: its suspended Job says so
                         want = admitted(ing, r.launch.flavor, r.job, r.launch.message + note)
                         self.writer.want(ing, want, r.job)
                         self._admitted.add(uid)

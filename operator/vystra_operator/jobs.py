@@ -90,7 +90,7 @@ class Member:
 
 def _size(quantity: str) -> Decimal:
     try:
-        return Decimal(parse_quantity(quantity))
+        return parse_quantity(quantity)
     except ValueError:  # kept as written: the API server refuses it, with its own message
         return Decimal("Infinity")
 
