@@ -13,7 +13,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/package.json web/vite.config.ts web/tsconfig.json
 
 .PHONY: install demo test test-fast bench bench-ingest bench-search bench-operator bench-decode \
-	bench-gpu lint format lock clean web system-packages
+	bench-gpu bench-reindex lint format lock clean web system-packages
 
 install: system-packages $(STAMP) $(WEB_STAMP)
 
@@ -63,6 +63,9 @@ bench-ingest: install
 
 bench-search: install
 	$(PY) benchmarks/search_bench.py
+
+bench-reindex: install
+	$(PY) benchmarks/reindex_bench.py
 
 bench-operator: install cluster-tools
 	$(PY) benchmarks/operator_bench.py

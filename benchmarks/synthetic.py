@@ -111,6 +111,7 @@ def load(
                 tenant=tenant,
                 chunks=chunks,
                 vectors=vectors[v : v + len(chunks)],
+                model=embedder.name,
                 processed_seconds=0,
             )
             conn.commit()

@@ -88,6 +88,7 @@ def seed_video(
             tenant=tenant,
             chunks=chunks,
             vectors=embedder.embed(texts),
+            model=embedder.name,
             processed_seconds=len(texts) * 10.0,
         )
         store.finish_video(

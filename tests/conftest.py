@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from api_helpers import Caller
 
@@ -43,6 +44,21 @@ def db(settings: Settings) -> Iterator[Database]:
     database = open_database(settings)
     yield database
     database.close()
+
+
+@pytest.fixture
+def own_db(db: Database) -> Iterator[Database]:
+    """A database of its own on the same server, for tests that change what every tenant's
+    search uses (the index's model)."""
+    name = f"vystra_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = psycopg.conninfo.make_conninfo(db.url, dbname=name)
+    database = Database(url)
+    yield database
+    database.close()
+    with psycopg.connect(db.url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")

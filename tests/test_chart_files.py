@@ -235,3 +235,27 @@ def test_skaffold_yaml_matches_skaffolds_schema() -> None:
     for artifact in config["build"]["artifacts"]:
         key = "IMAGE_FULLY_QUALIFIED_" + re.sub(r"\W", "_", artifact["image"])
         assert any(key in v for v in release["setValueTemplates"].values()), artifact["image"]
+
+
+def test_the_api_makes_reindex_jobs_from_the_charts_cronjob(helm) -> None:
+    """The API is told the suspended CronJob it copies, and may read only that one and create
+    Jobs, in the release namespace; the Job holds the platform's database URL, nothing else."""
+    docs = helm.template("-f", str(FULL))
+    api = find(docs, "Deployment", "vystra-api")["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in api["env"]}
+    namespace, _, name = env["VYSTRA_REINDEX_JOB_TEMPLATE"].partition("/")
+    cron = find(docs, "CronJob", name)
+    assert namespace == "default" and cron["spec"]["suspend"] is True
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["command"] == ["vystra"] and container["args"][0] == "reindex"
+    assert [
+        e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"] if "valueFrom" in e
+    ] == ["DATABASE_URL"]
+    rules = find(docs, "Role", "vystra-api-reindex")["rules"]
+    assert {(r["resources"][0], tuple(r["verbs"])) for r in rules} == {
+        ("cronjobs", ("get",)),
+        ("jobs", ("create",)),
+    }
+    assert next(r for r in rules if r["resources"] == ["cronjobs"])["resourceNames"] == [name]

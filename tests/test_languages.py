@@ -81,10 +81,12 @@ def test_the_whisper_vocabulary_gets_the_timestamp_tokens_its_tokenizer_leaves_o
 
 
 def test_with_the_multilingual_embedder_a_question_finds_the_answer_in_another_language(
-    settings, db, tenant, media_dir: Path
+    settings, own_db, tenant, media_dir: Path
 ):
-    """VYSTRA_EMBEDDING_MODEL=e5-multilingual: English questions find the Spanish and the
-    German talk, and a Spanish question the German one; the unrelated talk ranks below."""
+    """VYSTRA_EMBEDDING_MODEL=e5-multilingual on a fresh database: English questions find the
+    Spanish and the German talk, and a Spanish question the German one; the unrelated talk
+    ranks below."""
+    db = own_db
     multi = settings.model_copy(
         update={"whisper_model": MULTILINGUAL_WHISPER_NAME, "embedding_model": "e5-multilingual"}
     )

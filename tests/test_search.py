@@ -17,7 +17,6 @@ from vystra.db import store
 from vystra.demo import make_talk_video
 from vystra.embed import get_embedder
 from vystra.errors import VystraError
-from vystra.models import EMBEDDING_DIM
 from vystra.moments import highlight_html, pack_vectors, sentences, unpack_vectors
 from vystra.search import Filters, Mode, search, search_page
 from vystra.segment import Chunk
@@ -69,14 +68,14 @@ def test_units_store_when_each_word_is_spoken(lighthouse, db):
         spans = sentences(text, word_starts, word_offsets)
         assert spans and all(s.start is not None for s in spans)
         # and each sentence was embedded at ingest, in the same order
-        assert len(unpack_vectors(packed, EMBEDDING_DIM)) == len(spans)
+        assert len(unpack_vectors(packed, 384)) == len(spans)  # the packaged MiniLM's
 
 
 def test_packed_sentence_vectors_keep_their_similarities(settings):
     embedder = get_embedder(settings)
     exact = embedder.embed(list(LIGHTHOUSE))
     query = embedder.embed_query("what did keepers burn")
-    packed = unpack_vectors(pack_vectors(exact), EMBEDDING_DIM)
+    packed = unpack_vectors(pack_vectors(exact), embedder.dim)
     assert packed.shape == exact.shape
     assert np.abs(packed @ query - exact @ query).max() < 0.02
 
@@ -143,6 +142,7 @@ def test_overlapping_units_of_a_video_become_one_moment(db, settings, tenant):
             tenant=tenant,
             chunks=chunks,
             vectors=embedder.embed(texts),
+            model=embedder.name,
             processed_seconds=40.0,
         )
         hits = search(conn, embedder, "kneading bread dough", tenant=tenant, limit=10)

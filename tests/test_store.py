@@ -15,6 +15,7 @@ import psycopg
 from vystra.db import store
 from vystra.db.embedded import embedded_url
 from vystra.db.migrate import migrate, migrations
+from vystra.embed import get_embedder
 from vystra.segment import Chunk
 
 
@@ -31,7 +32,7 @@ def test_migrations_are_applied_once(db):
     assert any("USING gin (tsv)" in i for i in indexes)
 
 
-def test_segment_writes_are_idempotent(db, tenant):
+def test_segment_writes_are_idempotent(db, settings, tenant):
     video_id = store.video_id_for(tenant, "0" * 64)
     chunks = [Chunk(i, i * 10.0, i * 10.0 + 9.0, f"unit {i}") for i in range(5)]
     vectors = np.random.default_rng(0).normal(size=(5, 384)).astype(np.float32)
@@ -54,6 +55,7 @@ def test_segment_writes_are_idempotent(db, tenant):
                 tenant=tenant,
                 chunks=chunks,
                 vectors=vectors,
+                model=get_embedder(settings).name,
                 processed_seconds=49.0,
             )
         # a shorter re-run drops the tail left by the longer earlier attempt

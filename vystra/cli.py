@@ -108,9 +108,9 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings, db: Database) -> in
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings, db: Database) -> int:
-    from vystra.embed import get_embedder
+    from vystra.reindex import active_embedder
 
-    embedder = get_embedder(settings) if args.mode != Mode.keyword else None
+    embedder = active_embedder(db, settings) if args.mode != Mode.keyword else None
     with db.connect() as conn:
         hits = search(
             conn,
@@ -259,6 +259,21 @@ def cmd_tenants(args: argparse.Namespace, settings: Settings, db: Database) -> i
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    from vystra.reindex import ReindexProgress, reindex
+
+    def progress(p: ReindexProgress) -> None:
+        if not args.quiet:
+            print(f"re-indexed {p.done}/{p.total} units", file=sys.stderr)
+
+    result = reindex(db, settings, args.model, run_id=args.run, on_progress=progress)
+    print(
+        f"search now uses {result.model.name} ({result.model.dim}-d):"
+        f" {result.units} units re-embedded in {result.seconds:.1f}s"
+    )
+    return 0
+
+
 def _positive(text: str) -> float:
     value = float(text)
     if value <= 0:
@@ -320,6 +335,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("delete", help="delete a video and its segments")
     p.add_argument("video_id")
     p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser(
+        "reindex", help="re-embed every stored unit with another model; search switches at once"
+    )
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--model",
+        metavar="MODEL",
+        help="minilm, e5-multilingual or an absolute path to a fastembed model folder"
+        " (default: the configured embedding model)",
+    )
+    which.add_argument(
+        "--run", metavar="RUN_ID", help="carry out a run recorded by POST /v1/admin/reindex"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("models", help="show (and assemble) the local model folders")
     p.set_defaults(func=cmd_models, no_db=True)

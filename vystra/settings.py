@@ -192,6 +192,18 @@ class Settings(BaseSettings):
         " database, so every API replica shares it.",
     )
 
+    reindex_job_template: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9-]{1,63}/[a-z0-9-]{1,52}$",
+        description="Cluster mode: NAMESPACE/NAME of the suspended CronJob whose job template"
+        " re-index Jobs are made from (the chart ships it).",
+    )
+    admin_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer key of the platform's /v1/admin routes (re-indexing); unset: those"
+        " routes are off.",
+    )
+
     # billing (Stripe). Secrets are SecretStr: they never show in a repr, a log line or an error.
     billing_enabled: bool = Field(
         default=False,

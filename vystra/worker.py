@@ -152,7 +152,7 @@ def run_one(job: Assignment, settings: Settings) -> bool:
                     check_duration(job.ingest.max_video_seconds, p.duration)
                 reporter.on_progress(p)
 
-            result = Pipeline(settings, db).ingest(
+            result = Pipeline(settings, db, register_index=False).ingest(
                 tenant_source(spec.source, tenant, settings.s3_bucket),
                 options_from_spec(spec, settings),
                 tenant=tenant,

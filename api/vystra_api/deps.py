@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 from typing import Annotated
 
@@ -57,6 +58,22 @@ def authenticate(
 
 
 SessionDep = Annotated[Session, Depends(authenticate)]
+
+
+def authenticate_admin(
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """The platform's admin key (``VYSTRA_ADMIN_KEY``); tenants' keys and sessions never pass."""
+    expected = state.settings.admin_key
+    if expected is None:
+        raise ApiError(404, "admin routes are off: set VYSTRA_ADMIN_KEY to use them")
+    given = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise ApiError(401, "send the admin key as 'Authorization: Bearer <key>'")
+
+
+AdminDep = Annotated[None, Depends(authenticate_admin)]
 
 
 def current_tenant(caller: SessionDep) -> str:

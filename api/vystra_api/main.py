@@ -23,7 +23,17 @@ from vystra_api.limits import BodyLimit
 from vystra_api.metrics import Metrics, RequestTimer
 from vystra_api.models import ErrorBody
 from vystra_api.objectstore import ObjectStore, open_store
-from vystra_api.routes import billing, health, ingests, media, search, session, uploads, videos
+from vystra_api.routes import (
+    admin,
+    billing,
+    health,
+    ingests,
+    media,
+    search,
+    session,
+    uploads,
+    videos,
+)
 from vystra_api.state import AppState, open_billing
 from vystra_api.sweeper import UploadSweeper
 
@@ -83,7 +93,7 @@ def create_app(
     errors_doc: dict[int | str, dict[str, Any]] = {
         "4XX": {"model": ErrorBody, "description": "Bad request, with a message."}
     }
-    for module in (session, uploads, ingests, videos, search, media, billing, health):
+    for module in (session, uploads, ingests, videos, search, media, billing, health, admin):
         app.include_router(module.router, responses=errors_doc)
     if ops_routes:
         app.include_router(health.ops_router)

@@ -326,3 +326,35 @@ __all__ = [
     "VideoList",
     "VideoPublic",
 ]
+
+
+# admin
+
+
+class ReindexRequest(Strict):
+    model: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="minilm, e5-multilingual or an absolute path to a fastembed model folder"
+        " on the machines that run Vystra; unset: the configured embedding model.",
+    )
+
+
+class ReindexRunPublic(BaseModel):
+    id: str
+    model: str
+    name: str | None = Field(description="The model's name, once loaded.")
+    dim: int | None = Field(description="Its vectors' dimension, once loaded.")
+    status: Literal["pending", "running", "done", "failed"]
+    total: int = Field(description="Units to re-embed, counted when the run started.")
+    done: int = Field(description="Units re-embedded so far.")
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class ReindexRuns(BaseModel):
+    model: str | None = Field(description="The model the search index holds now.")
+    name: str | None
+    dim: int | None
+    items: list[ReindexRunPublic]

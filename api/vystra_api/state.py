@@ -11,8 +11,10 @@ from vystra.billing.plans import Catalog, load_catalog
 from vystra.billing.reporter import Reporter
 from vystra.billing.stripe_api import make_client
 from vystra.db import Database
-from vystra.embed import Embedder, get_embedder
+from vystra.db.searchindex import IndexModel
+from vystra.embed import Embedder, load_embedder
 from vystra.errors import VystraError
+from vystra.reindex import active_embedder
 from vystra.settings import Settings
 from vystra_api.backends import IngestBackend
 from vystra_api.caps import StreamSlots
@@ -62,8 +64,15 @@ class AppState:
         self.streams = StreamSlots(self.settings, self.db)
 
     def embedder(self) -> Embedder:
-        """Loaded on first search, not at start-up: keyword-only use never pays for it."""
+        """The model the search index holds, loaded on first use (keyword-only use never pays
+        for it) and again when a re-index switches it (:meth:`switched`)."""
         with self._lock:
             if self._embedder is None:
-                self._embedder = get_embedder(self.settings)
+                self._embedder = active_embedder(self.db, self.settings)
+            return self._embedder
+
+    def switched(self, active: IndexModel) -> Embedder:
+        with self._lock:
+            if self._embedder is None or self._embedder.name != active.name:
+                self._embedder = load_embedder(active.model, self.settings)
             return self._embedder

@@ -12,8 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 from api_helpers import Caller, LiveServer, stream_events
+from chart_helpers import CHART, Helm
 from groq_standin import GroqStandIn
 from kubernetes import client
+from pydantic import SecretStr
 
 from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
 from vystra.tenants import create_tenant
@@ -22,6 +24,7 @@ from vystra_api.main import create_app
 from .operator_env import Operator, install_crd, prepare_config_namespace
 
 PREFIX = "vystra-api-"
+FULL_VALUES = CHART / "ci" / "full-values.yaml"
 INSIGHTS = {"summary": "A talk on six topics.", "keywords": ["sourdough"], "topics": ["baking"]}
 
 
@@ -206,3 +209,50 @@ def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk
             assert any("sourdough" in p for p in prompts)
     finally:
         cluster.core.delete_namespace(namespace)
+
+
+def test_a_reindex_runs_as_a_job_made_from_the_charts_template(cluster, db, s3, settings) -> None:
+    """POST /v1/admin/reindex in cluster mode records the run and creates a Job from the chart's
+    suspended CronJob, told which run to carry out; tenants' keys cannot."""
+    namespace = f"vystra-reindex-{uuid.uuid4().hex[:6]}"
+    core, batch = client.CoreV1Api(cluster.api_client), client.BatchV1Api(cluster.api_client)
+    core.create_namespace({"metadata": {"name": namespace}})
+    (cron,) = [
+        d
+        for d in Helm().template("-f", str(FULL_VALUES), "--namespace", namespace)
+        if d["kind"] == "CronJob"
+    ]
+    batch.create_namespaced_cron_job(namespace, cron)
+    admin = {"Authorization": "Bearer admin-key-for-tests"}
+    cluster_settings = settings.model_copy(
+        update={
+            "mode": "cluster",
+            "kubeconfig": Path(cluster.kubeconfig),
+            "s3_endpoint_url": s3.endpoint_url,
+            "s3_bucket": s3.bucket,
+            "tenant_namespace_prefix": PREFIX,
+            "reindex_job_template": f"{namespace}/{cron['metadata']['name']}",
+            "admin_key": SecretStr("admin-key-for-tests"),
+        }
+    )
+    tenant = new_caller(db)
+    with LiveServer(create_app(cluster_settings, db=db)) as url, httpx.Client(base_url=url) as api:
+        refused = api.post("/v1/admin/reindex", headers=tenant.headers, json={})
+        assert refused.status_code == 401
+        bad = api.post("/v1/admin/reindex", headers=admin, json={"model": "/no/such/model"})
+        assert bad.status_code == 400 and "does not exist" in bad.json()["message"]
+        created = api.post("/v1/admin/reindex", headers=admin, json={"model": "e5-multilingual"})
+        assert created.status_code == 202, created.text
+        run = created.json()
+        assert run["status"] == "pending" and run["model"] == "e5-multilingual"
+        assert api.get(f"/v1/admin/reindex/{run['id']}", headers=admin).json() == run
+    (job,) = batch.list_namespaced_job(
+        namespace, label_selector=f"vystra.io/reindex-run={run['id']}"
+    ).items
+    pod = job.spec.template.spec
+    assert pod.containers[0].command == ["vystra"]
+    assert pod.containers[0].args == ["reindex", "--run", run["id"], "-q"]
+    assert pod.automount_service_account_token is False
+    secret = next(e for e in pod.containers[0].env if e.name == "DATABASE_URL")
+    assert secret.value_from.secret_key_ref.key == "DATABASE_URL"
+    core.delete_namespace(namespace)

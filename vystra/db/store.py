@@ -13,7 +13,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from vystra.models import EMBEDDING_DIM
+from vystra.db import searchindex
 from vystra.segment import Chunk
 
 VIDEO_COLUMNS = (
@@ -146,11 +146,15 @@ def write_segments(
     tenant: str,
     chunks: Sequence[Chunk],
     vectors: np.ndarray,
+    model: str,
     processed_seconds: float,
     sentence_vectors: Sequence[bytes | None] | None = None,
     transcript_tail: Sequence[list] = (),
 ) -> None:
     """COPY a batch in, upserting on (video, ordinal): a retried batch replaces, never doubles.
+
+    ``model``: the name of the embedder that made ``vectors``; raises
+    :class:`~vystra.db.searchindex.IndexChanged` if the index holds another model's now.
 
     ``sentence_vectors``: per chunk, its sentences' packed embeddings (vystra.moments).
     ``transcript_tail``: transcript entries heard since the last batch, appended with it so an
@@ -160,7 +164,7 @@ def write_segments(
     with conn.transaction():
         conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS segments_batch (video_id text, ordinal integer,"
-            " tenant text, start_s float8, end_s float8, text text, embedding vector(384),"
+            " tenant text, start_s float8, end_s float8, text text, embedding vector,"
             " word_starts real[], word_offsets integer[], sentence_vectors bytea)"
             " ON COMMIT DELETE ROWS"
         )
@@ -193,6 +197,7 @@ def write_segments(
                         sentences,
                     )
                 )
+        searchindex.check(conn, model, writing=True)
         conn.execute(
             "INSERT INTO segments (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
             " word_starts, word_offsets, sentence_vectors, ts_config) SELECT b.video_id,"
@@ -206,12 +211,13 @@ def write_segments(
         )
         conn.execute(
             "UPDATE videos SET processed_seconds = %s, segment_count = %s,"
-            " transcript = coalesce(transcript, '[]'::jsonb) || %s, updated_at = now()"
-            " WHERE id = %s",
+            " transcript = coalesce(transcript, '[]'::jsonb) || %s, embedding_model = %s,"
+            " updated_at = now() WHERE id = %s",
             (
                 processed_seconds,
                 chunks[-1].ordinal + 1,
                 Jsonb([list(t) for t in transcript_tail]),
+                model,
                 video_id,
             ),
         )
@@ -296,7 +302,7 @@ def get_transcript(conn: psycopg.Connection, tenant: str, video_id: str) -> list
 def committed_units(conn: psycopg.Connection, video: Video) -> tuple[list[Chunk], np.ndarray]:
     """The units an unfinished attempt stored and their embeddings, in order, ending where its
     progress ends; none when they do not form that whole prefix (nothing to resume from)."""
-    none: tuple[list[Chunk], np.ndarray] = ([], np.zeros((0, EMBEDDING_DIM), np.float32))
+    none: tuple[list[Chunk], np.ndarray] = ([], np.zeros((0, 0), np.float32))
     if video.segment_count <= 0 or video.processed_seconds <= 0:
         return none
     units, vectors = stored_units(conn, video)
@@ -318,7 +324,7 @@ def stored_units(conn: psycopg.Connection, video: Video) -> tuple[list[Chunk], n
         for ordinal, start, end, text, starts, offsets, _ in rows
     ]
     vectors = np.array([row[-1].to_numpy() for row in rows], dtype=np.float32)
-    return units, vectors.reshape(len(rows), EMBEDDING_DIM)
+    return units, vectors.reshape(len(rows), -1 if rows else 0)
 
 
 def claim_pending_insights(conn: psycopg.Connection, stale_after: timedelta) -> Video | None:

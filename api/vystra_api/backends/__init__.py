@@ -1,4 +1,5 @@
-"""Where ingests run: in this process (local mode) or as VideoIngest resources (cluster mode)."""
+"""Where ingests (and re-indexes) run: in this process (local mode) or on Kubernetes (cluster
+mode: VideoIngest resources, and a Job per re-index)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,10 @@ class IngestBackend(Protocol):
 
     def check(self) -> None:
         """Raise if the backend cannot be reached (for /readyz)."""
+        ...
+
+    def reindex(self, run_id: str) -> None:
+        """Carry out a recorded re-index run (vystra.reindex) in the background."""
         ...
 
     def start(self) -> None: ...

@@ -18,6 +18,7 @@ from vystra_api.errors import ApiError
 from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
 
 log = logging.getLogger(__name__)
+RUN_LABEL = "vystra.io/reindex-run"
 
 UPLOAD_ANNOTATION = "vystra.io/upload-id"
 _SPEC_FIELDS = tuple(IngestSpec.model_fields)
@@ -78,6 +79,7 @@ class KubeBackend:
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
         self.version = client.VersionApi(api_client)
+        self.batch = client.BatchV1Api(api_client)
         self._namespaces: set[str] = set()
         self._lock = threading.Lock()
 
@@ -245,6 +247,33 @@ class KubeBackend:
 
     def check(self) -> None:
         self._call(self.version.get_code)
+
+    def reindex(self, run_id: str) -> None:
+        """A Job made from the chart's suspended re-index CronJob (its image, the platform's
+        database secret, the model volume), told which run to carry out."""
+        from kubernetes.client.exceptions import ApiException
+
+        template = self.settings.reindex_job_template
+        if not template:
+            raise ApiError(501, "re-indexing needs VYSTRA_REINDEX_JOB_TEMPLATE (the chart sets it)")
+        namespace, _, name = template.partition("/")
+        try:
+            cron = self._call(self.batch.read_namespaced_cron_job, name, namespace)
+        except ApiException as exc:
+            raise BackendError(f"cannot read CronJob {template}: {exc.reason}") from exc
+        job = self.batch.api_client.sanitize_for_serialization(cron.spec.job_template)
+        pod = job["spec"]["template"]["spec"]
+        pod["containers"][0]["args"] = ["reindex", "--run", run_id, "-q"]
+        job["metadata"] = {
+            "name": f"{name}-{run_id[:8]}",
+            "namespace": namespace,
+            "labels": {**(job.get("metadata") or {}).get("labels", {}), RUN_LABEL: run_id},
+        }
+        job["apiVersion"], job["kind"] = "batch/v1", "Job"
+        try:
+            self._call(self.batch.create_namespaced_job, namespace, job)
+        except ApiException as exc:
+            raise BackendError(f"cannot create the re-index Job: {exc.reason}") from exc
 
     def start(self) -> None:
         pass

@@ -20,6 +20,7 @@ from vystra.db import Database
 from vystra.db import ingests as rows
 from vystra.errors import VystraError
 from vystra.pipeline import IngestOptions, Interrupted, Pipeline, Progress
+from vystra.reindex import reindex
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings
 from vystra_api import cleanup
@@ -145,6 +146,15 @@ class LocalBackend:
     def check(self) -> None:
         with self.db.connect() as conn:
             conn.execute("SELECT 1")
+
+    def reindex(self, run_id: str) -> None:
+        def run() -> None:
+            try:
+                reindex(self.db, self.settings, run_id=run_id)
+            except Exception:  # recorded on the run, which the admin routes show
+                log.exception("re-index %s failed", run_id)
+
+        threading.Thread(target=run, name=f"reindex-{run_id[:8]}", daemon=True).start()
 
     # workers
     def start(self) -> None:

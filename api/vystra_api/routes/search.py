@@ -6,10 +6,13 @@ import time
 from datetime import datetime
 from typing import Annotated
 
+import psycopg
 from fastapi import APIRouter, Query, Request
 
 from vystra.db.listing import video_sources
-from vystra.search import MAX_LIMIT, MAX_QUERY_CHARS, Filters, Mode, search_page
+from vystra.db.searchindex import IndexChanged
+from vystra.embed import Embedder
+from vystra.search import MAX_LIMIT, MAX_QUERY_CHARS, Filters, Mode, Page, search_page
 from vystra_api.deps import StateDep, TenantDep
 from vystra_api.errors import ApiError
 from vystra_api.models import Moment, SearchResults
@@ -58,9 +61,9 @@ def search_moments(
         created_after=created_after,
         created_before=created_before,
     )
-    started = time.perf_counter()
-    with state.db.connect() as conn:
-        page = search_page(
+
+    def page_of(conn: psycopg.Connection, embedder: Embedder | None) -> Page:
+        return search_page(
             conn,
             embedder,
             q,
@@ -71,6 +74,14 @@ def search_moments(
             cursor=cursor,
             ef_search=state.settings.hnsw_ef_search,
         )
+
+    started = time.perf_counter()
+    with state.db.connect() as conn:
+        try:
+            page = page_of(conn, embedder)
+        except IndexChanged as exc:  # re-indexed since this process loaded its model
+            conn.rollback()
+            page = page_of(conn, state.switched(exc.active))
         hits = page.hits
         sources = video_sources(conn, tenant, list({h.video_id for h in hits})) if hits else {}
     state.metrics.search.labels(mode.value).observe(time.perf_counter() - started)
