@@ -30,9 +30,9 @@ from pathlib import Path
 from retrieval_library import LIBRARY, QUESTIONS, Talk
 
 from vystra.db import open_database
-from vystra.embed import get_embedder
 from vystra.media import ffmpeg_exe
 from vystra.pipeline import IngestOptions, Pipeline
+from vystra.reindex import active_embedder
 from vystra.search import Hit, Mode, search
 from vystra.settings import Settings
 
@@ -117,6 +117,9 @@ def rank_of_answer(hits: list[Hit], video_id: str, answer_start: float) -> int |
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="folder for the media and database (reused)")
+    parser.add_argument(
+        "--verbose", action="store_true", help="list links more than 2 s from their answer"
+    )
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="vystra-retrieval-"))
     (work / "media").mkdir(parents=True, exist_ok=True)
@@ -140,7 +143,7 @@ def main() -> None:
             for talk, (path, _) in zip(LIBRARY, videos, strict=True)
         ]
         print(f"ingested in {time.perf_counter() - started:.0f} s", flush=True)
-        embedder = get_embedder(settings)
+        embedder = active_embedder(db, settings)
         rows = []
         with db.connect() as conn:
             for mode in Mode:
@@ -152,6 +155,12 @@ def main() -> None:
                     ranks.append(rank)
                     if rank == 1:
                         link_err.append(abs(hits[0].start - answer))
+                        if args.verbose and link_err[-1] > 2.0:
+                            print(
+                                f"{mode.value}: {question!r}: link {hits[0].start:.1f} s,"
+                                f" answer {answer:.1f} s, unit {hits[0].unit_start:.1f} s:"
+                                f" {hits[0].text!r}"
+                            )
                         unit_err.append(abs(hits[0].unit_start - answer))
                         rel_hit.append(hits[0].relevance)
                     else:
