@@ -227,3 +227,16 @@ def test_keyword_search_stems_in_the_videos_language(db, settings, tenant):
     assert hits[0].relevance > 0.7
     assert re.findall(r"<mark>(.*?)</mark>", hits[0].highlight) == ["oiseaux", "chantaient"]
     assert [h.video_id for h in tower] == [japanese]
+
+
+def test_query_vectors_are_cached_read_only_and_bounded(settings, monkeypatch):
+    embedder = get_embedder(settings)
+    monkeypatch.setattr("vystra.embed.QUERY_CACHE", 2)
+    first = embedder.embed_query("how do bees talk to each other")
+    assert embedder.embed_query("how do bees talk to each other") is first
+    assert not first.flags.writeable
+    assert np.allclose(first, embedder.embed(["how do bees talk to each other"])[0], atol=1e-5)
+    embedder.embed_query("glaciers")
+    embedder.embed_query("volcanoes")  # the bees query is now the oldest of three: dropped
+    again = embedder.embed_query("how do bees talk to each other")
+    assert again is not first and np.array_equal(again, first)

@@ -9,8 +9,9 @@ path; the database records which one its index holds (vystra.db.searchindex)."""
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from vystra.moments import (
 from vystra.segment import Chunk
 from vystra.settings import Settings
 
+QUERY_CACHE = 4096  # query vectors kept per model
+
 # e5's cosines: a related passage about 0.84-0.90, an unrelated one about 0.78
 E5_MIDPOINT = 0.81
 E5_SCALE = 0.015
@@ -55,6 +58,12 @@ class Embedder:
     _query: Callable[[str], np.ndarray]
     midpoint: float = COSINE_MIDPOINT  # cosine that maps to relevance 0.5
     scale: float = COSINE_SCALE  # logistic width
+    _queries: OrderedDict[str, np.ndarray] = field(
+        default_factory=OrderedDict, init=False, compare=False, repr=False
+    )
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, compare=False, repr=False
+    )
 
     @property
     def index_model(self) -> IndexModel:
@@ -67,7 +76,20 @@ class Embedder:
         return np.asarray(self._passages(list(texts), self.batch_size), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return np.asarray(self._query(text), dtype=np.float32)
+        """The query's vector, read-only; the last QUERY_CACHE queries' are kept (people and
+        apps repeat searches, and a query's embedding is most of a search's CPU)."""
+        with self._lock:
+            found = self._queries.get(text)
+            if found is not None:
+                self._queries.move_to_end(text)
+                return found
+        vector = np.asarray(self._query(text), dtype=np.float32)
+        vector.flags.writeable = False
+        with self._lock:
+            self._queries[text] = vector
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
 
     def relevance(self, cosine: float) -> float:
         return semantic_relevance(cosine, self.midpoint, self.scale)

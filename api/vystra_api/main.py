@@ -75,7 +75,7 @@ def create_app(
             billing_state.start()
             started.callback(sweeper.stop)
             sweeper.start()
-            writer = InsightsWriter(database, settings, app.state.vystra.embedder)
+            writer = InsightsWriter(database, settings, app.state.vystra.current_embedder)
             started.callback(writer.stop)
             writer.start()
             yield

@@ -10,7 +10,7 @@ import stripe
 from vystra.billing.plans import Catalog, load_catalog
 from vystra.billing.reporter import Reporter
 from vystra.billing.stripe_api import make_client
-from vystra.db import Database
+from vystra.db import Database, searchindex
 from vystra.db.searchindex import IndexModel
 from vystra.embed import Embedder, load_embedder
 from vystra.errors import VystraError
@@ -70,6 +70,13 @@ class AppState:
             if self._embedder is None:
                 self._embedder = active_embedder(self.db, self.settings)
             return self._embedder
+
+    def current_embedder(self) -> Embedder:
+        """The index's model as of now (one query more): for rare work that reads stored
+        vectors, such as writing insights."""
+        with self.db.connect() as conn:
+            active = searchindex.active(conn)
+        return self.switched(active) if active else self.embedder()
 
     def switched(self, active: IndexModel) -> Embedder:
         with self._lock:
