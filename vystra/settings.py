@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "VYSTRA_DATABASE_URL"),
         description="Postgres with pgvector; unset means the embedded server under `home`.",
     )
+    database_read_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_READ_URL", "VYSTRA_DATABASE_READ_URL"),
+        description="A hot standby (streaming replica) of `database_url` that the API searches"
+        " on; unset: searches run on the primary.",
+    )
     tenant: str = Field(default="default", description="Tenant used by the CLI.")
 
     # transcription

@@ -65,8 +65,13 @@ def create_app(
             billing_state = open_billing(settings, database)
             metrics.watch_ingests(backend.counts_by_phase)
             sweeper = UploadSweeper(database, objects, settings.upload_sweep_seconds)
+            reader = database
+            if settings.database_read_url:  # a standby: the primary migrates the schema
+                reader = started.enter_context(
+                    Database(settings.database_read_url, max_size=8, migrate_schema=False)
+                )
             app.state.vystra = AppState(
-                settings, database, objects, backend, metrics, billing_state
+                settings, database, objects, backend, metrics, billing_state, reader
             )
             started.callback(backend.stop)
             backend.start()

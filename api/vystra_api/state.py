@@ -56,6 +56,7 @@ class AppState:
     backend: IngestBackend
     metrics: Metrics
     billing: Billing
+    read_db: Database  # searches: a hot standby when configured, else ``db``
     streams: StreamSlots = field(init=False)
     _embedder: Embedder | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)

@@ -76,7 +76,7 @@ def search_moments(
         )
 
     started = time.perf_counter()
-    with state.db.connect() as conn:
+    with state.read_db.connect() as conn:
         try:
             page = page_of(conn, embedder)
         except IndexChanged as exc:  # re-indexed since this process loaded its model
