@@ -36,21 +36,29 @@ def groq() -> Iterator[GroqStandIn]:
     stand_in.close()
 
 
+def in_cluster_mode(settings, cluster, s3, **more: object):  # noqa: ANN001, ANN201
+    """The API's settings in cluster mode, on the dev cluster and its S3 server."""
+    update = {
+        "mode": "cluster",
+        "kubeconfig": Path(cluster.kubeconfig),
+        "s3_endpoint_url": s3.endpoint_url,
+        "s3_bucket": s3.bucket,
+        "tenant_namespace_prefix": PREFIX,
+    }
+    return settings.model_copy(update={**update, **more})
+
+
 @pytest.fixture(scope="module")
 def api_url(cluster, db, s3, settings, groq) -> Iterator[str]:
     install_crd(cluster)
-    cluster_settings = settings.model_copy(
-        update={
-            "mode": "cluster",
-            "kubeconfig": Path(cluster.kubeconfig),
-            "s3_endpoint_url": s3.endpoint_url,
-            "s3_bucket": s3.bucket,
-            "tenant_namespace_prefix": PREFIX,
-            # the LLM key stays here: workers leave insights pending for the API to write
-            "groq_api_key": "gsk-api-only",
-            "groq_base_url": groq.url,
-            "insights_poll_seconds": 0.5,
-        }
+    cluster_settings = in_cluster_mode(
+        settings,
+        cluster,
+        s3,
+        # the LLM key stays here: workers leave insights pending for the API to write
+        groq_api_key="gsk-api-only",
+        groq_base_url=groq.url,
+        insights_poll_seconds=0.5,
     )
     with pytest.MonkeyPatch.context() as mp:  # boto3 reads its credentials from the environment
         for key, value in s3.env().items():
@@ -224,16 +232,12 @@ def test_a_reindex_runs_as_a_job_made_from_the_charts_template(cluster, db, s3, 
     ]
     batch.create_namespaced_cron_job(namespace, cron)
     admin = {"Authorization": "Bearer admin-key-for-tests"}
-    cluster_settings = settings.model_copy(
-        update={
-            "mode": "cluster",
-            "kubeconfig": Path(cluster.kubeconfig),
-            "s3_endpoint_url": s3.endpoint_url,
-            "s3_bucket": s3.bucket,
-            "tenant_namespace_prefix": PREFIX,
-            "reindex_job_template": f"{namespace}/{cron['metadata']['name']}",
-            "admin_key": SecretStr("admin-key-for-tests"),
-        }
+    cluster_settings = in_cluster_mode(
+        settings,
+        cluster,
+        s3,
+        reindex_job_template=f"{namespace}/{cron['metadata']['name']}",
+        admin_key=SecretStr("admin-key-for-tests"),
     )
     tenant = new_caller(db)
     with LiveServer(create_app(cluster_settings, db=db)) as url, httpx.Client(base_url=url) as api:
