@@ -146,18 +146,22 @@ def main() -> None:
         embedder = active_embedder(db, settings)
         rows = []
         with db.connect() as conn:
-            for mode in Mode:
+            runs = [(m, r) for m in Mode for r in (True, False) if r or m is not Mode.keyword]
+            for mode, rerank in runs:
+                label = mode.value if rerank else f"{mode.value}, no rerank"
                 ranks, link_err, unit_err, rel_hit, rel_none, misses = [], [], [], [], [], []
                 for talk_n, sentence_n, question in QUESTIONS:
                     answer = videos[talk_n][1][sentence_n]
-                    hits = search(conn, embedder, question, tenant=TENANT, mode=mode, limit=5)
+                    hits = search(
+                        conn, embedder, question, tenant=TENANT, mode=mode, limit=5, rerank=rerank
+                    )
                     rank = rank_of_answer(hits, ids[talk_n], answer)
                     ranks.append(rank)
                     if rank == 1:
                         link_err.append(abs(hits[0].start - answer))
                         if args.verbose and link_err[-1] > 2.0:
                             print(
-                                f"{mode.value}: {question!r}: link {hits[0].start:.1f} s,"
+                                f"{label}: {question!r}: link {hits[0].start:.1f} s,"
                                 f" answer {answer:.1f} s, unit {hits[0].unit_start:.1f} s:"
                                 f" {hits[0].text!r}"
                             )
@@ -166,11 +170,13 @@ def main() -> None:
                     else:
                         misses.append(question)
                 for question in UNANSWERABLE:
-                    hits = search(conn, embedder, question, tenant=TENANT, mode=mode, limit=1)
+                    hits = search(
+                        conn, embedder, question, tenant=TENANT, mode=mode, limit=1, rerank=rerank
+                    )
                     rel_none.append(hits[0].relevance if hits else 0.0)
-                rows.append((mode, ranks, link_err, unit_err, rel_hit, rel_none))
+                rows.append((label, ranks, link_err, unit_err, rel_hit, rel_none))
                 if misses:
-                    print(f"{mode.value} misses: {misses}")
+                    print(f"{label} misses: {misses}")
 
     def mean(xs: list[float]) -> float:
         return statistics.fmean(xs) if xs else float("nan")
@@ -180,12 +186,12 @@ def main() -> None:
         "| mode | top-1 | MRR@5 | link error, mean | link within 2 s | unit start error, mean"
         " | relevance: answered / unanswerable |\n|---|---|---|---|---|---|---|"
     )
-    for mode, ranks, link_err, unit_err, rel_hit, rel_none in rows:
+    for label, ranks, link_err, unit_err, rel_hit, rel_none in rows:
         top1 = sum(r == 1 for r in ranks) / len(ranks)
         mrr = mean([1 / r if r else 0.0 for r in ranks])
         within = sum(e <= 2.0 for e in link_err) / len(link_err) if link_err else float("nan")
         print(
-            f"| {mode.value} | {top1:.3f} | {mrr:.3f} | {mean(link_err):.2f} s | {within:.0%}"
+            f"| {label} | {top1:.3f} | {mrr:.3f} | {mean(link_err):.2f} s | {within:.0%}"
             f" | {mean(unit_err):.2f} s | {mean(rel_hit):.2f} / {mean(rel_none):.2f} |"
         )
 

@@ -15,7 +15,7 @@ from api_helpers import seed_video
 
 from vystra.db import store
 from vystra.demo import make_talk_video
-from vystra.embed import get_embedder
+from vystra.embed import embed_units, get_embedder
 from vystra.errors import VystraError
 from vystra.moments import highlight_html, pack_vectors, sentences, unpack_vectors
 from vystra.search import Filters, Mode, search, search_page
@@ -240,3 +240,49 @@ def test_query_vectors_are_cached_read_only_and_bounded(settings, monkeypatch):
     embedder.embed_query("volcanoes")  # the bees query is now the oldest of three: dropped
     again = embedder.embed_query("how do bees talk to each other")
     assert again is not first and np.array_equal(again, first)
+
+
+def test_rerank_lets_a_unit_answer_through_its_one_matching_sentence(db, settings, tenant):
+    """A unit about several things holds the one sentence that answers; a focused unit about
+    the topic does not. Ranked by whole units the focused one wins; reranked by best sentence,
+    the answer does (the API's and CLI's default)."""
+    embedder = get_embedder(settings)
+    texts = {
+        "market": "The harbour has many small boats. The town holds a fish market on Fridays."
+        " Early lighthouse keepers burned whale oil to make the light. Tourists come in summer.",
+        "towers": "Lighthouses are tall towers on rocky coasts. Their lights guide ships at night"
+        " and warn them of the rocks.",
+    }
+    for title, text in texts.items():
+        video_id = store.video_id_for(tenant, title)
+        unit = Chunk(0, 0.0, 20.0, text)
+        vectors, packed = embed_units(embedder, [unit])
+        with db.connect() as conn:
+            store.begin_video(
+                conn,
+                video_id=video_id,
+                tenant=tenant,
+                title=title,
+                source=f"/{title}.mp4",
+                sha256=title,
+                size_bytes=1,
+                duration=20.0,
+                options={},
+            )
+            store.write_segments(
+                conn,
+                video_id=video_id,
+                tenant=tenant,
+                chunks=[unit],
+                vectors=vectors,
+                model=embedder.name,
+                processed_seconds=20.0,
+                sentence_vectors=packed,
+            )
+    query = "what fuel did lighthouse keepers burn"
+    with db.connect() as conn:
+        plain = search(conn, embedder, query, tenant=tenant, mode=Mode.semantic, rerank=False)
+        reranked = search(conn, embedder, query, tenant=tenant, mode=Mode.semantic)
+        hybrid = search(conn, embedder, query, tenant=tenant, mode=Mode.hybrid)
+    assert [h.title for h in plain] == ["towers", "market"]
+    assert [h.title for h in reranked] == [h.title for h in hybrid] == ["market", "towers"]

@@ -121,6 +121,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings, db: Database) -> in
             limit=args.limit,
             video_ids=args.video or None,
             ef_search=settings.hnsw_ef_search,
+            rerank=not args.no_rerank,
         )
     if args.json:
         print(_json([asdict(h) for h in hits]))
@@ -320,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_limit, default=5)
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.hybrid.value)
     p.add_argument("--video", action="append", metavar="ID", help="only this video (repeatable)")
+    p.add_argument(
+        "--no-rerank", action="store_true", help="rank by whole units, not their best sentence"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
 

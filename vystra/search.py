@@ -350,11 +350,12 @@ def _highlights(conn, texts: list[str], configs: list[str], query: str) -> list[
     return [moments.highlight_html(r[0]) for r in rows]
 
 
-def _cursor_key(query: str, mode: Mode, filters: Filters) -> str:
+def _cursor_key(query: str, mode: Mode, filters: Filters, rerank: bool) -> str:
     text = json.dumps(
         [
             query,
             mode.value,
+            rerank,
             sorted(filters.video_ids),
             sorted(filters.languages),
             str(filters.created_after),
@@ -390,6 +391,7 @@ def search_page(
     filters: Filters | None = None,
     cursor: str | None = None,
     ef_search: int = 100,
+    rerank: bool = True,
 ) -> Page:
     """Find the moments that answer ``query`` in the tenant's videos, best first.
 
@@ -404,6 +406,8 @@ def search_page(
         filters: restrict to some videos, languages or creation dates.
         cursor: the ``next_cursor`` of the previous page of this same search.
         ef_search: HNSW candidate list size; higher is slower and more exact.
+        rerank: reorder the best candidates by their best-matching sentence (semantic and
+            hybrid); off, by the whole unit. Links start at the best sentence either way.
 
     Raises :class:`~vystra.db.searchindex.IndexChanged` if ``embedder`` is not the model the
     index holds (a re-index switched it): load that one and search again.
@@ -422,7 +426,7 @@ def search_page(
             f"unknown search mode {mode!r}: use semantic, keyword or hybrid"
         ) from None
     filters = filters or Filters()
-    key = _cursor_key(query, mode, filters)
+    key = _cursor_key(query, mode, filters, rerank)
     offset = decode_cursor(cursor, key) if cursor else 0
     if mode is not Mode.keyword and embedder is None:
         raise VystraError(f"{mode.value} search needs the embedding model")
@@ -431,11 +435,24 @@ def search_page(
         if vector is not None and embedder is not None:
             searchindex.check(conn, embedder.name, writing=False)
         return _page(
-            conn, embedder, query, vector, tenant, mode, limit, filters, offset, key, ef_search
+            conn,
+            embedder,
+            query,
+            vector,
+            tenant,
+            mode,
+            limit,
+            filters,
+            offset,
+            key,
+            ef_search,
+            rerank,
         )
 
 
-def _page(conn, embedder, query, vector, tenant, mode, limit, filters, offset, key, ef_search):
+def _page(
+    conn, embedder, query, vector, tenant, mode, limit, filters, offset, key, ef_search, rerank
+):
     # overlapping units collapse (about two per moment), so look deeper than the page
     depth = min(max((offset + limit) * 3, 30), MAX_DEPTH * 3)
     semantic_ids = (
@@ -476,7 +493,7 @@ def _page(conn, embedder, query, vector, tenant, mode, limit, filters, offset, k
     for c in cands:
         rate(c)
     cands.sort(key=order)
-    if mode is not Mode.keyword:
+    if mode is not Mode.keyword and rerank:
         # rerank the best candidates by their best sentence (a fixed depth, so pages agree)
         # units stored before sentence vectors existed keep their rank; their start is found below
         top = [c for c in cands[:RERANK_DEPTH] if c.sentence_vectors]
@@ -525,6 +542,7 @@ def search(
     limit: int = 10,
     video_ids: Sequence[str] | None = None,
     ef_search: int = 100,
+    rerank: bool = True,
 ) -> list[Hit]:
     """The first page of :func:`search_page`, filtered to ``video_ids`` if given."""
     return search_page(
@@ -536,6 +554,7 @@ def search(
         limit=limit,
         filters=Filters(video_ids=tuple(video_ids or ())),
         ef_search=ef_search,
+        rerank=rerank,
     ).hits
 
 

@@ -48,6 +48,13 @@ def search_moments(
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page.")
     ] = None,
+    rerank: Annotated[
+        bool,
+        Query(
+            description="Reorder the best candidates by their best-matching sentence (semantic"
+            " and hybrid); false: by the whole unit."
+        ),
+    ] = True,
 ) -> SearchResults:
     texts = [q, *(video_id or ()), *(language or ()), cursor or ""]
     if any("\x00" in t for t in texts) or any(
@@ -73,6 +80,7 @@ def search_moments(
             filters=filters,
             cursor=cursor,
             ef_search=state.settings.hnsw_ef_search,
+            rerank=rerank,
         )
 
     started = time.perf_counter()
