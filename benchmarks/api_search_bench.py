@@ -115,7 +115,8 @@ def main() -> None:
 
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VYSTRA_")}
-    env.update(VYSTRA_HOME=str(home), DATABASE_URL=url)
+    # the server's pool as large as the direct calls' below: the same concurrency reaches Postgres
+    env.update(VYSTRA_HOME=str(home), DATABASE_URL=url, VYSTRA_DB_POOL_SIZE=str(args.clients))
     server = subprocess.Popen(
         [sys.executable, "-m", "vystra.cli", "serve", "--port", str(port)],
         env=env,

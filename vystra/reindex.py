@@ -92,7 +92,7 @@ def reindex(
         raise VystraError(f"no re-index run {run_id}")
     try:
         embedder = load_embedder(run.model, settings)
-        # one re-index at a time; a second waits, then re-indexes again (cheap if nothing changed)
+        # one re-index at a time: a second waits for the first to finish, then runs in full
         with db.exclusive("vystra-reindex"):
             with db.connect() as conn:
                 (total,) = conn.execute("SELECT count(*) FROM segments").fetchone() or (0,)
@@ -115,6 +115,7 @@ def reindex(
     except Exception as exc:
         with db.connect() as conn:
             si.update_run(conn, run_id, status="failed", error=str(exc) or type(exc).__name__)
+        _discard(db)
         raise
     log.info("re-indexed %d units with %s", done, embedder.name)
     return ReindexResult(run_id, embedder.index_model, done, time.monotonic() - began)
@@ -150,6 +151,22 @@ def _prepare(db: Database, dim: int) -> None:
         )
 
     _altering(db, add)
+
+
+def _discard(db: Database) -> None:
+    """Drop what a failed run added (best effort: the next run drops it anyway)."""
+
+    def drop(conn: psycopg.Connection) -> None:
+        conn.execute("DROP TRIGGER IF EXISTS segments_reindex ON segments")
+        conn.execute(
+            "ALTER TABLE segments DROP COLUMN IF EXISTS embedding_next,"
+            " DROP COLUMN IF EXISTS sentence_vectors_next"
+        )
+
+    try:
+        _altering(db, drop)
+    except Exception:
+        log.warning("re-index: could not drop the unfinished columns", exc_info=True)
 
 
 def _pending(conn: psycopg.Connection, after: tuple[str, int], limit: int) -> list[tuple]:

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         description="A hot standby (streaming replica) of `database_url` that the API searches"
         " on; unset: searches run on the primary.",
     )
+    db_pool_size: int = Field(
+        default=8,
+        ge=1,
+        le=200,
+        description="Database connections each API process keeps at most (and as many to the"
+        " standby); requests beyond it wait for one.",
+    )
     tenant: str = Field(default="default", description="Tenant used by the CLI.")
 
     # transcription

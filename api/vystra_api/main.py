@@ -59,7 +59,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with ExitStack() as started:  # stops what started, also when a later step fails
-            database = db or started.enter_context(open_database(settings, max_size=8))
+            database = db or started.enter_context(
+                open_database(settings, max_size=settings.db_pool_size)
+            )
             objects = open_store(settings)
             backend = open_backend(settings, database, objects)
             billing_state = open_billing(settings, database)
@@ -68,7 +70,11 @@ def create_app(
             reader = database
             if settings.database_read_url:  # a standby: the primary migrates the schema
                 reader = started.enter_context(
-                    Database(settings.database_read_url, max_size=8, migrate_schema=False)
+                    Database(
+                        settings.database_read_url,
+                        max_size=settings.db_pool_size,
+                        migrate_schema=False,
+                    )
                 )
             app.state.vystra = AppState(
                 settings, database, objects, backend, metrics, billing_state, reader
