@@ -260,11 +260,15 @@ def test_rbac_grants_each_account_only_what_it_needs(cluster, release) -> None:
     assert not allowed("worker", "list", "secrets", "-n", ns)
     assert not allowed("worker", "delete", "jobs", "-n", ns)
     assert not allowed("worker", "create", "videoingests.vystra.io", "-n", ns)
-    # the API: tenant namespaces and VideoIngests, nothing else
+    # the API: tenant namespaces and VideoIngests, and re-index Jobs from its one CronJob
     assert allowed("api", "create", "namespaces")
     assert allowed("api", "create", "videoingests.vystra.io", "-n", other)
     assert not allowed("api", "delete", "namespaces")
     assert not allowed("api", "list", "secrets", "-n", ns)
+    assert allowed("api", "create", "jobs", "-n", ns)
+    assert allowed("api", "get", f"cronjobs/{RELEASE}-reindex", "-n", ns)
+    assert not allowed("api", "get", "cronjobs/another", "-n", ns)
+    assert not allowed("api", "delete", "jobs", "-n", ns)
     assert not allowed("api", "create", "jobs", "-n", other)
     for account in ("operator", "worker", "api"):
         assert not allowed(account, "*", "*", "--all-namespaces"), f"{account} is cluster-admin"
