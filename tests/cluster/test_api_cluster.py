@@ -259,4 +259,10 @@ def test_a_reindex_runs_as_a_job_made_from_the_charts_template(cluster, db, s3, 
     assert pod.automount_service_account_token is False
     secret = next(e for e in pod.containers[0].env if e.name == "DATABASE_URL")
     assert secret.value_from.secret_key_ref.key == "DATABASE_URL"
+    # without the chart's template nothing could carry a run out: refused, and the run says why
+    untemplated = in_cluster_mode(settings, cluster, s3, admin_key=SecretStr("admin-key-for-tests"))
+    with LiveServer(create_app(untemplated, db=db)) as url, httpx.Client(base_url=url) as api:
+        assert api.post("/v1/admin/reindex", headers=admin, json={}).status_code == 501
+        latest = api.get("/v1/admin/reindex", headers=admin).json()["items"][0]
+    assert latest["status"] == "failed" and "VYSTRA_REINDEX_JOB_TEMPLATE" in latest["error"]
     core.delete_namespace(namespace)

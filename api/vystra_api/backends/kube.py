@@ -249,8 +249,8 @@ class KubeBackend:
         self._call(self.version.get_code)
 
     def reindex(self, run_id: str) -> None:
-        """A Job made from the chart's suspended re-index CronJob (its image, the platform's
-        database secret, the model volume), told which run to carry out."""
+        """A Job made from the chart's suspended re-index CronJob (its image, resources and the
+        platform's database secret), told which run to carry out."""
         from kubernetes.client.exceptions import ApiException
 
         template = self.settings.reindex_job_template

@@ -42,7 +42,12 @@ def create_reindex(_: AdminDep, state: StateDep, body: ReindexRequest) -> Reinde
         run = start_run(state.db, state.settings, body.model)
     except VystraError as exc:
         raise ApiError(400, str(exc), reason="BadModel") from exc
-    state.backend.reindex(run.id)
+    try:
+        state.backend.reindex(run.id)
+    except Exception as exc:  # nothing will carry the run out: say so on it
+        with state.db.connect() as conn:
+            si.update_run(conn, run.id, status="failed", error=f"could not start: {exc}")
+        raise
     return _public(run)
 
 
