@@ -81,7 +81,8 @@ def kueue_queues(name: str, gpus: int) -> str:
 def test_kueue_decides_what_runs_and_its_reason_is_shown(cluster, namespace, db, kueue, tmp_path):
     queue = f"vystra-{uuid.uuid4().hex[:6]}"
     cluster.kubectl("apply", "-f", "-", input=kueue_queues(queue, gpus=1))
-    scheduling = {"admission": "kueue", "kueue_queue": queue, "flavors": [quick_gpu(seconds=8)]}
+    # each pod runs 20 s: long enough, on two loaded cores, to see the second one held back
+    scheduling = {"admission": "kueue", "kueue_queue": queue, "flavors": [quick_gpu(seconds=20)]}
     op = start_operator(
         cluster, db, tmp_path, {"VYSTRA_OPERATOR_POOLS_YAML": yaml.safe_dump(scheduling)}
     )
@@ -120,7 +121,7 @@ def test_kueue_decides_what_runs_and_its_reason_is_shown(cluster, namespace, db,
             if j.metadata.labels["vystra.io/ingest"] == waiting["name"]
         )
         assert job.spec.suspend is True
-        done = terminal(cluster, namespace, names, 120)
+        done = terminal(cluster, namespace, names, 180)
         assert {s["phase"] for s in done.values()} == {"Succeeded"}, done
         workloads = cluster.custom.list_namespaced_custom_object(
             "kueue.x-k8s.io", "v1beta2", CONFIG_NAMESPACE, "workloads"
