@@ -15,7 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from vystra.db import Database, store
-from vystra.embed import Embedder
+from vystra.embed import Embedder, embed_units
 from vystra.segment import Chunk
 
 
@@ -61,9 +61,12 @@ def seed_video(
     title: str,
     texts: list[str],
     language: str | None = None,
+    *,
+    sentence_vectors: bool = False,
 ) -> str:
     """A ready video with one 10-second segment per text, written through the store as the
-    pipeline writes it (its language first, when given)."""
+    pipeline writes it (its language first, when given; with ``sentence_vectors``, each
+    unit's sentences embedded as ingest stores them, so search reranks by them)."""
     video_id = store.video_id_for(tenant, title)
     chunks = [Chunk(i, i * 10.0, i * 10.0 + 9.5, text) for i, text in enumerate(texts)]
     with db.connect() as conn:
@@ -82,14 +85,18 @@ def seed_video(
             store.set_transcription(
                 conn, video_id, language=language, model="test", embedding_model=embedder.name
             )
+        vectors, packed = (
+            embed_units(embedder, chunks) if sentence_vectors else (embedder.embed(texts), None)
+        )
         store.write_segments(
             conn,
             video_id=video_id,
             tenant=tenant,
             chunks=chunks,
-            vectors=embedder.embed(texts),
+            vectors=vectors,
             model=embedder.name,
             processed_seconds=len(texts) * 10.0,
+            sentence_vectors=packed,
         )
         store.finish_video(
             conn,

@@ -113,35 +113,15 @@ def test_reindex_to_another_model_keeps_search_answering_and_switches_at_once(
                 return
 
     # units written while the re-index runs (a live ingest) are in the new index as well
-    live = Chunk(0, 0.0, 9.5, "Penguins huddle together to survive the antarctic winter.")
+    live = "Penguins huddle together to survive the antarctic winter."
     written = threading.Event()
 
     def during(p: ReindexProgress) -> None:
         if written.is_set():
             return
         written.set()
-        video_id = store.video_id_for(tenant, "live")
+        seed_video(db, old, tenant, "live", [live])
         with db.connect() as conn:
-            store.begin_video(
-                conn,
-                video_id=video_id,
-                tenant=tenant,
-                title="live",
-                source="/live.mp4",
-                sha256="live",
-                size_bytes=1,
-                duration=10.0,
-                options={},
-            )
-            store.write_segments(
-                conn,
-                video_id=video_id,
-                tenant=tenant,
-                chunks=[live],
-                vectors=old.embed([live.text]),
-                model=old.name,
-                processed_seconds=10.0,
-            )
             # and a unit re-written with other words is embedded again, not left stale
             store.write_segments(
                 conn,
@@ -185,7 +165,7 @@ def test_reindex_to_another_model_keeps_search_answering_and_switches_at_once(
     assert (run.status, run.done, run.name) == ("done", result.units, new.name)
     expected = new.embed(["Compilers translate programs for processors."])[0]
     assert float(rewritten[0].to_numpy() @ expected) > 0.999
-    assert top(db, new, tenant, "birds that live on the ice in winter")[0] == live.text
+    assert top(db, new, tenant, "birds that live on the ice in winter")[0] == live
     for question, n in QUESTIONS.items():
         assert top(db, new, tenant, question)[0] == TOPICS[n], question
     assert active_embedder(db, settings).name == new.name  # not the configured model

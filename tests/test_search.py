@@ -15,7 +15,7 @@ from api_helpers import seed_video
 
 from vystra.db import store
 from vystra.demo import make_talk_video
-from vystra.embed import embed_units, get_embedder
+from vystra.embed import get_embedder
 from vystra.errors import VystraError
 from vystra.moments import highlight_html, pack_vectors, sentences, unpack_vectors
 from vystra.search import Filters, Mode, search, search_page
@@ -254,31 +254,7 @@ def test_rerank_lets_a_unit_answer_through_its_one_matching_sentence(db, setting
         " and warn them of the rocks.",
     }
     for title, text in texts.items():
-        video_id = store.video_id_for(tenant, title)
-        unit = Chunk(0, 0.0, 20.0, text)
-        vectors, packed = embed_units(embedder, [unit])
-        with db.connect() as conn:
-            store.begin_video(
-                conn,
-                video_id=video_id,
-                tenant=tenant,
-                title=title,
-                source=f"/{title}.mp4",
-                sha256=title,
-                size_bytes=1,
-                duration=20.0,
-                options={},
-            )
-            store.write_segments(
-                conn,
-                video_id=video_id,
-                tenant=tenant,
-                chunks=[unit],
-                vectors=vectors,
-                model=embedder.name,
-                processed_seconds=20.0,
-                sentence_vectors=packed,
-            )
+        seed_video(db, embedder, tenant, title, [text], sentence_vectors=True)
     query = "what fuel did lighthouse keepers burn"
     with db.connect() as conn:
         plain = search(conn, embedder, query, tenant=tenant, mode=Mode.semantic, rerank=False)

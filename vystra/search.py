@@ -396,7 +396,7 @@ def search_page(
     """Find the moments that answer ``query`` in the tenant's videos, best first.
 
     Args:
-        conn: a connection with pgvector types registered.
+        conn: a connection with pgvector types registered, not in autocommit (the pool's).
         embedder: embeds the query and sentences with the same model as the segments (unused,
             and may be None, in keyword mode).
         query: plain language, 1 to MAX_QUERY_CHARS characters.
@@ -431,28 +431,9 @@ def search_page(
     if mode is not Mode.keyword and embedder is None:
         raise VystraError(f"{mode.value} search needs the embedding model")
     vector = embedder.embed_query(query) if mode is not Mode.keyword and embedder else None
-    with conn.transaction():  # one index model throughout (searchindex.check's lock)
-        if vector is not None and embedder is not None:
-            searchindex.check(conn, embedder.name, writing=False)
-        return _page(
-            conn,
-            embedder,
-            query,
-            vector,
-            tenant,
-            mode,
-            limit,
-            filters,
-            offset,
-            key,
-            ef_search,
-            rerank,
-        )
-
-
-def _page(
-    conn, embedder, query, vector, tenant, mode, limit, filters, offset, key, ef_search, rerank
-):
+    if vector is not None and embedder is not None:
+        # one index model throughout: the check's lock lasts as long as the caller's transaction
+        searchindex.check(conn, embedder.name, writing=False)
     # overlapping units collapse (about two per moment), so look deeper than the page
     depth = min(max((offset + limit) * 3, 30), MAX_DEPTH * 3)
     semantic_ids = (

@@ -32,16 +32,19 @@ def active(conn: psycopg.Connection) -> IndexModel | None:
     return IndexModel(*row) if row else None
 
 
-def check(conn: psycopg.Connection, name: str, *, writing: bool) -> IndexModel | None:
+def check(conn: psycopg.Connection, name: str, *, writing: bool) -> None:
     """Raise :class:`IndexChanged` unless the index holds ``name``'s vectors (or no model is
-    registered yet). Locks ``segments`` first, in this transaction, so a re-index cannot switch
-    between this check and the caller's reads (``writing``: and writes) of vectors."""
+    registered yet). Locks ``segments`` first, in the connection's transaction (so not in
+    autocommit), and the re-index's switch waits for that lock: it cannot switch between this
+    check and the caller's reads (``writing``: and writes) of vectors. One round trip."""
     mode = "ROW EXCLUSIVE" if writing else "ACCESS SHARE"
-    conn.execute(f"LOCK TABLE segments IN {mode} MODE")
-    found = active(conn)
-    if found is not None and found.name != name:
-        raise IndexChanged(found)
-    return found
+    cur = conn.execute(
+        f"LOCK TABLE segments IN {mode} MODE; SELECT model, name, dim FROM search_index"
+    )
+    cur.nextset()
+    row = cur.fetchone()
+    if row is not None and row[1] != name:
+        raise IndexChanged(IndexModel(*row))
 
 
 def register(conn: psycopg.Connection, model: IndexModel) -> IndexModel:

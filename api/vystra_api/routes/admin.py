@@ -3,6 +3,7 @@ embedding model without re-transcribing (vystra.reindex)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Path
@@ -18,18 +19,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 def _public(run: si.ReindexRun) -> ReindexRunPublic:
-    return ReindexRunPublic(
-        id=run.id,
-        model=run.model,
-        name=run.name,
-        dim=run.dim,
-        status=run.status,  # type: ignore[arg-type]
-        total=run.total,
-        done=run.done,
-        error=run.error,
-        created_at=run.created_at,
-        finished_at=run.finished_at,
-    )
+    return ReindexRunPublic.model_validate(asdict(run))
 
 
 @router.post(
