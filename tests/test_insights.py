@@ -9,9 +9,10 @@ import pytest
 from groq_standin import GroqStandIn
 
 from vystra.db import store
+from vystra.demo import TALK
 from vystra.embed import get_embedder
 from vystra.errors import InsightsError
-from vystra.insights import TimedText, groq_insights, keywords
+from vystra.insights import TimedText, Visuals, groq_insights, keywords, local_insights
 from vystra.media import Audio
 from vystra.pipeline import IngestOptions, Pipeline
 from vystra.transcribe import transcribe_groq
@@ -152,3 +153,34 @@ def test_keywords_are_found_in_any_script():
     ]
     found = keywords(texts, limit=6)
     assert {"магма", "нектар", "φάρος"} <= set(found), found
+
+
+def test_groq_is_told_what_was_shown(groq):
+    stand_in, settings = groq
+    stand_in.replies = [json.dumps(VALID)]
+    shown = Visuals((0.0, 13.0), [TimedText(2.0, 9.0, "Magma chamber\nCross-section")])
+    groq_insights(UNITS, settings, visuals=shown)
+    prompt = stand_in.requests[0]["messages"][1]["content"]
+    assert "[13.0-25.0] Sourdough" in prompt
+    assert "Text shown on screen:\n[2.0-9.0] Magma chamber / Cross-section" in prompt
+
+
+def test_local_chapters_start_at_nearby_cuts_and_keywords_include_shown_terms(settings):
+    topics = {topic: text for topic, text in TALK}
+    units = [
+        TimedText(40.0 * n + 10.0 * k, 40.0 * n + 10.0 * (k + 1), topics[topic])
+        for n, topic in enumerate(("volcanoes", "jazz", "marathon"))
+        for k in range(4)
+    ]
+    embedder = get_embedder(settings)
+    vectors = embedder.embed([u.text for u in units])
+    plain = local_insights(units, vectors, embedder)
+    assert [c.start for c in plain.chapters] == [0.0, 40.0, 80.0]
+    seen = Visuals(
+        shots=(0.0, 21.0, 43.5, 77.0, 95.0),
+        screen=[TimedText(1.0, 20.0, "Stratovolcano"), TimedText(44.0, 60.0, "Stratovolcano")],
+    )
+    shown = local_insights(units, vectors, embedder, seen)
+    # each topic shift moves to the cut within 5 s of it; the first chapter starts the video
+    assert [c.start for c in shown.chapters] == [0.0, 43.5, 77.0]
+    assert "stratovolcano" in shown.keywords and "stratovolcano" not in plain.keywords

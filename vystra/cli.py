@@ -9,16 +9,18 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
+from pathlib import Path
 from typing import TextIO
 
 from vystra.db import Database, open_database, store
 from vystra.errors import VystraError
 from vystra.pipeline import IngestOptions, Pipeline, Progress
 from vystra.search import MAX_LIMIT, Mode, search
-from vystra.segment import SegmentOptions
+from vystra.segment import Modality, SegmentOptions
 from vystra.settings import Settings, get_settings
 from vystra.shutdown import Terminated, exit_on_sigterm
 from vystra.subtitles import to_srt, to_vtt
+from vystra.visual import VisualOptions
 
 
 class ProgressBar:
@@ -43,6 +45,8 @@ class ProgressBar:
             bar = "#" * int(frac * 24)
             line += f" |{bar:<24}| {frac:4.0%} {p.processed_seconds:7.1f}/{p.duration:.1f}s"
             line += f" {p.segments} segments"
+        if p.visual_seconds is not None:
+            line += f", frames read to {p.visual_seconds:.1f}s"
         self.stream.write(("\r" + line) if self.tty else (line + "\n"))
         if p.stage == "done" and self.tty:
             self.stream.write("\n")
@@ -63,6 +67,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings, db: Database) -> in
         ),
         insights=not args.no_insights,
         force=args.force,
+        visual=VisualOptions(
+            enabled=not args.no_visual,
+            interval=args.keyframe_seconds,
+            threshold=args.scene_threshold,
+            ocr=not args.no_ocr,
+        ),
     )
     pipeline = Pipeline(settings, db)
     failures = 0
@@ -120,6 +130,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings, db: Database) -> in
             mode=args.mode,
             limit=args.limit,
             video_ids=args.video or None,
+            modalities=args.modality or None,
             ef_search=settings.hnsw_ef_search,
             rerank=not args.no_rerank,
         )
@@ -129,10 +140,27 @@ def cmd_search(args: argparse.Namespace, settings: Settings, db: Database) -> in
     if not hits:
         print("no matches")
     for n, h in enumerate(hits, start=1):
-        print(
-            f"{n:2d}. [{_clock(h.start)}-{_clock(h.end)}] {h.title} ({h.video_id})"
-            f"  relevance {h.relevance:.2f}\n    {h.text}\n    {h.link}"
+        shown = " on screen" if h.modality is Modality.screen else ""
+        frame = (
+            f"\n    frame: vystra frame {h.video_id} {h.frame:.2f}" if h.frame is not None else ""
         )
+        text = h.text.replace("\n", " / ")
+        print(
+            f"{n:2d}. [{_clock(h.start)}-{_clock(h.end)}]{shown} {h.title} ({h.video_id})"
+            f"  relevance {h.relevance:.2f}\n    {text}\n    {h.link}{frame}"
+        )
+    return 0
+
+
+def cmd_frame(args: argparse.Namespace, settings: Settings, db: Database) -> int:
+    with db.connect() as conn:
+        jpeg = store.keyframe_jpeg(conn, settings.tenant, args.video_id, args.seconds)
+    if jpeg is None:
+        raise VystraError(f"video {args.video_id} has no keyframes")
+    if args.output == "-":
+        sys.stdout.buffer.write(jpeg)
+    else:
+        Path(args.output).write_bytes(jpeg)
     return 0
 
 
@@ -194,6 +222,12 @@ def cmd_show(args: argparse.Namespace, settings: Settings, db: Database) -> int:
         )
         if video.error:
             print(f"error: {video.error_reason}: {video.error}")
+        if video.visual_status:
+            print(
+                f"visual: {video.visual_status}, {video.keyframe_count} keyframes,"
+                f" {video.screen_count} on-screen texts"
+                + (f" ({video.visual_error})" if video.visual_error else "")
+            )
         insights = video.insights or {}
         if insights.get("summary"):
             print(f"\nSummary: {insights['summary']}")
@@ -311,6 +345,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--overlap-seconds", type=float, default=None, help="speech shared by consecutive units"
     )
     p.add_argument("--no-insights", action="store_true", help="skip the summary")
+    p.add_argument(
+        "--no-visual", action="store_true", help="index speech only: no shots, frames or OCR"
+    )
+    p.add_argument("--no-ocr", action="store_true", help="keyframes without on-screen text")
+    p.add_argument(
+        "--keyframe-seconds",
+        type=float,
+        default=VisualOptions.interval,
+        help="a keyframe at least this often within a long shot",
+    )
+    p.add_argument(
+        "--scene-threshold",
+        type=float,
+        default=VisualOptions.threshold,
+        help="scene change score (0-1) that starts a new shot",
+    )
     p.add_argument("--force", action="store_true", help="re-process already ingested files")
     p.add_argument("--json", action="store_true", help="one JSON object per video on stdout")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -324,8 +374,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-rerank", action="store_true", help="rank by whole units, not their best sentence"
     )
+    p.add_argument(
+        "--modality",
+        action="append",
+        choices=[m.value for m in Modality],
+        help="only what is said (speech) or shown (screen); repeatable",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("frame", help="write the keyframe thumbnail shown at a moment (JPEG)")
+    p.add_argument("video_id")
+    p.add_argument("seconds", type=float)
+    p.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
+    p.set_defaults(func=cmd_frame)
 
     p = sub.add_parser("videos", help="list ingested videos")
     p.add_argument("--json", action="store_true")

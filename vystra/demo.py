@@ -122,6 +122,68 @@ def make_talk_video(
     return timeline
 
 
+@dataclass(frozen=True)
+class Slide:
+    seconds: float
+    text: str  # shown, never spoken
+    colour: str = "navy"
+    font: str = "DejaVuSans.ttf"
+    size: int = 48
+
+
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
+
+
+def _font(name: str) -> Path:
+    for folder in FONT_DIRS:
+        if (folder / name).exists():
+            return folder / name
+    raise RuntimeError(f"font {name} is not installed (fonts-dejavu-core, fonts-liberation)")
+
+
+def make_slides_video(
+    out: Path,
+    slides: tuple[Slide, ...],
+    *,
+    sections: tuple[tuple[str, str], ...] = TALK,
+    size: str = "1280x720",
+) -> list[Section]:
+    """Write an MP4 of ``slides`` (text drawn on coloured backgrounds, a hard cut between
+    each) over the talk ``sections`` spoken, cut to the slides' length; the talk's timeline."""
+    with tempfile.TemporaryDirectory(prefix="vystra-slides-") as tmp:
+        speech = Path(tmp) / "talk.m4a"
+        timeline = make_talk_video(speech, sections, with_video=False)
+        inputs: list[str] = []
+        chains = []
+        for n, slide in enumerate(slides):
+            inputs += [
+                "-f",
+                "lavfi",
+                "-i",
+                f"color=c={slide.colour}:s={size}:r=25:d={slide.seconds}",
+            ]
+            if not slide.text:
+                chains.append(f"[{n}]null[s{n}]")
+                continue
+            text = Path(tmp) / f"{n}.txt"
+            text.write_text(slide.text)
+            chains.append(
+                f"[{n}]drawtext=fontfile={_font(slide.font)}:textfile={text}:"
+                f"fontsize={slide.size}:fontcolor=white:x=(w-text_w)/2:y=(h-text_h)/3[s{n}]"
+            )
+        joined = "".join(f"[s{n}]" for n in range(len(slides)))
+        graph = ";".join(chains) + f";{joined}concat=n={len(slides)}:v=1:a=0[v]"
+        subprocess.run(
+            [ffmpeg_exe(), "-y", "-loglevel", "error", *inputs, "-i", str(speech)]
+            + ["-filter_complex", graph, "-map", "[v]", "-map", f"{len(slides)}:a"]
+            + ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+            + ["-c:a", "copy", "-t", f"{sum(s.seconds for s in slides):.3f}", str(out)],
+            check=True,
+            capture_output=True,
+        )
+    return timeline
+
+
 DEMO_QUERIES = (
     "how do mountains that spew lava come to be",
     "baking bread with wild yeast",

@@ -4,6 +4,10 @@ With a Groq key, a chat completion in JSON mode, validated against :class:`Insig
 output is retried, then reported as :class:`InsightsError`; the transcript is never lost).
 Without one, a local extractive version: central sentences for the summary, frequent terms for
 keywords, and chapters where the embedding of the talk shifts.
+
+Both use what the visual index saw (:class:`Visuals`): terms shown on screen join the keywords,
+the shown text is part of Groq's prompt, and a local chapter starts at the cut of a shot when
+one is near.
 """
 
 from __future__ import annotations
@@ -44,6 +48,17 @@ class TimedText:
     start: float
     end: float
     text: str
+
+
+@dataclass(frozen=True)
+class Visuals:
+    """What the visual stages found: when shots start, and the text shown on screen."""
+
+    shots: Sequence[float] = ()
+    screen: Sequence[TimedText] = ()
+
+
+SNAP_SECONDS = 5.0  # a chapter starts at a shot's cut this near its topic shift
 
 
 _STOPWORDS = frozenset(
@@ -165,7 +180,18 @@ def _chapter_bounds(
     return bounds
 
 
-def local_insights(units: Sequence[TimedText], vectors: np.ndarray, embedder: Embedder) -> Insights:
+def _snap(t: float, shots: Sequence[float]) -> float:
+    """The shot cut nearest ``t`` if within SNAP_SECONDS, else ``t``."""
+    near = min(shots, key=lambda cut: abs(cut - t), default=None)
+    return near if near is not None and abs(near - t) <= SNAP_SECONDS else t
+
+
+def local_insights(
+    units: Sequence[TimedText],
+    vectors: np.ndarray,
+    embedder: Embedder,
+    visuals: Visuals = Visuals(),
+) -> Insights:
     """Extractive insights from the transcript units and their embeddings (no network)."""
     if not units:
         return Insights(summary="No speech was found in this video.", generator="local-extractive")
@@ -182,7 +208,7 @@ def local_insights(units: Sequence[TimedText], vectors: np.ndarray, embedder: Em
     titles = _titles([" ".join(u.text for u in units[a:b]) for a, b in spans])
     chapters = [
         Chapter(
-            start=units[a].start,
+            start=units[a].start if n == 0 else _snap(units[a].start, visuals.shots),
             end=units[b - 1].end,
             title=title or f"Part {n + 1}",
             summary=_SENTENCE.split(units[a + _central(vectors[a:b], 1)[0]].text.strip())[0],
@@ -192,7 +218,7 @@ def local_insights(units: Sequence[TimedText], vectors: np.ndarray, embedder: Em
     topics = list(dict.fromkeys(t.split(",")[0].lower() for t in titles if t))
     return Insights(
         summary=summary,
-        keywords=keywords([s.text for s in sentences]),
+        keywords=keywords([s.text for s in sentences] + [t.text for t in visuals.screen]),
         topics=topics,
         chapters=chapters,
         generator="local-extractive",
@@ -210,16 +236,27 @@ Answer with one JSON object and nothing else, with exactly these keys:
 MAX_PROMPT_CHARS = 60_000  # keeps long talks inside the model's context window
 
 
-def _transcript_prompt(units: Sequence[TimedText]) -> str:
-    lines = [f"[{u.start:.1f}-{u.end:.1f}] {u.text}" for u in units]
+def _timed_lines(units: Sequence[TimedText], budget: int) -> str:
+    lines = [f"[{u.start:.1f}-{u.end:.1f}] {' / '.join(u.text.splitlines())}" for u in units]
     text = "\n".join(lines)
-    if len(text) > MAX_PROMPT_CHARS:
-        step = len(lines) / (MAX_PROMPT_CHARS / (len(text) / len(lines)))
+    if len(text) > budget:
+        step = len(lines) / (budget / (len(text) / len(lines)))
         text = "\n".join(lines[int(i * step)] for i in range(int(len(lines) / step)))
     return text
 
 
-def groq_insights(units: Sequence[TimedText], settings: Settings, client=None) -> Insights:
+def _transcript_prompt(units: Sequence[TimedText], visuals: Visuals = Visuals()) -> str:
+    if not visuals.screen:
+        return _timed_lines(units, MAX_PROMPT_CHARS)
+    # what was shown gets a quarter of the room at most
+    shown = _timed_lines(visuals.screen, MAX_PROMPT_CHARS // 4)
+    said = _timed_lines(units, MAX_PROMPT_CHARS - len(shown))
+    return f"Transcript:\n{said}\n\nText shown on screen:\n{shown}"
+
+
+def groq_insights(
+    units: Sequence[TimedText], settings: Settings, client=None, visuals: Visuals = Visuals()
+) -> Insights:
     """Ask Groq for insights, retrying invalid answers ``settings.insights_attempts`` times."""
     if client is None:
         from groq import Groq
@@ -227,7 +264,7 @@ def groq_insights(units: Sequence[TimedText], settings: Settings, client=None) -
         client = Groq(api_key=settings.groq_api_key, base_url=settings.groq_base_url, max_retries=2)
     messages = [
         {"role": "system", "content": _SYSTEM_PROMPT},
-        {"role": "user", "content": _transcript_prompt(units)},
+        {"role": "user", "content": _transcript_prompt(units, visuals)},
     ]
     problem = "no attempt made"
     for _ in range(settings.insights_attempts):
@@ -252,18 +289,27 @@ def groq_insights(units: Sequence[TimedText], settings: Settings, client=None) -
 
 
 def generate_insights(
-    units: Sequence[TimedText], vectors: np.ndarray, embedder: Embedder, settings: Settings
+    units: Sequence[TimedText],
+    vectors: np.ndarray,
+    embedder: Embedder,
+    settings: Settings,
+    visuals: Visuals = Visuals(),
 ) -> Insights:
     if settings.groq_api_key and units:
-        return groq_insights(units, settings)
-    return local_insights(units, vectors, embedder)
+        return groq_insights(units, settings, visuals=visuals)
+    return local_insights(units, vectors, embedder, visuals)
 
 
 def insights_or_failure(
-    units: Sequence[TimedText], vectors: np.ndarray, embedder: Embedder, settings: Settings
+    units: Sequence[TimedText],
+    vectors: np.ndarray,
+    embedder: Embedder,
+    settings: Settings,
+    visuals: Visuals = Visuals(),
 ) -> tuple[dict[str, Any], str]:
     """Insights and their status; a failure is recorded, never raised: the transcript stays."""
     try:
-        return generate_insights(units, vectors, embedder, settings).model_dump(), "ready"
+        insights = generate_insights(units, vectors, embedder, settings, visuals)
+        return insights.model_dump(), "ready"
     except InsightsError as exc:
         return {"error": str(exc)}, "failed"

@@ -21,14 +21,15 @@ from vystra.db.searchindex import IndexChanged
 from vystra.embed import Embedder, embed_units, load_embedder
 from vystra.errors import VystraError
 from vystra.fetch import fetch
-from vystra.insights import TimedText, insights_or_failure
-from vystra.media import AudioWindow, decode_audio, probe
+from vystra.insights import TimedText, Visuals, insights_or_failure
+from vystra.media import AudioWindow, MediaInfo, decode_audio, probe
 from vystra.reindex import active_embedder
 from vystra.resume import Resume, resume_from, shifted
 from vystra.segment import Chunk, SegmentOptions, chunk_segments
 from vystra.settings import Settings
 from vystra.shutdown import Terminated, stop_requested
 from vystra.transcribe import Segment, transcribe
+from vystra.visual import VisualError, VisualOptions, VisualRun, ocr_engine
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,17 @@ class IngestOptions:
     segmenting: SegmentOptions = field(default_factory=SegmentOptions)
     insights: bool = True
     force: bool = False  # re-process even if these bytes were already ingested
+    visual: VisualOptions = field(default_factory=VisualOptions)
 
 
 @dataclass(frozen=True)
 class Progress:
-    stage: str  # fetch | probe | audio | transcribe | insights | done
+    stage: str  # fetch | probe | audio | transcribe | visual | insights | done
     processed_seconds: float = 0.0
     duration: float = 0.0
     segments: int = 0
     video_id: str | None = None
+    visual_seconds: float | None = None  # how far the visual stages are; None: not running
 
 
 @dataclass
@@ -143,71 +146,73 @@ class Pipeline:
         report = on_progress or (lambda _p: None)
         report(Progress("fetch"))
         with ExitStack() as held:
-            with fetch(source, self.settings) as media:
-                video_id = store.video_id_for(tenant, media.sha256)
-                # one attempt at a time per video: a second ingest of the same bytes waits,
-                # then finds them indexed (or resumes after what the first stored)
-                held.enter_context(self.db.exclusive(f"vystra-video:{video_id}"))
+            # the file stays until the ingest ends: the visual stages read it too
+            media = held.enter_context(fetch(source, self.settings))
+            video_id = store.video_id_for(tenant, media.sha256)
+            # one attempt at a time per video: a second ingest of the same bytes waits,
+            # then finds them indexed (or resumes after what the first stored)
+            held.enter_context(self.db.exclusive(f"vystra-video:{video_id}"))
+            with self.db.connect() as conn:
+                existing = store.find_by_sha(conn, tenant, media.sha256)
+            if existing and existing.status == "ready" and not options.force:
+                return IngestResult(
+                    existing.id,
+                    existing.title,
+                    existing.source,
+                    existing.duration or 0.0,
+                    existing.segment_count,
+                    "exists",
+                    existing.insights_status,
+                )
+            report(Progress("probe"))
+            info = probe(media.path)
+            report(Progress("audio", duration=info.duration))
+            title = options.title or (existing.title if existing else default_title(source))
+            stored_options = {
+                "language": options.language,
+                "model": options.model,
+                **asdict(options.segmenting),
+            }
+            resume = None
+            if existing and not options.force and existing.options == stored_options:
                 with self.db.connect() as conn:
-                    existing = store.find_by_sha(conn, tenant, media.sha256)
-                if existing and existing.status == "ready" and not options.force:
-                    return IngestResult(
-                        existing.id,
-                        existing.title,
-                        existing.source,
-                        existing.duration or 0.0,
-                        existing.segment_count,
-                        "exists",
-                        existing.insights_status,
+                    resume = resume_from(
+                        store.committed_units(conn, existing),
+                        store.get_transcript_entries(conn, tenant, video_id),
+                        existing.language,
                     )
-                report(Progress("probe"))
-                info = probe(media.path)
-                report(Progress("audio", duration=info.duration))
-                title = options.title or (existing.title if existing else default_title(source))
-                stored_options = {
-                    "language": options.language,
-                    "model": options.model,
-                    **asdict(options.segmenting),
-                }
-                resume = None
-                if existing and not options.force and existing.options == stored_options:
-                    with self.db.connect() as conn:
-                        resume = resume_from(
-                            store.committed_units(conn, existing),
-                            store.get_transcript_entries(conn, tenant, video_id),
-                            existing.language,
-                        )
-                windows = held.enter_context(
-                    closing(
-                        decode_audio(
-                            info,
-                            self.settings.max_media_seconds,
-                            start=resume.offset if resume else 0.0,
-                            window_seconds=self.settings.decode_window_seconds,
-                        )
+            windows = held.enter_context(
+                closing(
+                    decode_audio(
+                        info,
+                        self.settings.max_media_seconds,
+                        start=resume.offset if resume else 0.0,
+                        window_seconds=self.settings.decode_window_seconds,
                     )
                 )
-                first = next(windows)  # undecodable audio fails before anything is stored
-                # exact when the first window holds the rest of the track; else the probe's
-                duration = first.end if first.last else max(info.duration, first.end)
-                with self.db.connect() as conn:
-                    store.begin_video(
-                        conn,
-                        video_id=video_id,
-                        tenant=tenant,
-                        title=title,
-                        source=media.source,
-                        sha256=media.sha256,
-                        size_bytes=media.size,
-                        duration=duration,
-                        options=stored_options,
-                        resumed_transcript=resume.transcript if resume else None,
-                    )
+            )
+            first = next(windows)  # undecodable audio fails before anything is stored
+            # exact when the first window holds the rest of the track; else the probe's
+            duration = first.end if first.last else max(info.duration, first.end)
+            with self.db.connect() as conn:
+                store.begin_video(
+                    conn,
+                    video_id=video_id,
+                    tenant=tenant,
+                    title=title,
+                    source=media.source,
+                    sha256=media.sha256,
+                    size_bytes=media.size,
+                    duration=duration,
+                    options=stored_options,
+                    resumed_transcript=resume.transcript if resume else None,
+                )
             try:
                 return self._process(
                     video_id,
                     title,
                     media.source,
+                    info,
                     Track(first, windows, duration),
                     options,
                     tenant,
@@ -224,7 +229,49 @@ class Pipeline:
                 raise
 
     def _process(
-        self, video_id, title, source, track: Track, options, tenant, report, resume: Resume | None
+        self,
+        video_id,
+        title,
+        source,
+        info: MediaInfo,
+        track: Track,
+        options: IngestOptions,
+        tenant,
+        report,
+        resume: Resume | None,
+    ) -> IngestResult:
+        visual = self._start_visual(video_id, info, options.visual)
+        try:
+            return self._index(
+                video_id, title, source, track, options, tenant, report, resume, visual
+            )
+        finally:
+            if visual is not None:
+                visual.stop()  # only if the ingest ends without it: it has ended otherwise
+
+    def _start_visual(
+        self, video_id: str, info: MediaInfo, options: VisualOptions
+    ) -> VisualRun | None:
+        enabled = options.enabled and self.settings.visual
+        status = "processing" if enabled and info.video_codec else "disabled"
+        if enabled and not info.video_codec:
+            status = "none"  # audio only
+        with self.db.connect() as conn:
+            store.set_visual(conn, video_id, status)
+        if status != "processing":
+            return None
+        settings = self.settings
+        return VisualRun(
+            info,
+            options,
+            ocr=(lambda: ocr_engine(settings.ocr_det_model, settings.ocr_rec_model))
+            if options.ocr
+            else None,
+            max_seconds=settings.max_media_seconds,
+        )
+
+    def _index(
+        self, video_id, title, source, track: Track, options, tenant, report, resume, visual
     ) -> IngestResult:
         duration = track.duration
         kept = resume.units if resume else []
@@ -298,15 +345,27 @@ class Pipeline:
             stored = len(transcript)
             units.extend(batch)
             vectors.append(matrix)
-            report(Progress("transcribe", processed, track.duration, len(units), video_id))
+            report(
+                Progress(
+                    "transcribe",
+                    processed,
+                    track.duration,
+                    len(units),
+                    video_id,
+                    visual.seconds if visual else None,
+                )
+            )
         duration = track.duration
+        visuals = Visuals()
+        if visual is not None:
+            visuals = self._finish_visual(video_id, tenant, visual, duration, len(units), report)
 
         insights, insights_status = None, "disabled"
         if options.insights and self.settings.insights_deferred:
             insights_status = "pending"  # the API writes them with the platform's key
         elif options.insights:
             report(Progress("insights", duration, duration, len(units), video_id))
-            insights, insights_status = self._insights(video_id, units, vectors)
+            insights, insights_status = self._insights(video_id, units, vectors, visuals)
         with self.db.connect() as conn:
             store.finish_video(
                 conn,
@@ -320,12 +379,62 @@ class Pipeline:
         report(Progress("done", duration, duration, len(units), video_id))
         return IngestResult(video_id, title, source, duration, len(units), "ready", insights_status)
 
+    def _finish_visual(
+        self,
+        video_id: str,
+        tenant: str,
+        run: VisualRun,
+        duration: float,
+        segments: int,
+        report: ProgressFn,
+    ) -> Visuals:
+        """Wait for the visual stages, then store their keyframes and screen text; a failure
+        of theirs is recorded on the video and ends nothing else. What they saw, for the
+        insights."""
+        while not run.wait(1.0):
+            report(Progress("visual", duration, duration, segments, video_id, run.seconds))
+        try:
+            result = run.result()
+        except VisualError as exc:
+            log.warning("visual stages of %s failed: %s", video_id, exc)
+            with self.db.connect() as conn:
+                store.set_visual(conn, video_id, "failed", error=str(exc), seconds=run.seconds)
+            return Visuals()
+        chunks = [
+            Chunk(-(n + 1), text.start, max(text.end, text.start), text.text)
+            for n, text in enumerate(result.texts)
+        ]
+        keyframes = [(k.t, k.shot, k.jpeg) for k in result.keyframes]
+        while True:
+            embedder = self.embedder
+            matrix, packed = embed_units(embedder, chunks) if chunks else (np.zeros((0, 0)), [])
+            try:
+                with self.db.connect() as conn:
+                    store.write_visual(
+                        conn,
+                        video_id=video_id,
+                        tenant=tenant,
+                        keyframes=keyframes,
+                        chunks=chunks,
+                        vectors=matrix,
+                        model=embedder.name,
+                        sentence_vectors=packed,
+                        seconds=run.seconds,
+                    )
+                break
+            except IndexChanged as exc:
+                self._embedder = load_embedder(exc.active.model, self.settings)
+        return Visuals(
+            [k.t for k in result.keyframes if k.shot],
+            [TimedText(t.start, t.end, t.text) for t in result.texts],
+        )
+
     def _insights(
-        self, video_id: str, units: list[Chunk], vectors: list[np.ndarray]
+        self, video_id: str, units: list[Chunk], vectors: list[np.ndarray], visuals: Visuals
     ) -> tuple[dict, str]:
         timed = [TimedText(c.start, c.end, c.text) for c in units]
         matrix = np.concatenate(vectors) if vectors else self.embedder.embed([])
-        insights, status = insights_or_failure(timed, matrix, self.embedder, self.settings)
+        insights, status = insights_or_failure(timed, matrix, self.embedder, self.settings, visuals)
         if status == "failed":
             log.warning("insights for %s failed: %s", video_id, insights["error"])
         return insights, status

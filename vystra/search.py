@@ -26,6 +26,7 @@ from vystra import moments
 from vystra.db import searchindex
 from vystra.embed import Embedder
 from vystra.errors import VystraError
+from vystra.segment import Modality
 
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 200
@@ -58,15 +59,18 @@ class Hit:
     highlight: str = ""
     unit_start: float = 0.0
     language: str | None = None
+    modality: Modality = Modality.speech
+    frame: float | None = None  # time of the keyframe on screen at ``start`` (its thumbnail)
 
 
 @dataclass(frozen=True)
 class Filters:
-    """Which videos to search: any of ``video_ids`` / ``languages`` (empty: all), created
-    in [``created_after``, ``created_before``)."""
+    """Which videos and units to search: any of ``video_ids`` / ``languages`` /
+    ``modalities`` (empty: all), created in [``created_after``, ``created_before``)."""
 
     video_ids: Sequence[str] = ()
     languages: Sequence[str] = ()
+    modalities: Sequence[Modality] = ()
     created_after: datetime | None = None
     created_before: datetime | None = None
 
@@ -99,6 +103,7 @@ class _Candidate:
     score: float = 0.0
     sentence_cosine: float | None = None
     moment_start: float | None = None
+    modality: Modality = Modality.speech
 
 
 def deep_link(source: str, start: float) -> str:
@@ -113,6 +118,9 @@ def _scope(filters: Filters) -> tuple[str, tuple[Any, ...]]:
     if filters.video_ids:
         sql += " AND s.video_id = ANY(%s)"
         args += (list(filters.video_ids),)
+    if filters.modalities:
+        sql += " AND s.modality = ANY(%s)"
+        args += ([Modality(m).value for m in filters.modalities],)
     if filters.languages or filters.created_after or filters.created_before:
         sql += (
             " AND s.video_id IN (SELECT v.id FROM videos v WHERE v.tenant = s.tenant"
@@ -218,7 +226,7 @@ def _load(conn, keys, tenant, query, vector) -> list[_Candidate]:
         " CASE WHEN %s::vector IS NULL THEN 0 ELSE 1 - (s.embedding <=> %s::vector) END,"
         " ts_rank_cd(s.tsv, plainto_tsquery(s.ts_config, %s), 1),"
         " (SELECT coalesce(array_agg(cardinality(t.positions)), '{}') FROM unnest(s.tsv) t"
-        "  WHERE t.lexeme = ANY(qt.terms)), qt.terms, s.ts_config::text"
+        "  WHERE t.lexeme = ANY(qt.terms)), qt.terms, s.ts_config::text, s.modality"
         " FROM unnest(%s::text[], %s::int[]) AS k(video_id, ordinal)"
         " JOIN segments s ON s.video_id = k.video_id AND s.ordinal = k.ordinal"
         " JOIN videos v ON v.id = s.video_id,"
@@ -252,14 +260,16 @@ def _load(conn, keys, tenant, query, vector) -> list[_Candidate]:
             term_counts=list(r[13]),
             terms=list(r[14]),
             config=r[15],
+            modality=Modality(r[16]),
         )
         for r in rows
     ]
 
 
 def _collapse(ranked: list[_Candidate]) -> list[list[_Candidate]]:
-    """Group units of one video that overlap a better unit; each group is led by its best unit,
-    whose span is the moment's (so moments of one video never overlap)."""
+    """Group units of one video and modality that overlap a better unit; each group is led by
+    its best unit, whose span is the moment's (so moments of one video never overlap, except
+    what is shown with what is said)."""
     groups: list[list[_Candidate]] = []
     for cand in ranked:
         span = moments.Span(cand.video_id, cand.start, cand.end)
@@ -267,7 +277,8 @@ def _collapse(ranked: list[_Candidate]) -> list[list[_Candidate]]:
             (
                 g
                 for g in groups
-                if moments.overlaps(moments.Span(g[0].video_id, g[0].start, g[0].end), span)
+                if g[0].modality == cand.modality
+                and moments.overlaps(moments.Span(g[0].video_id, g[0].start, g[0].end), span)
             ),
             None,
         )
@@ -350,6 +361,19 @@ def _highlights(conn, texts: list[str], configs: list[str], query: str) -> list[
     return [moments.highlight_html(r[0]) for r in rows]
 
 
+def _frames(conn, video_ids: list[str], starts: list[float]) -> list[float | None]:
+    """The time of each moment's keyframe: the last at or before its start."""
+    if not video_ids:
+        return []
+    rows = conn.execute(
+        "SELECT (SELECT f.t FROM keyframes f WHERE f.video_id = k.id"
+        "  AND f.t <= k.start + 0.001 ORDER BY f.t DESC LIMIT 1)"
+        " FROM unnest(%s::text[], %s::float8[]) WITH ORDINALITY AS k(id, start, n) ORDER BY n",
+        (video_ids, starts),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def _cursor_key(query: str, mode: Mode, filters: Filters, rerank: bool) -> str:
     text = json.dumps(
         [
@@ -358,6 +382,7 @@ def _cursor_key(query: str, mode: Mode, filters: Filters, rerank: bool) -> str:
             rerank,
             sorted(filters.video_ids),
             sorted(filters.languages),
+            sorted(filters.modalities),
             str(filters.created_after),
             str(filters.created_before),
         ]
@@ -491,8 +516,9 @@ def search_page(
     _score_sentences(conn, embedder, vector, mode, unplaced)
     starts = [c.start if c.moment_start is None else c.moment_start for c in leads]
     highlights = _highlights(conn, [c.text for c in leads], [c.config for c in leads], query)
+    frames = _frames(conn, [c.video_id for c in leads], starts)
     hits = []
-    for group, start, marked in zip(page, starts, highlights, strict=True):
+    for group, start, marked, frame in zip(page, starts, highlights, frames, strict=True):
         lead = group[0]
         hits.append(
             Hit(
@@ -507,6 +533,8 @@ def search_page(
                 marked,
                 lead.start,
                 lead.language,
+                lead.modality,
+                frame,
             )
         )
     more = len(groups) > offset + limit and offset + limit < MAX_DEPTH
@@ -522,10 +550,12 @@ def search(
     mode: Mode | str = Mode.hybrid,
     limit: int = 10,
     video_ids: Sequence[str] | None = None,
+    modalities: Sequence[Modality] | None = None,
     ef_search: int = 100,
     rerank: bool = True,
 ) -> list[Hit]:
-    """The first page of :func:`search_page`, filtered to ``video_ids`` if given."""
+    """The first page of :func:`search_page`, filtered to ``video_ids`` and ``modalities``
+    if given."""
     return search_page(
         conn,
         embedder,
@@ -533,7 +563,7 @@ def search(
         tenant=tenant,
         mode=mode,
         limit=limit,
-        filters=Filters(video_ids=tuple(video_ids or ())),
+        filters=Filters(video_ids=tuple(video_ids or ()), modalities=tuple(modalities or ())),
         ef_search=ef_search,
         rerank=rerank,
     ).hits

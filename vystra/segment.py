@@ -10,8 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 
 from vystra.transcribe import Segment, Word
+
+
+class Modality(StrEnum):
+    """Where a unit's text comes from: what is said, or what is shown (vystra.visual)."""
+
+    speech = "speech"
+    screen = "screen"
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,22 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(default=64, ge=1)
 
+    # visual index
+    visual: bool = Field(
+        default=True,
+        description="Platform switch for the visual stages (shots, keyframes, on-screen text);"
+        " false: every ingest indexes speech only, whatever it asks.",
+    )
+    ocr_det_model: Path | None = Field(
+        default=None,
+        description="Local PP-OCR text detection ONNX model; unset: rapidocr-onnxruntime's v4.",
+    )
+    ocr_rec_model: Path | None = Field(
+        default=None,
+        description="Local PP-OCR text recognition ONNX model (its character list inside);"
+        " unset: rapidocr-onnxruntime's v4.",
+    )
+
     # insights
     groq_api_key: str | None = Field(
         default=None, validation_alias=AliasChoices("GROQ_API_KEY", "VYSTRA_GROQ_API_KEY")

@@ -80,6 +80,14 @@ class Segmenting:
 
 
 @dataclass(frozen=True)
+class Visual:
+    enabled: bool = True
+    interval_seconds: float = 10.0
+    scene_threshold: float = 0.3
+    ocr: bool = True
+
+
+@dataclass(frozen=True)
 class Resources:
     requests: dict[str, str] = field(default_factory=dict)
     limits: dict[str, str] = field(default_factory=dict)
@@ -99,6 +107,7 @@ class Spec:
     priority_class: str | None = None  # one the administrator defines; unknown: the default
     duration_hint_seconds: float | None = None
     segmenting: Segmenting = Segmenting()
+    visual: Visual = Visual()
     insights: bool = True
     retain: bool = False
     resources: Resources = Resources()
@@ -107,6 +116,7 @@ class Spec:
     def from_body(cls, body: dict[str, Any]) -> Spec:
         spec = body.get("spec") or {}
         seg = spec.get("segmenting") or {}
+        vis = spec.get("visual") or {}
         res = spec.get("resources") or {}
         return cls(
             source=str(spec.get("source") or ""),
@@ -123,6 +133,12 @@ class Spec:
                 float(seg.get("targetSeconds", Segmenting.target_seconds)),
                 float(seg.get("overlapSeconds", Segmenting.overlap_seconds)),
             ),
+            visual=Visual(
+                bool(vis.get("enabled", Visual.enabled)),
+                float(vis.get("intervalSeconds", Visual.interval_seconds)),
+                float(vis.get("sceneThreshold", Visual.scene_threshold)),
+                bool(vis.get("ocr", Visual.ocr)),
+            ),
             insights=bool(spec.get("insights", True)),
             retain=bool(spec.get("retain", False)),
             resources=Resources(
@@ -132,12 +148,17 @@ class Spec:
         )
 
 
-def progress(processed: float, duration: float, segments: int) -> dict[str, Any]:
+def progress(
+    processed: float, duration: float, segments: int, visual: float | None = None
+) -> dict[str, Any]:
     """``status.progress``; ``percent`` is a string for the printer column."""
     share = min(100, int(100 * processed / duration)) if duration > 0 else 0
-    return {
+    body: dict[str, Any] = {
         "processedSeconds": round(processed, 2),
         "durationSeconds": round(duration, 2),
         "segments": segments,
         "percent": f"{share}%",
     }
+    if visual is not None:
+        body["visualSeconds"] = round(visual, 2)
+    return body

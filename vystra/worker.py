@@ -38,6 +38,7 @@ from vystra.segment import SegmentOptions
 from vystra.settings import Settings, get_settings
 from vystra.shutdown import exit_on_sigterm
 from vystra.videoingest import Spec
+from vystra.visual import VisualOptions
 
 log = logging.getLogger("vystra.worker")
 REPORT_INTERVAL = 1.0  # seconds between progress reports: live, without flooding
@@ -88,6 +89,12 @@ def options_from_spec(spec: Spec, settings: Settings) -> IngestOptions:
             settings.segment_pause_seconds,
         ),
         insights=spec.insights,
+        visual=VisualOptions(
+            spec.visual.enabled,
+            spec.visual.interval_seconds,
+            spec.visual.scene_threshold,
+            spec.visual.ocr,
+        ),
     )
 
 
@@ -127,6 +134,7 @@ class Reporter:
                 processed=p.processed_seconds,
                 duration=p.duration,
                 segments=p.segments,
+                visual=self.report.visual if p.visual_seconds is None else p.visual_seconds,
             )
         except Exception:  # progress is best effort; the ingest itself must go on
             log.warning("could not report progress of %s/%s", self.job.namespace, self.job.name)

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from vystra.db import Database, store
 from vystra.embed import Embedder
-from vystra.insights import TimedText, insights_or_failure
+from vystra.insights import TimedText, Visuals, insights_or_failure
 from vystra.settings import Settings
 from vystra_api.periodic import Periodic
 
@@ -37,8 +37,12 @@ class InsightsWriter(Periodic):
                 if video is None:
                     return written
                 units, vectors = store.stored_units(conn, video)
+                shots, shown = store.visual_outline(conn, video.id)
             timed = [TimedText(u.start, u.end, u.text) for u in units]
-            insights, status = insights_or_failure(timed, vectors, self.embedder(), self.settings)
+            visuals = Visuals(shots, [TimedText(*t) for t in shown])
+            insights, status = insights_or_failure(
+                timed, vectors, self.embedder(), self.settings, visuals
+            )
             if status == "failed":
                 log.warning("insights for %s failed: %s", video.id, insights["error"])
             with self.db.connect() as conn:

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vystra.search import MAX_LIMIT, MAX_QUERY_CHARS, Mode
+from vystra.segment import Modality
 
 MAX_PAGE = 200
 ID_MAX = 64
@@ -94,6 +95,17 @@ class Segmenting(Strict):
         return self
 
 
+class Visual(Strict):
+    enabled: bool = True
+    intervalSeconds: float = Field(  # noqa: N815 - the CRD's names
+        default=10.0, ge=1, le=600, description="A keyframe at least this often in a long shot."
+    )
+    sceneThreshold: float = Field(  # noqa: N815
+        default=0.3, ge=0.05, le=1, description="Scene change score that starts a new shot."
+    )
+    ocr: bool = Field(default=True, description="Read on-screen text into the search index.")
+
+
 class IngestSpec(Strict):
     """The options of a VideoIngest, minus its source."""
 
@@ -115,6 +127,9 @@ class IngestSpec(Strict):
         " checked against it before anything runs.",
     )
     segmenting: Segmenting = Field(default_factory=Segmenting)
+    visual: Visual = Field(
+        default_factory=Visual, description="Shots, keyframes and on-screen text."
+    )
     insights: bool = True
     retain: bool = Field(default=False, description="Keep the video when the ingest is deleted.")
 
@@ -207,6 +222,26 @@ class TranscriptLine(BaseModel):
     text: str
 
 
+class VisualPublic(BaseModel):
+    status: Literal["processing", "ready", "failed", "disabled", "none"] | None = Field(
+        description="The visual stages: none means the file has no video stream; null: the"
+        " video was indexed before they existed."
+    )
+    error: str | None = Field(description="Why they failed; speech indexing is unaffected.")
+    keyframes: int
+    screen_texts: int = Field(description="Units of on-screen text in the search index.")
+
+
+class KeyframePublic(BaseModel):
+    t: float = Field(description="Seconds into the video.")
+    shot: bool = Field(description="Starts a shot (else: sampled within a long one).")
+    url: str = Field(description="Its JPEG thumbnail.")
+
+
+class KeyframeList(BaseModel):
+    items: list[KeyframePublic]
+
+
 class VideoDetail(VideoPublic):
     source: str | None = Field(
         description="What the video was read from: the URL, or the upload's object key (null:"
@@ -218,6 +253,7 @@ class VideoDetail(VideoPublic):
     insights_status: str | None
     insights: dict[str, Any] | None
     media_url: str | None = Field(description="A playable URL for the video, when stored here.")
+    visual: VisualPublic
     transcript: list[TranscriptLine]
 
 
@@ -247,6 +283,10 @@ class Moment(BaseModel):
         description="Where the matching passage begins; `start` is its best sentence."
     )
     language: str | None = Field(description="The video's detected language.")
+    modality: Modality = Field(description="speech: what is said; screen: text shown.")
+    thumbnail_url: str | None = Field(
+        default=None, description="The keyframe on screen at `start` (JPEG), if any."
+    )
 
 
 class SearchResults(BaseModel):

@@ -189,17 +189,18 @@ def reported(ing: Ingest, report: Report | None) -> dict[str, Any]:
     """The status fields a report changes; empty when status already shows it."""
     if report is None or report.video_id is None:
         return {}
-    if (report.video_id, report.reused, report.processed, report.segments) == (
+    if (report.video_id, report.reused, report.processed, report.segments, report.visual) == (
         ing.video_id,
         ing.reused,
         ing.processed,
         ing.segments,
+        ing.visual,
     ):
         return {}
     return {
         "videoId": report.video_id,
         "reused": report.reused,
-        "progress": progress(report.processed, report.duration, report.segments),
+        "progress": progress(report.processed, report.duration, report.segments, report.visual),
     }
 
 

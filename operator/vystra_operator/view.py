@@ -54,6 +54,7 @@ class Ingest:
     started_at: str | None
     conditions: tuple[tuple[tuple[str, Any], ...], ...]  # metav1.Conditions, frozen
     body: Any = None  # the metadata the Job is rendered from (name, uid, namespace)
+    visual: float | None = None  # progress.visualSeconds
 
     @property
     def key(self) -> str:
@@ -94,6 +95,11 @@ class Ingest:
             processed=float(progress.get("processedSeconds") or 0),
             duration=float(progress.get("durationSeconds") or 0),
             segments=int(progress.get("segments") or 0),
+            visual=(
+                float(progress["visualSeconds"])
+                if progress.get("visualSeconds") is not None
+                else None
+            ),
             disruptions=int(status.get("disruptions") or 0),
             last_disruption=status.get("lastDisruption"),
             started_at=status.get("startedAt"),

@@ -16,7 +16,7 @@ import psycopg
 OVERLAP = timedelta(seconds=5)
 COLUMNS = (
     "uid, tenant, video_id, reused, processed_seconds, duration_seconds, segments, done,"
-    " reason, message"
+    " reason, message, visual_seconds"
 )
 
 
@@ -32,16 +32,18 @@ class Report:
     done: bool = False  # the ingest succeeded: the figures are final
     reason: str | None = None  # bad input: the Job fails at once with this reason
     message: str | None = None
+    visual: float | None = None  # seconds the visual stages have read; None: not running
 
 
 def write(conn: psycopg.Connection, r: Report) -> None:
     conn.execute(
-        f"INSERT INTO ingest_reports ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        f"INSERT INTO ingest_reports ({COLUMNS})"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (uid) DO UPDATE SET video_id = EXCLUDED.video_id,"
         " reused = EXCLUDED.reused, processed_seconds = EXCLUDED.processed_seconds,"
         " duration_seconds = EXCLUDED.duration_seconds, segments = EXCLUDED.segments,"
         " done = EXCLUDED.done, reason = EXCLUDED.reason, message = EXCLUDED.message,"
-        " updated_at = clock_timestamp()",
+        " visual_seconds = EXCLUDED.visual_seconds, updated_at = clock_timestamp()",
         (
             r.uid,
             r.tenant,
@@ -53,6 +55,7 @@ def write(conn: psycopg.Connection, r: Report) -> None:
             r.done,
             r.reason,
             r.message,
+            r.visual,
         ),
     )
 

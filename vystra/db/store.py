@@ -14,12 +14,13 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from vystra.db import searchindex
-from vystra.segment import Chunk
+from vystra.segment import Chunk, Modality
 
 VIDEO_COLUMNS = (
     "id, tenant, title, source, sha256, size_bytes, duration, language, model, embedding_model,"
     " options, status, error_reason, error, processed_seconds, segment_count, insights,"
-    " insights_status, created_at, updated_at"
+    " insights_status, created_at, updated_at, visual_status, visual_error, keyframe_count,"
+    " screen_count"
 )
 
 
@@ -45,6 +46,10 @@ class Video:
     insights_status: str | None
     created_at: datetime
     updated_at: datetime
+    visual_status: str | None = None
+    visual_error: str | None = None
+    keyframe_count: int = 0
+    screen_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,52 +167,8 @@ def write_segments(
     if not chunks:
         return
     with conn.transaction():
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS segments_batch (video_id text, ordinal integer,"
-            " tenant text, start_s float8, end_s float8, text text, embedding vector,"
-            " word_starts real[], word_offsets integer[], sentence_vectors bytea)"
-            " ON COMMIT DELETE ROWS"
-        )
-        conn.execute("TRUNCATE segments_batch")  # the caller's transaction may span batches
-        with (
-            conn.cursor() as cur,
-            cur.copy(
-                "COPY segments_batch (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
-                " word_starts, word_offsets, sentence_vectors) FROM STDIN WITH (FORMAT BINARY)"
-            ) as copy,
-        ):
-            copy.set_types(
-                ["text", "int4", "text", "float8", "float8", "text", "vector", "float4[]", "int4[]"]
-                + ["bytea"]
-            )
-            packed = sentence_vectors or [None] * len(chunks)
-            for chunk, vector, sentences in zip(chunks, vectors, packed, strict=True):
-                timed = bool(chunk.word_starts)
-                copy.write_row(
-                    (
-                        video_id,
-                        chunk.ordinal,
-                        tenant,
-                        chunk.start,
-                        chunk.end,
-                        chunk.text,
-                        vector,
-                        list(chunk.word_starts) if timed else None,
-                        list(chunk.word_offsets) if timed else None,
-                        sentences,
-                    )
-                )
-        searchindex.check(conn, model, writing=True)
-        conn.execute(
-            "INSERT INTO segments (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
-            " word_starts, word_offsets, sentence_vectors, ts_config) SELECT b.video_id,"
-            " b.ordinal, b.tenant, b.start_s, b.end_s, b.text, b.embedding, b.word_starts,"
-            " b.word_offsets, b.sentence_vectors, vystra_ts_config(v.language)"
-            " FROM segments_batch b JOIN videos v ON v.id = b.video_id"
-            " ON CONFLICT (video_id, ordinal) DO UPDATE SET start_s = EXCLUDED.start_s,"
-            " end_s = EXCLUDED.end_s, text = EXCLUDED.text, embedding = EXCLUDED.embedding,"
-            " word_starts = EXCLUDED.word_starts, word_offsets = EXCLUDED.word_offsets,"
-            " sentence_vectors = EXCLUDED.sentence_vectors, ts_config = EXCLUDED.ts_config"
+        _upsert_units(
+            conn, video_id, tenant, chunks, vectors, model, sentence_vectors, Modality.speech
         )
         conn.execute(
             "UPDATE videos SET processed_seconds = %s, segment_count = %s,"
@@ -221,6 +182,68 @@ def write_segments(
                 video_id,
             ),
         )
+
+
+def _upsert_units(
+    conn: psycopg.Connection,
+    video_id: str,
+    tenant: str,
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    model: str,
+    sentence_vectors: Sequence[bytes | None] | None,
+    modality: Modality,
+) -> None:
+    """COPY units in and upsert them on (video, ordinal), in the caller's transaction, after
+    checking that the index still holds ``model``'s vectors."""
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS segments_batch (video_id text, ordinal integer,"
+        " tenant text, start_s float8, end_s float8, text text, embedding vector,"
+        " word_starts real[], word_offsets integer[], sentence_vectors bytea)"
+        " ON COMMIT DELETE ROWS"
+    )
+    conn.execute("TRUNCATE segments_batch")  # the caller's transaction may span batches
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY segments_batch (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
+            " word_starts, word_offsets, sentence_vectors) FROM STDIN WITH (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.set_types(
+            ["text", "int4", "text", "float8", "float8", "text", "vector", "float4[]", "int4[]"]
+            + ["bytea"]
+        )
+        packed = sentence_vectors or [None] * len(chunks)
+        for chunk, vector, sentences in zip(chunks, vectors, packed, strict=True):
+            timed = bool(chunk.word_starts)
+            copy.write_row(
+                (
+                    video_id,
+                    chunk.ordinal,
+                    tenant,
+                    chunk.start,
+                    chunk.end,
+                    chunk.text,
+                    vector,
+                    list(chunk.word_starts) if timed else None,
+                    list(chunk.word_offsets) if timed else None,
+                    sentences,
+                )
+            )
+    searchindex.check(conn, model, writing=True)
+    conn.execute(
+        "INSERT INTO segments (video_id, ordinal, tenant, start_s, end_s, text, embedding,"
+        " word_starts, word_offsets, sentence_vectors, ts_config, modality) SELECT b.video_id,"
+        " b.ordinal, b.tenant, b.start_s, b.end_s, b.text, b.embedding, b.word_starts,"
+        " b.word_offsets, b.sentence_vectors, vystra_ts_config(v.language), %s"
+        " FROM segments_batch b JOIN videos v ON v.id = b.video_id"
+        " ON CONFLICT (video_id, ordinal) DO UPDATE SET start_s = EXCLUDED.start_s,"
+        " end_s = EXCLUDED.end_s, text = EXCLUDED.text, embedding = EXCLUDED.embedding,"
+        " word_starts = EXCLUDED.word_starts, word_offsets = EXCLUDED.word_offsets,"
+        " sentence_vectors = EXCLUDED.sentence_vectors, ts_config = EXCLUDED.ts_config",
+        (modality.value,),
+    )
 
 
 def finish_video(
@@ -275,7 +298,8 @@ def get_segments(
     with conn.cursor(row_factory=class_row(StoredSegment)) as cur:
         cur.execute(
             "SELECT ordinal, start_s AS start, end_s AS end, text FROM segments"
-            " WHERE tenant = %s AND video_id = %s AND ordinal > %s ORDER BY ordinal LIMIT %s",
+            " WHERE tenant = %s AND video_id = %s AND ordinal > %s AND modality = 'speech'"
+            " ORDER BY ordinal LIMIT %s",
             (tenant, video_id, after, limit),
         )
         return cur.fetchall()
@@ -316,7 +340,7 @@ def stored_units(conn: psycopg.Connection, video: Video) -> tuple[list[Chunk], n
     """The video's units (up to its segment count) and their embeddings, in order."""
     rows = conn.execute(
         "SELECT ordinal, start_s, end_s, text, word_starts, word_offsets, embedding"
-        " FROM segments WHERE video_id = %s AND ordinal < %s ORDER BY ordinal",
+        " FROM segments WHERE video_id = %s AND ordinal >= 0 AND ordinal < %s ORDER BY ordinal",
         (video.id, video.segment_count),
     ).fetchall()
     units = [
@@ -359,3 +383,107 @@ def delete_video(conn: psycopg.Connection, tenant: str, video_id: str) -> bool:
     """Remove a video and (by cascade) its segments; False if the tenant has no such video."""
     cur = conn.execute("DELETE FROM videos WHERE tenant = %s AND id = %s", (tenant, video_id))
     return cur.rowcount > 0
+
+
+@dataclass(frozen=True)
+class StoredKeyframe:
+    t: float
+    shot: bool
+
+
+def write_visual(
+    conn: psycopg.Connection,
+    *,
+    video_id: str,
+    tenant: str,
+    keyframes: Sequence[tuple[float, bool, bytes]],
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    model: str,
+    sentence_vectors: Sequence[bytes | None] | None,
+    seconds: float,
+) -> None:
+    """Replace the video's keyframes (time, starts a shot, JPEG) and screen-text units
+    (ordinals -1, -2, ...) with one analysis's, in one transaction; raises
+    :class:`~vystra.db.searchindex.IndexChanged` like :func:`write_segments`."""
+    with conn.transaction():
+        conn.execute("DELETE FROM keyframes WHERE video_id = %s", (video_id,))
+        # INSERT, not COPY: row-level security (a worker's login) refuses COPY FROM
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO keyframes (video_id, tenant, t, shot, jpeg)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [(video_id, tenant, t, shot, jpeg) for t, shot, jpeg in keyframes],
+            )
+        if chunks:
+            _upsert_units(
+                conn, video_id, tenant, chunks, vectors, model, sentence_vectors, Modality.screen
+            )
+        # an earlier analysis may have read more
+        conn.execute(
+            "DELETE FROM segments WHERE video_id = %s AND ordinal < %s", (video_id, -len(chunks))
+        )
+        conn.execute(
+            "UPDATE videos SET visual_status = 'ready', visual_error = NULL, visual_seconds = %s,"
+            " keyframe_count = %s, screen_count = %s, updated_at = now() WHERE id = %s",
+            (seconds, len(keyframes), len(chunks), video_id),
+        )
+
+
+def set_visual(
+    conn: psycopg.Connection,
+    video_id: str,
+    status: str,
+    *,
+    error: str | None = None,
+    seconds: float = 0.0,
+) -> None:
+    """Record the visual stages' progress or an outcome without an index (``disabled``,
+    ``none``: no video stream, ``failed``); those drop an earlier attempt's keyframes and
+    screen units, which no longer describe what this attempt saw."""
+    with conn.transaction():
+        if status != "processing":
+            conn.execute("DELETE FROM keyframes WHERE video_id = %s", (video_id,))
+            conn.execute("DELETE FROM segments WHERE video_id = %s AND ordinal < 0", (video_id,))
+        conn.execute(
+            "UPDATE videos SET visual_status = %s, visual_error = %s, visual_seconds = %s,"
+            " keyframe_count = CASE WHEN %s = 'processing' THEN keyframe_count ELSE 0 END,"
+            " screen_count = CASE WHEN %s = 'processing' THEN screen_count ELSE 0 END,"
+            " updated_at = now() WHERE id = %s",
+            (status, error, seconds, status, status, video_id),
+        )
+
+
+def list_keyframes(conn: psycopg.Connection, tenant: str, video_id: str) -> list[StoredKeyframe]:
+    with conn.cursor(row_factory=class_row(StoredKeyframe)) as cur:
+        cur.execute(
+            "SELECT t, shot FROM keyframes WHERE tenant = %s AND video_id = %s ORDER BY t",
+            (tenant, video_id),
+        )
+        return cur.fetchall()
+
+
+def visual_outline(
+    conn: psycopg.Connection, video_id: str
+) -> tuple[list[float], list[tuple[float, float, str]]]:
+    """When the video's shots start, and its screen units (start, end, text) in order."""
+    shots = conn.execute(
+        "SELECT t FROM keyframes WHERE video_id = %s AND shot ORDER BY t", (video_id,)
+    ).fetchall()
+    texts = conn.execute(
+        "SELECT start_s, end_s, text FROM segments WHERE video_id = %s AND ordinal < 0"
+        " ORDER BY start_s",
+        (video_id,),
+    ).fetchall()
+    return [r[0] for r in shots], [(r[0], r[1], r[2]) for r in texts]
+
+
+def keyframe_jpeg(conn: psycopg.Connection, tenant: str, video_id: str, at: float) -> bytes | None:
+    """The thumbnail of the keyframe shown at ``at`` seconds: the last one at or before it
+    (the first one, before the first)."""
+    row = conn.execute(
+        "SELECT jpeg FROM keyframes WHERE tenant = %s AND video_id = %s"
+        " ORDER BY t <= %s DESC, CASE WHEN t <= %s THEN -t ELSE t END LIMIT 1",
+        (tenant, video_id, at, at),
+    ).fetchone()
+    return bytes(row[0]) if row else None

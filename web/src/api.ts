@@ -102,6 +102,10 @@ export interface Moment {
   end: number;
   text: string;
   score: number;
+  /** speech: what is said; screen: text shown on a slide or caption. */
+  modality: "speech" | "screen";
+  /** The keyframe on screen at `start` (JPEG), when the video has keyframes. */
+  thumbnail_url: string | null;
 }
 
 export type Mode = "hybrid" | "semantic" | "keyword";
@@ -184,3 +188,5 @@ export const eventsUrl = (ingestId: string) =>
   `${API_BASE}/v1/ingests/${encodeURIComponent(ingestId)}/events`;
 export const subtitlesUrl = (videoId: string, fmt: "srt" | "vtt") =>
   `${API_BASE}/v1/videos/${encodeURIComponent(videoId)}/subtitles.${fmt}`;
+
+export const thumbnailUrl = (path: string): string => `${API_BASE}${path}`;

@@ -15,7 +15,7 @@ from vystra.k8s import GROUP, KIND, PLURAL, TENANT_LABEL, VERSION
 from vystra.settings import Settings
 from vystra_api.backends import BackendError
 from vystra_api.errors import ApiError
-from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
+from vystra_api.models import IngestProgress, IngestPublic, IngestSpec, Segmenting, Visual
 
 log = logging.getLogger(__name__)
 RUN_LABEL = "vystra.io/reindex-run"
@@ -27,10 +27,9 @@ _SPEC_FIELDS = tuple(IngestSpec.model_fields)
 def _spec_of(spec: dict[str, Any]) -> IngestSpec:
     """The known options of a resource's spec (one made with kubectl may carry more)."""
     known = {k: v for k, v in spec.items() if k in _SPEC_FIELDS and v not in (None, "")}
-    if isinstance(known.get("segmenting"), dict):
-        known["segmenting"] = {
-            k: v for k, v in known["segmenting"].items() if k in ("targetSeconds", "overlapSeconds")
-        }
+    for name, model in (("segmenting", Segmenting), ("visual", Visual)):
+        if isinstance(known.get(name), dict):
+            known[name] = {k: v for k, v in known[name].items() if k in model.model_fields}
     try:
         return IngestSpec.model_validate(known)
     except ValueError:  # written by hand outside our limits: show it, do not fail the read

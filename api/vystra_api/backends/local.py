@@ -23,6 +23,7 @@ from vystra.pipeline import IngestOptions, Interrupted, Pipeline, Progress
 from vystra.reindex import reindex
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings
+from vystra.visual import VisualOptions
 from vystra_api import cleanup
 from vystra_api.backends import QueueFullError
 from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
@@ -236,6 +237,12 @@ class LocalBackend:
                 self.settings.segment_pause_seconds,
             ),
             insights=spec.insights,
+            visual=VisualOptions(
+                spec.visual.enabled,
+                spec.visual.intervalSeconds,
+                spec.visual.sceneThreshold,
+                spec.visual.ocr,
+            ),
         )
         seen_video: list[str] = []
         processed = [0.0]  # seconds, as last reported: metered if the ingest is deleted

@@ -13,10 +13,11 @@ from vystra.db.listing import video_sources
 from vystra.db.searchindex import IndexChanged
 from vystra.embed import Embedder
 from vystra.search import MAX_LIMIT, MAX_QUERY_CHARS, Filters, Mode, Page, search_page
+from vystra.segment import Modality
 from vystra_api.deps import StateDep, TenantDep
 from vystra_api.errors import ApiError
 from vystra_api.models import Moment, SearchResults
-from vystra_api.routes.videos import media_url
+from vystra_api.routes.videos import frame_url, media_url
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 
@@ -55,6 +56,13 @@ def search_moments(
             " and hybrid); false: by the whole unit."
         ),
     ] = True,
+    modality: Annotated[
+        list[Modality] | None,
+        Query(
+            max_length=len(Modality),
+            description="Only what is said (speech) or shown on screen (screen); repeatable.",
+        ),
+    ] = None,
 ) -> SearchResults:
     texts = [q, *(video_id or ()), *(language or ()), cursor or ""]
     if any("\x00" in t for t in texts) or any(
@@ -67,6 +75,7 @@ def search_moments(
         languages=tuple(language or ()),
         created_after=created_after,
         created_before=created_before,
+        modalities=tuple(modality or ()),
     )
 
     def page_of(conn: psycopg.Connection, embedder: Embedder | None) -> Page:
@@ -111,6 +120,8 @@ def search_moments(
                 highlight=h.highlight,
                 unit_start=h.unit_start,
                 language=h.language,
+                modality=h.modality,
+                thumbnail_url=frame_url(h.video_id, h.frame) if h.frame is not None else None,
             )
             for h in hits
         ],

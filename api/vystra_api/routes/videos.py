@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from vystra.db import store
 from vystra.db.store import Video
@@ -13,7 +13,16 @@ from vystra.subtitles import to_srt, to_vtt
 from vystra_api import cleanup
 from vystra_api.deps import StateDep, TenantDep, VideoId, valid_id
 from vystra_api.errors import not_found
-from vystra_api.models import MAX_PAGE, TranscriptLine, VideoDetail, VideoList, VideoPublic
+from vystra_api.models import (
+    MAX_PAGE,
+    KeyframeList,
+    KeyframePublic,
+    TranscriptLine,
+    VideoDetail,
+    VideoList,
+    VideoPublic,
+    VisualPublic,
+)
 from vystra_api.redact import client_source, scrubber
 from vystra_api.state import AppState
 
@@ -89,7 +98,52 @@ def get_video(
         insights_status=video.insights_status,
         insights=video.insights,
         media_url=media_url(state, tenant, video.source, str(request.base_url)),
+        visual=VisualPublic(
+            status=video.visual_status,  # type: ignore[arg-type]
+            error=scrubber(state.settings.home)(video.visual_error),
+            keyframes=video.keyframe_count,
+            screen_texts=video.screen_count,
+        ),
         transcript=[TranscriptLine(start=s.start, end=s.end, text=s.text) for s in transcript],
+    )
+
+
+def frame_url(video_id: str, t: float) -> str:
+    return f"/v1/videos/{video_id}/frames/{t:.3f}"
+
+
+@router.get(
+    "/{video_id}/keyframes", summary="The video's keyframes: one a shot, and within long ones"
+)
+def list_keyframes(video_id: VideoId, tenant: TenantDep, state: StateDep) -> KeyframeList:
+    _video(state, tenant, video_id)
+    with state.db.connect() as conn:
+        found = store.list_keyframes(conn, tenant, video_id)
+    return KeyframeList(
+        items=[KeyframePublic(t=k.t, shot=k.shot, url=frame_url(video_id, k.t)) for k in found]
+    )
+
+
+@router.get(
+    "/{video_id}/frames/{seconds}",
+    summary="The thumbnail of the keyframe on screen at a moment (JPEG)",
+    responses={200: {"content": {"image/jpeg": {}}}},
+    response_class=Response,
+)
+def get_frame(
+    video_id: VideoId,
+    tenant: TenantDep,
+    state: StateDep,
+    seconds: Annotated[float, Path(ge=0, le=7 * 86400, allow_inf_nan=False)],
+) -> Response:
+    valid_id("video", video_id)
+    with state.db.connect() as conn:
+        jpeg = store.keyframe_jpeg(conn, tenant, video_id, seconds)
+    if jpeg is None:
+        raise not_found("keyframe of video", video_id)
+    # a keyframe never changes until the video is re-ingested
+    return Response(
+        jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=300"}
     )
 
 

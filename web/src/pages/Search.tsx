@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
 
-import { listVideos, search, type Mode, type Moment, type Video } from "../api";
+import { listVideos, search, thumbnailUrl, type Mode, type Moment, type Video } from "../api";
 import { clock, queryTerms, spokenClock } from "../format";
 import { Link, navigate } from "../router";
 
@@ -190,10 +190,14 @@ export function SearchPage({
                       href={`/v/${m.video_id}?t=${m.start.toFixed(1)}`}
                       onClick={() => performance.mark("vystra:press")}
                     >
+                      {m.thumbnail_url && (
+                        <img className="thumb" src={thumbnailUrl(m.thumbnail_url)} alt="" loading="lazy" width={96} />
+                      )}
                       <span className="visually-hidden">Play from {spokenClock(m.start)}: </span>
                       <span className="time" aria-hidden="true">
                         ▶ {clock(m.start)}
                       </span>
+                      {m.modality === "screen" && <span className="shown">On screen</span>}
                       <span className="text">{highlight(m.text, q)}</span>
                     </Link>
                   </li>
