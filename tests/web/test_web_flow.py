@@ -109,6 +109,12 @@ def test_upload_watch_search_play_delete(
     assert "/search?q=baking+bread" in page.url  # the results page has its own link
     first = page.locator("a.moment").first
     expect(first.locator("mark").first).to_be_visible()  # matched words are highlighted
+    # each moment shows the keyframe on screen when it starts, loaded with the session cookie
+    thumb = first.locator("img.thumb")
+    expect(thumb).to_be_visible()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=thumb.element_handle()
+    )
     assert every_field_is_labelled(page) == []
     shoot(page, screenshots / "web-search.png")
     assert accessibility_violations(page) == []
