@@ -18,6 +18,7 @@ import numpy as np
 
 from vystra.db import Database, store
 from vystra.db.searchindex import IndexChanged
+from vystra.db.store import VisualStatus
 from vystra.embed import Embedder, embed_units, load_embedder
 from vystra.errors import VystraError
 from vystra.fetch import fetch
@@ -253,12 +254,15 @@ class Pipeline:
         self, video_id: str, info: MediaInfo, options: VisualOptions
     ) -> VisualRun | None:
         enabled = options.enabled and self.settings.visual
-        status = "processing" if enabled and info.video_codec else "disabled"
-        if enabled and not info.video_codec:
-            status = "none"  # audio only
+        if not enabled:
+            status = VisualStatus.disabled
+        elif not info.video_codec:
+            status = VisualStatus.none  # audio only
+        else:
+            status = VisualStatus.processing
         with self.db.connect() as conn:
             store.set_visual(conn, video_id, status)
-        if status != "processing":
+        if status is not VisualStatus.processing:
             return None
         settings = self.settings
         return VisualRun(
@@ -398,7 +402,9 @@ class Pipeline:
         except VisualError as exc:
             log.warning("visual stages of %s failed: %s", video_id, exc)
             with self.db.connect() as conn:
-                store.set_visual(conn, video_id, "failed", error=str(exc), seconds=run.seconds)
+                store.set_visual(
+                    conn, video_id, VisualStatus.failed, error=str(exc), seconds=run.seconds
+                )
             return Visuals()
         chunks = [
             Chunk(-(n + 1), text.start, max(text.end, text.start), text.text)

@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vystra.db.store import VisualStatus
 from vystra.search import MAX_LIMIT, MAX_QUERY_CHARS, Mode
 from vystra.segment import Modality
 
@@ -223,7 +224,7 @@ class TranscriptLine(BaseModel):
 
 
 class VisualPublic(BaseModel):
-    status: Literal["processing", "ready", "failed", "disabled", "none"] | None = Field(
+    status: VisualStatus | None = Field(
         description="The visual stages: none means the file has no video stream; null: the"
         " video was indexed before they existed."
     )

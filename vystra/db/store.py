@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,16 @@ VIDEO_COLUMNS = (
     " insights_status, created_at, updated_at, visual_status, visual_error, keyframe_count,"
     " screen_count"
 )
+
+
+class VisualStatus(StrEnum):
+    """``videos.visual_status``: how the visual stages (vystra.visual) went."""
+
+    processing = "processing"
+    ready = "ready"
+    failed = "failed"  # the video stream could not be read; the speech is indexed
+    disabled = "disabled"  # turned off for this ingest or the platform
+    none = "none"  # the file has no video stream
 
 
 @dataclass(frozen=True)
@@ -424,16 +435,16 @@ def write_visual(
             "DELETE FROM segments WHERE video_id = %s AND ordinal < %s", (video_id, -len(chunks))
         )
         conn.execute(
-            "UPDATE videos SET visual_status = 'ready', visual_error = NULL, visual_seconds = %s,"
+            "UPDATE videos SET visual_status = %s, visual_error = NULL, visual_seconds = %s,"
             " keyframe_count = %s, screen_count = %s, updated_at = now() WHERE id = %s",
-            (seconds, len(keyframes), len(chunks), video_id),
+            (VisualStatus.ready.value, seconds, len(keyframes), len(chunks), video_id),
         )
 
 
 def set_visual(
     conn: psycopg.Connection,
     video_id: str,
-    status: str,
+    status: VisualStatus,
     *,
     error: str | None = None,
     seconds: float = 0.0,
@@ -442,7 +453,7 @@ def set_visual(
     ``none``: no video stream, ``failed``); those drop an earlier attempt's keyframes and
     screen units, which no longer describe what this attempt saw."""
     with conn.transaction():
-        if status != "processing":
+        if status is not VisualStatus.processing:
             conn.execute("DELETE FROM keyframes WHERE video_id = %s", (video_id,))
             conn.execute("DELETE FROM segments WHERE video_id = %s AND ordinal < 0", (video_id,))
         conn.execute(
@@ -450,7 +461,7 @@ def set_visual(
             " keyframe_count = CASE WHEN %s = 'processing' THEN keyframe_count ELSE 0 END,"
             " screen_count = CASE WHEN %s = 'processing' THEN screen_count ELSE 0 END,"
             " updated_at = now() WHERE id = %s",
-            (status, error, seconds, status, status, video_id),
+            (status.value, error, seconds, status.value, status.value, video_id),
         )
 
 

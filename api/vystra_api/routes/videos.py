@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from vystra.db import store
-from vystra.db.store import Video
+from vystra.db.store import Video, VisualStatus
 from vystra.objectkeys import owned_by
 from vystra.subtitles import to_srt, to_vtt
 from vystra_api import cleanup
@@ -99,7 +99,7 @@ def get_video(
         insights=video.insights,
         media_url=media_url(state, tenant, video.source, str(request.base_url)),
         visual=VisualPublic(
-            status=video.visual_status,  # type: ignore[arg-type]
+            status=VisualStatus(video.visual_status) if video.visual_status else None,
             error=scrubber(state.settings.home)(video.visual_error),
             keyframes=video.keyframe_count,
             screen_texts=video.screen_count,
