@@ -12,6 +12,9 @@ def test_progress_prints_a_bounded_percentage():
     }
     assert progress(130, 120, 9)["percent"] == "100%"
     assert progress(0, 0, 0)["percent"] == "0%"
+    # how far the visual stages read, only while they run
+    assert progress(30, 120, 4, 61.234)["visualSeconds"] == 61.23
+    assert "visualSeconds" not in progress(30, 120, 4)
 
 
 def test_a_worker_jobs_ingests_round_trip_with_their_logins_out_of_the_arguments():

@@ -360,15 +360,16 @@ class Pipeline:
                 )
             )
         duration = track.duration
-        visuals = Visuals()
+        visuals, seen = Visuals(), None  # seen: how far the visual stages read
         if visual is not None:
             visuals = self._finish_visual(video_id, tenant, visual, duration, len(units), report)
+            seen = visual.seconds
 
         insights, insights_status = None, "disabled"
         if options.insights and self.settings.insights_deferred:
             insights_status = "pending"  # the API writes them with the platform's key
         elif options.insights:
-            report(Progress("insights", duration, duration, len(units), video_id))
+            report(Progress("insights", duration, duration, len(units), video_id, seen))
             insights, insights_status = self._insights(video_id, units, vectors, visuals)
         with self.db.connect() as conn:
             store.finish_video(
@@ -380,7 +381,7 @@ class Pipeline:
                 insights=insights,
                 insights_status=insights_status,
             )
-        report(Progress("done", duration, duration, len(units), video_id))
+        report(Progress("done", duration, duration, len(units), video_id, seen))
         return IngestResult(video_id, title, source, duration, len(units), "ready", insights_status)
 
     def _finish_visual(

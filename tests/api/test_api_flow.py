@@ -73,8 +73,15 @@ def test_upload_ingest_watch_search_play_subtitles_delete(
         assert top["start"] < sourdough.end and top["end"] > sourdough.start
         assert set(top) == {
             *("video_id", "title", "start", "end", "text", "score", "link"),
-            *("relevance", "highlight", "unit_start", "language"),
+            *("relevance", "highlight", "unit_start", "language", "modality", "thumbnail_url"),
         }
+        # the talk's plain video has a keyframe every 10 s: the moment shows the one before it
+        assert top["modality"] == "speech"
+        assert (
+            top["thumbnail_url"] == f"/v1/videos/{video_id}/frames/{10 * (top['start'] // 10):.3f}"
+        )
+        picture = api.get(top["thumbnail_url"])
+        assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
 
         # the link plays the uploaded file from that second (Range requests work)
         media, fragment = top["link"].split("#")

@@ -140,6 +140,13 @@ def test_example_ingest_succeeds_and_is_searchable(cluster, ns, media, db, setti
         "Ready": "True",
         "Succeeded": "True",
     }
+    # the visual stages ran in the worker beside transcription, under its tenant's login
+    assert status["progress"]["visualSeconds"] > 0
+    with db.connect() as conn:
+        visual = conn.execute(
+            "SELECT visual_status, keyframe_count FROM videos WHERE id = %s", (status["videoId"],)
+        ).fetchone()
+    assert visual is not None and visual[0] == "ready" and visual[1] > 0
     waited = cluster.kubectl(
         "wait", "-n", ns, "--for=condition=Ready", "vi/six-topic-talk", "--timeout=5s"
     )

@@ -121,6 +121,14 @@ def test_a_running_job_writes_only_new_progress():
         {"phase": "Running", "videoId": "v1", "progress": outcome.want.status["progress"]}
     )
     assert observe_job(shown, active, [pod("gpu-0")], "acme", NOW, report) is None
+    # the visual stages' own progress is new progress too
+    seen = replace(report, visual=42.0)
+    moved = observe_job(shown, active, [pod("gpu-0")], "acme", NOW, seen)
+    assert moved is not None and moved.want.status["progress"]["visualSeconds"] == 42.0
+    now_shown = ingest(
+        {"phase": "Running", "videoId": "v1", "progress": moved.want.status["progress"]}
+    )
+    assert observe_job(now_shown, active, [pod("gpu-0")], "acme", NOW, seen) is None
 
 
 def test_job_complete_meters_the_workers_final_report():
