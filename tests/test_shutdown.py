@@ -296,3 +296,40 @@ def test_a_sigterm_wrapped_by_a_library_still_stops_without_failing_the_video(
     assert listed.returncode == 0, listed.stderr
     (video,) = json.loads(listed.stdout)
     assert video["status"] == "processing" and video["error"] is None, video
+
+
+HOLDS_THE_IMPORT_LOCK = """
+import _imp, os, signal, sys, threading, time
+from vystra.shutdown import Terminated, exit_on_sigterm
+
+exit_on_sigterm()
+_imp.acquire_lock()  # as importlib holds it, between its acquire and its release
+try:
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(200):  # the handler runs between these calls: it must not raise here
+        time.sleep(0.001)
+finally:
+    _imp.release_lock()
+try:
+    time.sleep(DEADLINE)
+except Terminated:
+    # delivered again once the lock was free; another thread can still import
+    loader = threading.Thread(target=__import__, args=("xml.dom.minidom",))
+    loader.start()
+    loader.join(DEADLINE)
+    print("stopped; imports", "hang" if loader.is_alive() else "work")
+    sys.exit(0)
+sys.exit("SIGTERM was lost")
+"""
+
+
+def test_sigterm_never_leaves_the_import_lock_held() -> None:
+    """A SIGTERM that lands inside the import machinery waits until it has let go of its locks:
+    raised there, it would leave the import lock held, and the next import of any other thread
+    (the visual stages') would wait forever."""
+    script = f"DEADLINE = {DEADLINE}\n" + HOLDS_THE_IMPORT_LOCK
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=DEADLINE
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "stopped; imports work", done.stdout

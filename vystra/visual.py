@@ -16,6 +16,7 @@ indexing goes on.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import queue
 import re
@@ -46,6 +47,9 @@ STILL_FRAME = 2.0
 # the visual stages yield the cores to transcription, whose threads wait on each other, and
 # take what it leaves (decoding, embedding and writes run on one core)
 BACKGROUND_NICENESS = 10
+STOP_WAIT_SECONDS = 30.0  # how long a stopped ingest waits for the visual thread
+
+log = logging.getLogger(__name__)
 
 _SHOWINFO = re.compile(r"\bn:\s*(\d+).*?\bpts_time:\s*(-?[\d.]+).*?\bs:(\d+)x(\d+)")
 _SCORE = re.compile(r"lavfi\.scene_score=([\d.]+)")
@@ -373,9 +377,13 @@ class VisualRun:
         return not self._thread.is_alive()
 
     def stop(self) -> None:
-        """Stop at the next keyframe (the ingest failed or was interrupted)."""
+        """Stop at the next keyframe (the ingest failed or was interrupted). Bounded: a stop
+        must end the process even if the thread is stuck (the thread is a daemon, and its ffmpeg
+        ends on the closed pipe)."""
         self._stop.set()
-        self._thread.join()
+        self._thread.join(STOP_WAIT_SECONDS)
+        if self._thread.is_alive():
+            log.warning("visual stages did not stop within %.0f s; left behind", STOP_WAIT_SECONDS)
 
     def result(self) -> VisualResult:
         """Wait for the analysis; :class:`VisualError` with the reason if it failed."""
