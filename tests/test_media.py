@@ -97,8 +97,15 @@ def test_video_without_audio_track(tmp_path: Path):
         "yuv420p",
         str(silent),
     )
-    with pytest.raises(NoAudioError, match="no audio track"):
-        probe(silent)
+    info = probe(silent)  # its pictures alone can be indexed
+    assert info.audio_codec is None and info.video_codec == "h264"
+    assert info.duration == pytest.approx(3.0, abs=0.3)
+    subtitles = tmp_path / "captions.srt"
+    subtitles.write_text("1\n00:00:00,000 --> 00:00:02,000\nHello\n")
+    captions_only = tmp_path / "captions.mkv"
+    run_ffmpeg("-i", str(subtitles), str(captions_only))
+    with pytest.raises(NoAudioError, match="no audio or video track"):
+        probe(captions_only)
 
 
 def test_truncated_video_is_reported_corrupt(tmp_path: Path, talk):

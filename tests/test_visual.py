@@ -14,7 +14,7 @@ from PIL import Image
 from vystra.db import store
 from vystra.demo import TALK, Slide, make_slides_video, make_talk_video
 from vystra.embed import get_embedder
-from vystra.errors import VystraError
+from vystra.errors import NoAudioError, VystraError
 from vystra.media import probe
 from vystra.pipeline import IngestOptions
 from vystra.search import Filters, Mode, search_page
@@ -171,6 +171,41 @@ def test_audio_only_skips_the_visual_stages(pipeline, db, tenant, media_dir):
         video = store.get_video(conn, tenant, result.video_id)
     assert video is not None and video.status == "ready" and result.segments > 0
     assert video.visual_status == "none" and video.keyframe_count == 0
+
+
+def test_a_video_without_audio_is_indexed_by_what_it_shows(
+    pipeline, db, settings, tenant, media_dir
+):
+    path = media_dir / "silent_slides.mp4"
+    slides = SLIDES[:2]
+    make_slides_video(path, slides, sections=())
+    assert probe(path).audio_codec is None
+    result = pipeline.ingest(str(path), tenant=tenant)
+    with db.connect() as conn:
+        video = store.get_video(conn, tenant, result.video_id)
+        hits = search_page(
+            conn, get_embedder(settings), "operator internals of Kubernetes", tenant=tenant
+        ).hits
+    assert video is not None and video.status == "ready" and video.language is None
+    assert result.segments == 0 and video.visual_status == "ready"
+    assert video.screen_count == len(slides)
+    assert video.duration == pytest.approx(sum(s.seconds for s in slides), abs=0.1)
+    keywords = " ".join((video.insights or {}).get("keywords", [])).lower()
+    assert "revenue" in keywords or "kubernetes" in keywords, video.insights
+    top = hits[0]
+    assert top.video_id == result.video_id and top.modality is Modality.screen
+    assert same_letters(top.text, slides[1].text)
+
+    # with the visual index off there is nothing to index it by: refused, and the index kept
+    with pytest.raises(NoAudioError, match="no audio track"):
+        pipeline.ingest(
+            str(path),
+            tenant=tenant,
+            options=IngestOptions(force=True, visual=VisualOptions(enabled=False)),
+        )
+    with db.connect() as conn:
+        kept = store.get_video(conn, tenant, result.video_id)
+    assert kept is not None and kept.status == "ready" and kept.screen_count == len(slides)
 
 
 def broken_video(out: Path, audio_from: Path) -> None:

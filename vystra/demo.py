@@ -149,10 +149,11 @@ def make_slides_video(
     size: str = "1280x720",
 ) -> list[Section]:
     """Write an MP4 of ``slides`` (text drawn on coloured backgrounds, a hard cut between
-    each) over the talk ``sections`` spoken, cut to the slides' length; the talk's timeline."""
+    each) over the talk ``sections`` spoken, cut to the slides' length; the talk's timeline.
+    No ``sections``: a video without an audio track (a silent screen recording)."""
     with tempfile.TemporaryDirectory(prefix="vystra-slides-") as tmp:
         speech = Path(tmp) / "talk.m4a"
-        timeline = make_talk_video(speech, sections, with_video=False)
+        timeline = make_talk_video(speech, sections, with_video=False) if sections else []
         inputs: list[str] = []
         chains = []
         for n, slide in enumerate(slides):
@@ -173,11 +174,13 @@ def make_slides_video(
             )
         joined = "".join(f"[s{n}]" for n in range(len(slides)))
         graph = ";".join(chains) + f";{joined}concat=n={len(slides)}:v=1:a=0[v]"
+        audio = ["-i", str(speech)] if sections else []
+        audio_out = ["-map", f"{len(slides)}:a", "-c:a", "copy"] if sections else []
         subprocess.run(
-            [ffmpeg_exe(), "-y", "-loglevel", "error", *inputs, "-i", str(speech)]
-            + ["-filter_complex", graph, "-map", "[v]", "-map", f"{len(slides)}:a"]
+            [ffmpeg_exe(), "-y", "-loglevel", "error", *inputs, *audio]
+            + ["-filter_complex", graph, "-map", "[v]", *audio_out]
             + ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
-            + ["-c:a", "copy", "-t", f"{sum(s.seconds for s in slides):.3f}", str(out)],
+            + ["-t", f"{sum(s.seconds for s in slides):.3f}", str(out)],
             check=True,
             capture_output=True,
         )

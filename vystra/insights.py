@@ -193,8 +193,12 @@ def local_insights(
     visuals: Visuals = Visuals(),
 ) -> Insights:
     """Extractive insights from the transcript units and their embeddings (no network)."""
-    if not units:
-        return Insights(summary="No speech was found in this video.", generator="local-extractive")
+    if not units:  # a silent video: what it shows is all there is
+        return Insights(
+            summary="No speech was found in this video.",
+            keywords=keywords([t.text for t in visuals.screen]),
+            generator="local-extractive",
+        )
     sentences = _sentences(units) or [TimedText(u.start, u.end, u.text) for u in units]
     sentence_vectors = embedder.embed([s.text for s in sentences])
     chosen = sorted(_central(sentence_vectors, 3))

@@ -62,7 +62,7 @@ class MediaInfo:
     path: Path
     duration: float  # seconds, of the longest stream
     container: str
-    audio_codec: str
+    audio_codec: str | None  # None: a video stream alone (only the visual index reads it)
     video_codec: str | None
     sample_rate: int
     channels: int
@@ -97,7 +97,8 @@ def input_whitelist_args() -> list[str]:
 
 
 def probe(path: Path) -> MediaInfo:
-    """Describe ``path``; raise a specific :class:`MediaError` if it cannot be transcribed."""
+    """Describe ``path``; raise a specific :class:`MediaError` if it holds neither audio nor
+    video to index."""
     if path.stat().st_size == 0:
         raise EmptyMediaError(f"{path.name} is empty (0 bytes)")
     try:
@@ -108,19 +109,17 @@ def probe(path: Path) -> MediaInfo:
         ) as container:
             audio = next(iter(container.streams.audio), None)
             video = next(iter(container.streams.video), None)
-            if audio is None:
-                raise NoAudioError(
-                    f"{path.name} has no audio track, so there is no speech to index"
-                )
-            duration = _duration(container, audio)
+            stream = audio if audio is not None else video
+            if stream is None:
+                raise NoAudioError(f"{path.name} has no audio or video track to index")
             return MediaInfo(
                 path=path,
-                duration=duration,
+                duration=_duration(container, stream),
                 container=container.format.name,
-                audio_codec=audio.codec_context.name,
+                audio_codec=audio.codec_context.name if audio is not None else None,
                 video_codec=video.codec_context.name if video is not None else None,
-                sample_rate=audio.codec_context.sample_rate or 0,
-                channels=audio.codec_context.channels or 0,
+                sample_rate=(audio.codec_context.sample_rate or 0) if audio is not None else 0,
+                channels=(audio.codec_context.channels or 0) if audio is not None else 0,
             )
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         if _looks_like_media(path):
@@ -128,7 +127,7 @@ def probe(path: Path) -> MediaInfo:
         raise NotMediaError(f"{path.name} is not an audio or video file") from exc
 
 
-def _duration(container: av.container.InputContainer, stream: av.audio.AudioStream) -> float:
+def _duration(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
     if container.duration:
         return container.duration / av.time_base
     if stream.duration and stream.time_base:
@@ -157,6 +156,20 @@ def _quietest(samples: np.ndarray, span: int) -> int:
     return len(samples) - span + int(np.argmin(energy)) * frame + frame // 2
 
 
+def allowed_seconds(info: MediaInfo, max_seconds: float | None) -> float:
+    """How much of ``info`` may be decoded: :class:`MediaTooLongError` if its header declares
+    more than ``max_seconds``; else up to a little past what it declares (decoders give a
+    little more), so a lying header costs no more than the probe promised."""
+    if max_seconds is not None and info.duration > max_seconds:
+        raise MediaTooLongError(
+            f"{info.path.name} is {info.duration:.0f} s long; the limit is {max_seconds:.0f} s"
+        )
+    allowed = max_seconds if max_seconds is not None else DEFAULT_MAX_SECONDS
+    if info.duration > 0:
+        allowed = min(allowed, info.duration * (1 + DURATION_SLACK) + DURATION_SLACK_SECONDS)
+    return allowed
+
+
 def decode_audio(
     info: MediaInfo,
     max_seconds: float | None = None,
@@ -176,13 +189,7 @@ def decode_audio(
     costs no more than the probe promised.
     """
     name = info.path.name
-    if max_seconds is not None and info.duration > max_seconds:
-        raise MediaTooLongError(
-            f"{name} is {info.duration:.0f} s long; the limit is {max_seconds:.0f} s"
-        )
-    allowed = max_seconds if max_seconds is not None else DEFAULT_MAX_SECONDS
-    if info.duration > 0:
-        allowed = min(allowed, info.duration * (1 + DURATION_SLACK) + DURATION_SLACK_SECONDS)
+    allowed = allowed_seconds(info, max_seconds)
     allowed_samples = int(max(0.0, allowed - start) * SAMPLE_RATE)
     # ffmpeg stops a second past what is allowed, so going over is seen rather than cut off
     whole = allowed_samples + SAMPLE_RATE + 1

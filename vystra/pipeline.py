@@ -20,10 +20,10 @@ from vystra.db import Database, store
 from vystra.db.searchindex import IndexChanged
 from vystra.db.store import VisualStatus
 from vystra.embed import Embedder, embed_units, load_embedder
-from vystra.errors import VystraError
+from vystra.errors import NoAudioError, VystraError
 from vystra.fetch import fetch
 from vystra.insights import TimedText, Visuals, insights_or_failure
-from vystra.media import AudioWindow, MediaInfo, decode_audio, probe
+from vystra.media import AudioWindow, MediaInfo, allowed_seconds, decode_audio, probe
 from vystra.reindex import active_embedder
 from vystra.resume import Resume, resume_from, shifted
 from vystra.segment import Chunk, SegmentOptions, chunk_segments
@@ -72,6 +72,18 @@ class Track:
     first: AudioWindow
     windows: Generator[AudioWindow, None, None]
     duration: float
+
+
+@dataclass
+class Speech:
+    """What transcription stored: the units, their vectors (one matrix per batch), the
+    transcript entries and the length of the audio decoded."""
+
+    units: list[Chunk]
+    vectors: list[np.ndarray]
+    transcript: list[list]
+    duration: float
+    audio: bool = True  # False: the video has no audio track; its pictures are all it has
 
 
 @dataclass(frozen=True)
@@ -167,6 +179,14 @@ class Pipeline:
                 )
             report(Progress("probe"))
             info = probe(media.path)
+            pictures = options.visual.enabled and self.settings.visual and bool(info.video_codec)
+            if info.audio_codec is None and not pictures:
+                raise NoAudioError(
+                    f"{info.path.name} has no audio track, so there is no speech to index"
+                    " (its pictures are indexed with the visual index on)"
+                )
+            # a header longer than allowed is refused before anything is stored
+            allowed = allowed_seconds(info, self.settings.max_media_seconds)
             report(Progress("audio", duration=info.duration))
             title = options.title or (existing.title if existing else default_title(source))
             stored_options = {
@@ -174,27 +194,30 @@ class Pipeline:
                 "model": options.model,
                 **asdict(options.segmenting),
             }
-            resume = None
-            if existing and not options.force and existing.options == stored_options:
-                with self.db.connect() as conn:
-                    resume = resume_from(
-                        store.committed_units(conn, existing),
-                        store.get_transcript_entries(conn, tenant, video_id),
-                        existing.language,
-                    )
-            windows = held.enter_context(
-                closing(
-                    decode_audio(
-                        info,
-                        self.settings.max_media_seconds,
-                        start=resume.offset if resume else 0.0,
-                        window_seconds=self.settings.decode_window_seconds,
+            resume, track = None, None
+            if info.audio_codec is not None:
+                if existing and not options.force and existing.options == stored_options:
+                    with self.db.connect() as conn:
+                        resume = resume_from(
+                            store.committed_units(conn, existing),
+                            store.get_transcript_entries(conn, tenant, video_id),
+                            existing.language,
+                        )
+                windows = held.enter_context(
+                    closing(
+                        decode_audio(
+                            info,
+                            self.settings.max_media_seconds,
+                            start=resume.offset if resume else 0.0,
+                            window_seconds=self.settings.decode_window_seconds,
+                        )
                     )
                 )
-            )
-            first = next(windows)  # undecodable audio fails before anything is stored
-            # exact when the first window holds the rest of the track; else the probe's
-            duration = first.end if first.last else max(info.duration, first.end)
+                first = next(windows)  # undecodable audio fails before anything is stored
+                # exact when the first window holds the rest of the track; else the probe's
+                duration = first.end if first.last else max(info.duration, first.end)
+                track = Track(first, windows, duration)
+            duration = track.duration if track else info.duration
             with self.db.connect() as conn:
                 store.begin_video(
                     conn,
@@ -214,7 +237,8 @@ class Pipeline:
                     title,
                     media.source,
                     info,
-                    Track(first, windows, duration),
+                    track,
+                    allowed,
                     options,
                     tenant,
                     report,
@@ -235,23 +259,27 @@ class Pipeline:
         title,
         source,
         info: MediaInfo,
-        track: Track,
+        track: Track | None,
+        allowed: float,
         options: IngestOptions,
         tenant,
         report,
         resume: Resume | None,
     ) -> IngestResult:
-        visual = self._start_visual(video_id, info, options.visual)
+        visual = self._start_visual(video_id, info, options.visual, allowed)
         try:
-            return self._index(
-                video_id, title, source, track, options, tenant, report, resume, visual
+            speech = (
+                self._transcribe(video_id, track, options, tenant, report, resume, visual)
+                if track is not None
+                else self._no_speech(video_id, info.duration)
             )
+            return self._index(video_id, title, source, speech, options, report, visual, tenant)
         finally:
             if visual is not None:
                 visual.stop()  # only if the ingest ends without it: it has ended otherwise
 
     def _start_visual(
-        self, video_id: str, info: MediaInfo, options: VisualOptions
+        self, video_id: str, info: MediaInfo, options: VisualOptions, allowed: float
     ) -> VisualRun | None:
         enabled = options.enabled and self.settings.visual
         if not enabled:
@@ -271,12 +299,21 @@ class Pipeline:
             ocr=(lambda: ocr_engine(settings.ocr_det_model, settings.ocr_rec_model))
             if options.ocr
             else None,
-            max_seconds=settings.max_media_seconds,
+            max_seconds=allowed,
         )
 
-    def _index(
-        self, video_id, title, source, track: Track, options, tenant, report, resume, visual
-    ) -> IngestResult:
+    def _no_speech(self, video_id: str, duration: float) -> Speech:
+        """A video stream alone: its pictures are all there is to index."""
+        with self.db.connect() as conn:
+            store.set_transcription(
+                conn, video_id, language=None, model=None, embedding_model=self.embedder.name
+            )
+        return Speech([], [], [], duration, audio=False)
+
+    def _transcribe(
+        self, video_id, track: Track, options, tenant, report, resume, visual
+    ) -> Speech:
+        """Transcribe ``track`` window by window, storing its units batch by batch."""
         duration = track.duration
         kept = resume.units if resume else []
         report(Progress("transcribe", track.first.offset, duration, len(kept), video_id))
@@ -359,10 +396,18 @@ class Pipeline:
                     visual.seconds if visual else None,
                 )
             )
-        duration = track.duration
+        return Speech(units, vectors, transcript, track.duration)
+
+    def _index(
+        self, video_id, title, source, speech: Speech, options, report, visual, tenant
+    ) -> IngestResult:
+        """The visual stages' keyframes and screen text, then insights; the video is ready."""
+        units, vectors, duration = speech.units, speech.vectors, speech.duration
         visuals, seen = Visuals(), None  # seen: how far the visual stages read
         if visual is not None:
-            visuals = self._finish_visual(video_id, tenant, visual, duration, len(units), report)
+            visuals = self._finish_visual(
+                video_id, tenant, visual, duration, len(units), report, required=not speech.audio
+            )
             seen = visual.seconds
 
         insights, insights_status = None, "disabled"
@@ -377,7 +422,7 @@ class Pipeline:
                 video_id,
                 segment_count=len(units),
                 duration=duration,
-                transcript=transcript,
+                transcript=speech.transcript,
                 insights=insights,
                 insights_status=insights_status,
             )
@@ -392,15 +437,19 @@ class Pipeline:
         duration: float,
         segments: int,
         report: ProgressFn,
+        *,
+        required: bool,
     ) -> Visuals:
         """Wait for the visual stages, then store their keyframes and screen text; a failure
-        of theirs is recorded on the video and ends nothing else. What they saw, for the
-        insights."""
+        of theirs is recorded on the video and ends nothing else, unless they are ``required``
+        (a video without audio: nothing else indexes it). What they saw, for the insights."""
         while not run.wait(1.0):
             report(Progress("visual", duration, duration, segments, video_id, run.seconds))
         try:
             result = run.result()
         except VisualError as exc:
+            if required:
+                raise
             log.warning("visual stages of %s failed: %s", video_id, exc)
             with self.db.connect() as conn:
                 store.set_visual(

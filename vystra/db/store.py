@@ -146,7 +146,12 @@ def begin_video(
 
 
 def set_transcription(
-    conn: psycopg.Connection, video_id: str, *, language: str, model: str, embedding_model: str
+    conn: psycopg.Connection,
+    video_id: str,
+    *,
+    language: str | None,
+    model: str | None,
+    embedding_model: str,
 ) -> None:
     conn.execute(
         "UPDATE videos SET language = %s, model = %s, embedding_model = %s, updated_at = now()"
