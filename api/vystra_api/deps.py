@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hmac
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from vystra.tenants import tenant_for_key
 from vystra_api import session
@@ -18,6 +18,16 @@ from vystra_api.state import AppState
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _bearer = HTTPBearer(auto_error=False, description="A tenant's API key (`vystra tenants create`).")
+_stream_token = APIKeyQuery(
+    name="token",
+    scheme_name="StreamToken",
+    auto_error=False,
+    description="A stream token (`POST /v1/session/stream-token`), for clients that can send"
+    " neither a header nor the session cookie (EventSource).",
+)
+STREAM_TOKEN_MAX = 300
+# what the OpenAPI document says of routes that take no API key (signed URLs, Stripe, probes)
+PUBLIC: dict[str, Any] = {"security": []}
 
 
 def get_state(request: Request) -> AppState:
@@ -86,19 +96,12 @@ TenantDep = Annotated[str, Depends(current_tenant)]
 def stream_tenant(
     state: StateDep,
     request: Request,
-    token: Annotated[
-        str | None,
-        Query(
-            max_length=300,
-            description="A stream token (`POST /v1/session/stream-token`)"
-            " for clients that can send neither a header nor the session cookie.",
-        ),
-    ] = None,
+    token: Annotated[str | None, Depends(_stream_token)],
 ) -> str:
     """Like the tenant, but also from a short-lived stream token in the URL (EventSource).
 
-    The header is read here rather than through the bearer dependency: a request that carries
-    only a token is not anonymous, and the body limit must not answer it as such.
+    The token is a declared scheme (``StreamToken``), so the OpenAPI document says the route
+    takes it or an API key; the header is read here, so either one will do.
     """
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     credentials = (
@@ -108,7 +111,11 @@ def stream_tenant(
     )
     if token is None or credentials is not None or request.cookies.get(session.COOKIE):
         return authenticate(state, request, credentials).tenant
-    found = session.decode(session.signing_key(state.settings, state.db), token, "stream")
+    found = (
+        session.decode(session.signing_key(state.settings, state.db), token, "stream")
+        if len(token) <= STREAM_TOKEN_MAX
+        else None
+    )
     if found is not None:
         with state.db.connect() as conn:
             if session.is_live(conn, found):

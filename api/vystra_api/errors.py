@@ -1,8 +1,12 @@
-"""Every error answer is JSON: ``{"error": Reason, "message": text}``, with a fitting 4xx/5xx."""
+"""Every error answer is an RFC 9457 problem (``application/problem+json``) with a fitting
+4xx/5xx: ``type`` (``urn:vystra:error:<Reason>``), ``title``, ``status`` and ``detail``, and as
+members of its own the stable ``error`` reason and the ``message`` (the detail) that clients
+read since before problem details."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import psycopg
@@ -19,6 +23,9 @@ from vystra_api.caps import CapExceeded
 from vystra_api.objectstore import ObjectStoreError
 
 log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE = "urn:vystra:error:"
 
 _REASONS = {
     400: "BadRequest",
@@ -56,6 +63,23 @@ def not_found(kind: str, ident: str) -> ApiError:
     return ApiError(404, f"no {kind} {ident!r}")
 
 
+def problem(
+    status: int, reason: str, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The problem document of an error: one ``type`` and ``title`` per reason."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + reason,
+        "title": re.sub(r"(?<=[a-z])(?=[A-Z])", " ", reason),  # NotFound -> Not Found
+        "status": status,
+        "detail": message,
+        "error": reason,
+        "message": message,
+    }
+    if details:
+        body["details"] = details
+    return body
+
+
 def error_response(
     status: int,
     reason: str,
@@ -63,10 +87,12 @@ def error_response(
     headers: dict[str, str] | None = None,
     details: list[dict[str, Any]] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"error": reason, "message": message}
-    if details:
-        body["details"] = details
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(
+        problem(status, reason, message, details),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_JSON,
+    )
 
 
 def _describe(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:

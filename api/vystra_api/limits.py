@@ -15,6 +15,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vystra_api.errors import PROBLEM_JSON, problem
+
 MAX_JSON_BYTES = 256 * 1024
 TOO_LARGE = f"request bodies are limited to {MAX_JSON_BYTES} bytes"
 
@@ -36,8 +38,11 @@ class NoCredentials(HTTPException):
 
 
 def _answer(status: int, reason: str, message: str) -> list[Message]:
-    body = json.dumps({"error": reason, "message": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    body = json.dumps(problem(status, reason, message)).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
     return [
         {"type": "http.response.start", "status": status, "headers": headers},
         {"type": "http.response.body", "body": body},

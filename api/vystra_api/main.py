@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
 
 from vystra.db import Database, open_database
 from vystra.settings import Settings, get_settings
@@ -46,6 +47,34 @@ def open_backend(settings: Settings, db: Database, objects: ObjectStore) -> Inge
     from vystra_api.backends.local import LocalBackend
 
     return LocalBackend(settings, db, objects)
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's name in camelCase (``create_ingest`` -> ``createIngest``): stable
+    as long as the function keeps its name, and what generated clients name their methods
+    (FastAPI's default, ``create_ingest_v1_ingests_post``, changes with the path)."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """FastAPI files every response model under ``application/json``; error answers are
+    ``application/problem+json``, and the document must say so (clients and checkers pick the
+    parser by it)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    for code, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if code[0] in "45" and "application/json" in content:
+                            content[errors.PROBLEM_JSON] = content.pop("application/json")
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(
@@ -96,19 +125,24 @@ def create_app(
         version="1.0",
         summary="Self-hosted video search: uploads, ingests, videos and search.",
         description="Every /v1 route except the signed upload and media URLs needs a tenant's"
-        " API key as a bearer token. Errors are JSON: `{error, message}`.",
+        " API key as a bearer token. Errors are RFC 9457 problems (application/problem+json)"
+        " that also carry a stable `error` reason and a `message`.",
+        license_info={"name": "MIT", "identifier": "MIT"},
+        servers=[{"url": "/", "description": "This Vystra API"}],
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     errors.install(app)
-    # errors are ErrorBody, not FastAPI's default validation shape: say so in the schema
+    # errors are ErrorBody problems, not FastAPI's default validation shape: say so
     errors_doc: dict[int | str, dict[str, Any]] = {
-        "4XX": {"model": ErrorBody, "description": "Bad request, with a message."}
+        "4XX": {"model": ErrorBody, "description": "Bad request: a problem, with a message."}
     }
     for module in (session, uploads, ingests, videos, search, media, billing, health, admin):
         app.include_router(module.router, responses=errors_doc)
     if ops_routes:
-        app.include_router(health.ops_router)
+        app.include_router(health.ops_router, responses=errors_doc)
     web.install(app, settings)
+    _document_problems(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestTimer, metrics=metrics)
     origins = [o.strip().rstrip("/") for o in settings.cors_origins.split(",") if o.strip()]

@@ -32,8 +32,14 @@ class Strict(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    """An RFC 9457 problem (``application/problem+json``)."""
+
+    type: str = Field(description="urn:vystra:error:<Reason>, one per reason.")
+    title: str = Field(description="The reason, in words.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str = Field(description="What went wrong, for people.")
     error: str = Field(description="Stable CamelCase reason, e.g. NotFound.")
-    message: str = Field(description="What went wrong, for people.")
+    message: str = Field(description="The detail again (what clients read before RFC 9457).")
     details: list[dict[str, Any]] | None = None
 
 

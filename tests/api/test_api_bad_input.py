@@ -1,4 +1,4 @@
-"""Bad input gets a 4xx with a clear JSON message, and changes nothing."""
+"""Bad input gets a 4xx problem (RFC 9457) with a clear message, and changes nothing."""
 
 from __future__ import annotations
 
@@ -28,8 +28,12 @@ def rows(db: Database, tenant: str) -> tuple[int, int, int]:
 
 def error(response: httpx.Response, status: int, reason: str | None = None) -> str:
     assert response.status_code == status, response.text
+    # an RFC 9457 problem, keeping the reason and message members clients read before it
+    assert response.headers["content-type"] == "application/problem+json", response.headers
     body = response.json()
     assert body["message"] and isinstance(body["message"], str)
+    assert body["status"] == status and body["detail"] == body["message"], body
+    assert body["type"] == f"urn:vystra:error:{body['error']}" and body["title"], body
     if reason:
         assert body["error"] == reason, body
     return body["message"]

@@ -7,13 +7,14 @@ import logging
 from typing import Annotated, Any
 
 import stripe
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from vystra.billing import accounts, quota, stripe_api, usage, webhooks
 from vystra.billing.plans import Plan
-from vystra_api.deps import StateDep, TenantDep
+from vystra_api.deps import PUBLIC, StateDep, TenantDep
 from vystra_api.errors import ApiError
+from vystra_api.idempotency import IdempotencyKey, idempotent
 from vystra_api.models import CheckoutCreate, CheckoutPublic, PlanPublic, UsagePublic
 from vystra_api.state import AppState
 
@@ -47,7 +48,25 @@ def _client(state: AppState) -> stripe.StripeClient:
 
 
 @router.post("/checkout", status_code=201, summary="Start a Stripe Checkout for a plan")
-def create_checkout(body: CheckoutCreate, tenant: TenantDep, state: StateDep) -> CheckoutPublic:
+def create_checkout(
+    body: CheckoutCreate,
+    tenant: TenantDep,
+    state: StateDep,
+    response: Response,
+    key: IdempotencyKey = None,
+) -> CheckoutPublic:
+    return idempotent(
+        state,
+        tenant,
+        key,
+        body,
+        response,
+        (201, CheckoutPublic),
+        lambda: _create_checkout(body, tenant, state),
+    )
+
+
+def _create_checkout(body: CheckoutCreate, tenant: str, state: AppState) -> CheckoutPublic:
     client = _client(state)
     plan = state.billing.catalog.get(body.plan)
     if plan is None or not plan.purchasable:
@@ -76,7 +95,11 @@ def create_checkout(body: CheckoutCreate, tenant: TenantDep, state: StateDep) ->
     return CheckoutPublic(id=session.id, url=session.url, plan=plan.name)
 
 
-@router.post("/webhook", summary="Stripe's webhook (signed with the endpoint's secret; no API key)")
+@router.post(
+    "/webhook",
+    summary="Stripe's webhook (signed with the endpoint's secret; no API key)",
+    openapi_extra=PUBLIC,
+)
 async def stripe_webhook(
     request: Request,
     state: StateDep,

@@ -11,18 +11,22 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from vystra_api.deps import StateDep
+from vystra_api.deps import PUBLIC, StateDep
 
 router = APIRouter(tags=["health"])
 ops_router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The process is alive")
+@router.get("/healthz", summary="The process is alive", openapi_extra=PUBLIC)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@ops_router.get("/readyz", summary="The database, object store and Kubernetes API are reachable")
+@ops_router.get(
+    "/readyz",
+    summary="The database, object store and Kubernetes API are reachable",
+    openapi_extra=PUBLIC,
+)
 def readyz(state: StateDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
@@ -47,6 +51,8 @@ def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@ops_router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@ops_router.get(
+    "/metrics", summary="Prometheus metrics", response_class=Response, openapi_extra=PUBLIC
+)
 def metrics(state: StateDep) -> Response:
     return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)

@@ -20,6 +20,7 @@ from vystra.urlguard import check_source_url
 from vystra_api import caps
 from vystra_api.deps import IngestId, StateDep, StreamTenantDep, TenantDep, valid_id
 from vystra_api.errors import ApiError, not_found
+from vystra_api.idempotency import IdempotencyKey, idempotent
 from vystra_api.models import MAX_PAGE, IngestCreate, IngestList, IngestPublic, IngestSpec
 from vystra_api.state import AppState
 
@@ -30,7 +31,25 @@ KEEPALIVE_SECONDS = 15.0
 
 
 @router.post("", status_code=201, summary="Ingest an upload or a URL")
-def create_ingest(body: IngestCreate, tenant: TenantDep, state: StateDep) -> IngestPublic:
+def create_ingest(
+    body: IngestCreate,
+    tenant: TenantDep,
+    state: StateDep,
+    response: Response,
+    key: IdempotencyKey = None,
+) -> IngestPublic:
+    return idempotent(
+        state,
+        tenant,
+        key,
+        body,
+        response,
+        (201, IngestPublic),
+        lambda: _create_ingest(body, tenant, state),
+    )
+
+
+def _create_ingest(body: IngestCreate, tenant: str, state: AppState) -> IngestPublic:
     if body.upload_id is not None:
         valid_id("upload", body.upload_id)
         with state.db.connect() as conn:
@@ -127,6 +146,8 @@ def _event(name: str, data: Any) -> str:
     " end, text; each once), `end` (the final ingest, or `{id, deleted: true}`).",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
+    # an API key, or a stream token in the URL (either one)
+    openapi_extra={"security": [{"HTTPBearer": []}, {"StreamToken": []}]},
 )
 async def ingest_events(
     ingest_id: IngestId, tenant: StreamTenantDep, state: StateDep, request: Request

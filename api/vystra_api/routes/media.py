@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from vystra.db import uploads
-from vystra_api.deps import StateDep
+from vystra_api.deps import PUBLIC, StateDep
 from vystra_api.errors import ApiError
 from vystra_api.objectstore import ObjectStoreError
 from vystra_api.objectstore.local import LocalObjectStore, SignatureError
@@ -43,6 +43,7 @@ def stored_type(state: AppState, key: str) -> str:
 @router.get(
     "/{key:path}",
     summary="Play an uploaded video (signed URL; supports Range requests)",
+    openapi_extra=PUBLIC,
     response_class=FileResponse,
     responses={200: {"content": {"video/mp4": {}}}},
 )

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from vystra.tenants import tenant_for_key
 from vystra_api import session
-from vystra_api.deps import SessionDep, StateDep
+from vystra_api.deps import PUBLIC, SessionDep, StateDep
 from vystra_api.errors import ApiError
 from vystra_api.models import Strict
 
@@ -43,7 +43,7 @@ def _public(found: session.Session) -> SessionPublic:
     )
 
 
-@router.post("", summary="Sign in: exchange an API key for a session cookie")
+@router.post("", summary="Sign in: exchange an API key for a session cookie", openapi_extra=PUBLIC)
 def create_session(
     body: SessionCreate, state: StateDep, request: Request, response: Response
 ) -> SessionPublic:
@@ -69,7 +69,9 @@ def get_session(caller: SessionDep) -> SessionPublic:
     return _public(caller)
 
 
-@router.delete("", status_code=204, summary="Sign out: clear the session cookie")
+@router.delete(
+    "", status_code=204, summary="Sign out: clear the session cookie", openapi_extra=PUBLIC
+)
 def delete_session(request: Request) -> Response:
     response = Response(status_code=204)
     response.delete_cookie(

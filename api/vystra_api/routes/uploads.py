@@ -15,8 +15,9 @@ from vystra.db import uploads
 from vystra.db.listing import video_ids_with_source
 from vystra.objectkeys import upload_key
 from vystra_api import caps
-from vystra_api.deps import StateDep, TenantDep, UploadId, valid_id
+from vystra_api.deps import PUBLIC, StateDep, TenantDep, UploadId, valid_id
 from vystra_api.errors import ApiError, not_found
+from vystra_api.idempotency import IdempotencyKey, idempotent
 from vystra_api.models import (
     PartTargetPublic,
     UploadComplete,
@@ -25,6 +26,7 @@ from vystra_api.models import (
     UploadTargetPublic,
 )
 from vystra_api.objectstore.local import LocalObjectStore, SignatureError, SizeError
+from vystra_api.state import AppState
 
 router = APIRouter(prefix="/v1/uploads", tags=["uploads"])
 
@@ -51,7 +53,26 @@ def to_public(row: uploads.Upload) -> UploadPublic:
 
 @router.post("", status_code=201, summary="Start an upload: get a presigned PUT")
 def create_upload(
-    body: UploadCreate, tenant: TenantDep, state: StateDep, request: Request
+    body: UploadCreate,
+    tenant: TenantDep,
+    state: StateDep,
+    request: Request,
+    response: Response,
+    key: IdempotencyKey = None,
+) -> UploadTargetPublic:
+    return idempotent(
+        state,
+        tenant,
+        key,
+        body,
+        response,
+        (201, UploadTargetPublic),
+        lambda: _create_upload(body, tenant, state, str(request.base_url)),
+    )
+
+
+def _create_upload(
+    body: UploadCreate, tenant: str, state: AppState, base_url: str
 ) -> UploadTargetPublic:
     settings = state.settings
     content_type = body.content_type.split(";")[0].strip().lower()
@@ -78,7 +99,7 @@ def create_upload(
             size=body.size_bytes,
             content_type=content_type,
             expires_at=expires_at,
-            base_url=str(request.base_url),
+            base_url=base_url,
         )
         row = uploads.create_upload(
             conn,
@@ -177,7 +198,8 @@ def complete_upload(
     description="Authorised by the URL's signature, not by an API key. Cluster mode uploads"
     " go to S3 directly and this route answers 404.",
     openapi_extra={
-        "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}}
+        **PUBLIC,
+        "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}},
     },
 )
 async def put_content(
