@@ -11,6 +11,7 @@ import threading
 import time
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,32 @@ def test_killed_ingest_rerun_completes_without_duplicates(settings, tenant, db, 
     assert [s.ordinal for s in segments] == list(range(result["segments"]))
     assert rows == (result["segments"], result["segments"])
     assert segments[-1].end > 200  # the whole talk, not just what the killed run stored
+
+
+def test_version_and_bash_completion(tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "vystra.cli"]
+    shown = subprocess.run([*cli, "--version"], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == f"vystra {metadata.version('vystra')}"
+
+    script = subprocess.run(
+        [*cli, "completion", "bash"], capture_output=True, text=True, check=True
+    ).stdout
+    (tmp_path / "vystra.bash").write_text(script)
+
+    def complete(*words: str) -> list[str]:
+        """What bash offers for the last word, as it would on <Tab>."""
+        probe = (
+            f"source {tmp_path / 'vystra.bash'}\n"
+            f"COMP_WORDS=(vystra {' '.join(words)}); COMP_CWORD={len(words)}\n"
+            'COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}\n'
+            "_shtab_vystra; printf '%s\\n' \"${COMPREPLY[@]}\"\n"
+        )
+        done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
+        return sorted(done.stdout.split())
+
+    assert complete("se") == ["search", "serve"]
+    assert complete("search", "--mo") == ["--modality", "--mode"]
+    assert complete("search", "--mode", "") == ["hybrid", "keyword", "semantic"]
+    assert complete("tenants", "") == ["create", "list", "revoke"]
+    refused = subprocess.run([*cli, "completion", "cmd.exe"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "invalid choice" in refused.stderr

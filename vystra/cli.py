@@ -9,8 +9,11 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
 from typing import TextIO
+
+import shtab
 
 from vystra.db import Database, open_database, store
 from vystra.errors import VystraError
@@ -326,6 +329,7 @@ def _limit(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vystra", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("--version", action="version", version=f"vystra {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="transcribe, embed and index videos")
@@ -434,7 +438,28 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("name")
     actions.add_parser("list", help="list tenants")
     p.set_defaults(func=cmd_tenants)
+
+    p = sub.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="e.g. `vystra completion bash > /etc/bash_completion.d/vystra`, or"
+        " `source <(vystra completion bash)` in ~/.bashrc",
+    )
+    p.add_argument("shell", choices=shtab.SUPPORTED_SHELLS)
+    p.set_defaults(func=cmd_completion, no_db=True)
     return parser
+
+
+def cmd_completion(args: argparse.Namespace, settings: Settings, db: None) -> int:
+    print(shtab.complete(build_parser(), shell=args.shell))
+    return 0
+
+
+def package_version() -> str:
+    try:
+        return metadata.version("vystra")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
