@@ -207,6 +207,11 @@ class Settings(BaseSettings):
     web_dir: Path | None = Field(
         default=None, description="The built web app (index.html, assets/); unset: web/dist."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: for people; json: one object per line with the request id, tenant"
+        " and ingest of the work it belongs to, for a log pipeline (the chart sets json).",
+    )
     cors_origins: str = Field(
         default="",
         description="Comma-separated origins allowed to call the API from a browser, for an app"

@@ -28,6 +28,7 @@ from typing import Any
 
 from psycopg.conninfo import make_conninfo
 
+from vystra import logs
 from vystra.billing.quota import check_duration
 from vystra.db import Database, open_database, origins, reports
 from vystra.errors import VystraError
@@ -187,7 +188,10 @@ def run_one(job: Assignment, settings: Settings) -> bool:
 
 def run(jobs: Sequence[Assignment], settings: Settings) -> int:
     """Each ingest in turn (the models load once); EXIT_INPUT_ERROR if every one was bad."""
-    succeeded = [run_one(job, settings) for job in jobs]
+    succeeded = []
+    for job in jobs:
+        with logs.bound(tenant=settings.tenant, ingest=f"{job.namespace}/{job.name}"):
+            succeeded.append(run_one(job, settings))
     return 0 if any(succeeded) else EXIT_INPUT_ERROR
 
 
@@ -201,12 +205,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ' "maxVideoSeconds" (the plan\'s limit, optional)}]',
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = get_settings()
+    logs.configure(settings.log_format)
     # a deleted or preempted pod gets SIGTERM: unwind (the database is released, the video
     # is not marked failed) and exit 143; the next attempt resumes after the stored units
     exit_on_sigterm()
     try:
-        return run(assignments(args, os.environ), get_settings())
+        return run(assignments(args, os.environ), settings)
     except Exception:
         log.exception("worker failed; the Job will retry")
         return 1

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
+from vystra import logs
 from vystra.tenants import tenant_for_key
 from vystra_api import session
 from vystra_api.errors import ApiError
@@ -87,7 +88,15 @@ AdminDep = Annotated[None, Depends(authenticate_admin)]
 
 
 def current_tenant(caller: SessionDep) -> str:
-    return caller.tenant
+    return _logged(caller.tenant)
+
+
+def _logged(tenant: str) -> str:
+    """The request's records name its tenant from here on (see vystra.logs)."""
+    context = logs.current()
+    if context is not None:
+        context.tenant = tenant
+    return tenant
 
 
 TenantDep = Annotated[str, Depends(current_tenant)]
@@ -110,7 +119,7 @@ def stream_tenant(
         else None
     )
     if token is None or credentials is not None or request.cookies.get(session.COOKIE):
-        return authenticate(state, request, credentials).tenant
+        return _logged(authenticate(state, request, credentials).tenant)
     found = (
         session.decode(session.signing_key(state.settings, state.db), token, "stream")
         if len(token) <= STREAM_TOKEN_MAX
@@ -119,7 +128,7 @@ def stream_tenant(
     if found is not None:
         with state.db.connect() as conn:
             if session.is_live(conn, found):
-                return found.tenant
+                return _logged(found.tenant)
     raise ApiError(401, "the stream token has expired or is invalid; request a new one")
 
 

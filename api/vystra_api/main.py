@@ -24,6 +24,7 @@ from vystra_api.limits import BodyLimit
 from vystra_api.metrics import Metrics, RequestTimer
 from vystra_api.models import ErrorBody
 from vystra_api.objectstore import ObjectStore, open_store
+from vystra_api.requestlog import RequestLog
 from vystra_api.routes import (
     admin,
     billing,
@@ -145,6 +146,7 @@ def create_app(
     _document_problems(app)
     app.add_middleware(BodyLimit)
     app.add_middleware(RequestTimer, metrics=metrics)
+    app.add_middleware(RequestLog)  # around the limits: their refusals carry the id too
     origins = [o.strip().rstrip("/") for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # outermost, so error answers carry the CORS headers too
         app.add_middleware(

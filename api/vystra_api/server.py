@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
+from vystra import logs
 from vystra.settings import Settings, get_settings
 from vystra.shutdown import exit_on_sigterm
 from vystra_api.main import create_app, create_ops_app
@@ -23,6 +24,7 @@ def serve(
     """Serve until SIGINT or SIGTERM; either shuts the app down, then unwinds the caller
     (SIGTERM as :class:`vystra.shutdown.Terminated`, once :func:`exit_on_sigterm` is set).
     With ``ops_port``, readiness and metrics are served there only."""
+    logs.configure(settings.log_format)
     app = create_app(settings, ops_routes=ops_port is None)
     if ops_port is not None:
         ops = uvicorn.Server(
@@ -31,6 +33,7 @@ def serve(
                 host=host,
                 port=ops_port,
                 log_level="warning",
+                log_config=None,  # records go to the handler logs.configure set up
                 access_log=False,
                 lifespan="off",
             )
@@ -43,7 +46,8 @@ def serve(
         host=host,
         port=port,
         log_level="info",
-        access_log=False,
+        log_config=None,
+        access_log=False,  # RequestLog writes one record per request, with its id
         timeout_graceful_shutdown=CONNECTIONS_GRACE_SECONDS,
     )
 
