@@ -7,6 +7,7 @@ subtitles → delete.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import httpx
@@ -59,6 +60,21 @@ def test_upload_ingest_watch_search_play_subtitles_delete(
         # segments arrive while the ingest runs, not only after it ended
         first_segment = names.index("segment")
         assert any(n == "progress" for n in names[first_segment:-1])
+
+        # every event's id is the last segment's ordinal: a dropped stream, resumed with the
+        # last id it saw as Last-Event-ID (as EventSource does), loses and repeats no segment
+        events_url = f"/v1/ingests/{ingest['id']}/events"
+        raw = api.get(events_url).text
+        ids = re.findall(r"^id: (-?\d+)\nevent: segment$", raw, re.MULTILINE)
+        assert [int(i) for i in ids] == [s["ordinal"] for s in segments]
+        assert raw.startswith("retry: ")
+        cut = segments[1]["ordinal"]
+        resumed = stream_events(api, events_url, {**caller.headers, "Last-Event-ID": str(cut)})
+        again = [d["ordinal"] for n, d in resumed if n == "segment"]
+        assert again == [s["ordinal"] for s in segments[2:]] and resumed[-1][0] == "end"
+        for bad in ("x", "-2", "01", "1" * 12):
+            refused = api.get(events_url, headers={"Last-Event-ID": bad})
+            assert refused.status_code in (400, 422), (bad, refused.text)
 
         video_id = final["video_id"]
         listed = api.get("/v1/ingests").json()["items"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
@@ -28,6 +29,7 @@ router = APIRouter(prefix="/v1/ingests", tags=["ingests"])
 
 POLL_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
+RETRY_MS = 2000
 
 
 @router.post("", status_code=201, summary="Ingest an upload or a URL")
@@ -135,28 +137,47 @@ def delete_ingest(ingest_id: IngestId, tenant: TenantDep, state: StateDep) -> Re
     return Response(status_code=204)
 
 
-def _event(name: str, data: Any) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def _event(name: str, data: Any, cursor: int) -> str:
+    """An event whose id is the stream's cursor: the ordinal of the last segment sent."""
+    body = json.dumps(data, separators=(",", ":"))
+    return f"id: {cursor}\nevent: {name}\ndata: {body}\n\n"
+
+
+def _resume_after(last_event_id: str | None) -> int:
+    """The ordinal after which a resumed stream goes on (-1: from the first segment)."""
+    if last_event_id is None:
+        return -1
+    if not re.fullmatch(r"-1|0|[1-9][0-9]{0,8}", last_event_id):
+        raise ApiError(400, "Last-Event-ID must be the id of an event this stream sent")
+    return int(last_event_id)
 
 
 @router.get(
     "/{ingest_id}/events",
     summary="Server-Sent Events: progress and new transcript segments until the ingest ends",
     description="Events: `progress` (the ingest, when it changes), `segment` (ordinal, start,"
-    " end, text; each once), `end` (the final ingest, or `{id, deleted: true}`).",
+    " end, text; each once), `end` (the final ingest, or `{id, deleted: true}`). Each event's"
+    " `id` is the ordinal of the last segment sent; a client that reconnects with it as"
+    " `Last-Event-ID` (EventSource does) gets the current progress and every later segment,"
+    " none lost or repeated.",
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
     # an API key, or a stream token in the URL (either one)
     openapi_extra={"security": [{"HTTPBearer": []}, {"StreamToken": []}]},
 )
 async def ingest_events(
-    ingest_id: IngestId, tenant: StreamTenantDep, state: StateDep, request: Request
+    ingest_id: IngestId,
+    tenant: StreamTenantDep,
+    state: StateDep,
+    request: Request,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
 ) -> StreamingResponse:
+    after = _resume_after(last_event_id)
     first = await run_in_threadpool(_get, state, tenant, ingest_id)  # 404 before streaming
     # 429 beyond the tenant's open streams, counted across API processes
     release = await run_in_threadpool(state.streams.acquire, tenant)
     return StreamingResponse(
-        _released(_stream(state, tenant, first, request), release),
+        _released(_stream(state, tenant, first, request, after), release),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         background=BackgroundTask(release),  # also when the stream never started
@@ -172,13 +193,14 @@ async def _released(events: AsyncIterator[str], release: Callable[[], None]) -> 
 
 
 async def _stream(
-    state: AppState, tenant: str, first: IngestPublic, request: Request
+    state: AppState, tenant: str, first: IngestPublic, request: Request, after: int
 ) -> AsyncIterator[str]:
     ingest: IngestPublic | None = first
     ingest_id = first.id
     last_state: Any = None
-    last_ordinal = -1
+    last_ordinal = after
     last_sent = time.monotonic()
+    yield f"retry: {RETRY_MS}\n\n"  # how soon an EventSource reconnects after a drop
 
     def new_segments(video_id: str, after: int) -> list[dict[str, Any]]:
         with state.db.connect() as conn:
@@ -189,22 +211,22 @@ async def _stream(
 
     while True:
         if ingest is None:  # deleted while watched
-            yield _event("end", {"id": ingest_id, "deleted": True})
+            yield _event("end", {"id": ingest_id, "deleted": True}, last_ordinal)
             return
         public = ingest.model_dump(mode="json")
         now_state = (ingest.phase, ingest.stage, public["progress"], ingest.video_id)
         if now_state != last_state:
             last_state = now_state
             last_sent = time.monotonic()
-            yield _event("progress", public)
+            yield _event("progress", public, last_ordinal)
         if ingest.video_id:
             while batch := await run_in_threadpool(new_segments, ingest.video_id, last_ordinal):
                 for segment in batch:
-                    yield _event("segment", segment)
+                    yield _event("segment", segment, segment["ordinal"])
                 last_ordinal = batch[-1]["ordinal"]
                 last_sent = time.monotonic()
         if ingest.finished:
-            yield _event("end", public)
+            yield _event("end", public, last_ordinal)
             return
         if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
             last_sent = time.monotonic()
