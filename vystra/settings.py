@@ -199,6 +199,12 @@ class Settings(BaseSettings):
     tenant_max_streams: int = Field(
         default=16, ge=1, description="Event streams one tenant holds open in one API process."
     )
+    tenant_requests_per_minute: int = Field(
+        default=1200,
+        ge=0,
+        description="Authenticated API requests of one tenant per minute, across every API"
+        " process (429 with Retry-After beyond); 0: unlimited.",
+    )
     tenant_max_upload_bytes: int = Field(
         default=500 * 1024**3, ge=1, description="Bytes one tenant's uploads hold, at most."
     )

@@ -6,10 +6,11 @@ import hmac
 import re
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from vystra import logs
+from vystra.db import ratelimit
 from vystra.tenants import tenant_for_key
 from vystra_api import session
 from vystra_api.errors import ApiError
@@ -87,8 +88,32 @@ def authenticate_admin(
 AdminDep = Annotated[None, Depends(authenticate_admin)]
 
 
-def current_tenant(caller: SessionDep) -> str:
-    return _logged(caller.tenant)
+def current_tenant(caller: SessionDep, state: StateDep, response: Response) -> str:
+    return _within_rate(state, _logged(caller.tenant), response)
+
+
+def _within_rate(state: AppState, tenant: str, response: Response) -> str:
+    """Count the request against the tenant's requests per minute (across API processes);
+    429 ``RateLimited`` beyond it. Answers say where the tenant stands (``RateLimit-*``)."""
+    limit = state.settings.tenant_requests_per_minute
+    if not limit:
+        return tenant
+    with state.db.connect() as conn:
+        window = ratelimit.count(conn, tenant)
+    standing = {
+        "RateLimit-Limit": str(limit),
+        "RateLimit-Remaining": str(max(0, limit - window.requests)),
+        "RateLimit-Reset": str(window.reset_seconds),
+    }
+    if window.requests > limit:
+        raise ApiError(
+            429,
+            f"more than {limit} requests in a minute; retry in {window.reset_seconds} s",
+            reason="RateLimited",
+            headers={**standing, "Retry-After": str(window.reset_seconds)},
+        )
+    response.headers.update(standing)
+    return tenant
 
 
 def _logged(tenant: str) -> str:
@@ -105,6 +130,7 @@ TenantDep = Annotated[str, Depends(current_tenant)]
 def stream_tenant(
     state: StateDep,
     request: Request,
+    response: Response,
     token: Annotated[str | None, Depends(_stream_token)],
 ) -> str:
     """Like the tenant, but also from a short-lived stream token in the URL (EventSource).
@@ -119,7 +145,8 @@ def stream_tenant(
         else None
     )
     if token is None or credentials is not None or request.cookies.get(session.COOKIE):
-        return _logged(authenticate(state, request, credentials).tenant)
+        tenant = authenticate(state, request, credentials).tenant
+        return _within_rate(state, _logged(tenant), response)
     found = (
         session.decode(session.signing_key(state.settings, state.db), token, "stream")
         if len(token) <= STREAM_TOKEN_MAX
@@ -127,8 +154,9 @@ def stream_tenant(
     )
     if found is not None:
         with state.db.connect() as conn:
-            if session.is_live(conn, found):
-                return _logged(found.tenant)
+            live = session.is_live(conn, found)
+        if live:
+            return _within_rate(state, _logged(found.tenant), response)
     raise ApiError(401, "the stream token has expired or is invalid; request a new one")
 
 
