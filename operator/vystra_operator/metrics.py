@@ -30,6 +30,12 @@ DISRUPTIONS = Counter(
     "vystra_operator_disruptions_total", "Worker pods evicted, preempted or reclaimed."
 )
 FAILURES = Counter("vystra_operator_failures_total", "Failed VideoIngests.", ["reason"])
+SUCCEEDED = Counter("vystra_operator_succeeded_total", "VideoIngests that succeeded.")
+MEDIA_SECONDS = Counter(
+    "vystra_operator_media_seconds_total",
+    "Seconds of media indexed by workers, by Whisper model (the spec's; default: unset).",
+    ["model"],
+)
 JOB_DURATION = Histogram(
     "vystra_operator_job_duration_seconds",
     "From Job creation to its end, by flavor and outcome.",

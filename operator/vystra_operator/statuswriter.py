@@ -184,6 +184,9 @@ class StatusWriter:
         except Rejected as exc:
             log.error("status of %s/%s refused: %s", entry.namespace, entry.name, exc)
             return
+        if want.usage is not None and not ing.terminal:  # the outcome, recorded once
+            metrics.SUCCEEDED.inc()
+            metrics.MEDIA_SECONDS.labels(ing.spec.model or "default").inc(want.usage.seconds)
         if want.release_job and entry.job_name:
             self.release_job(entry.job_name)
         if want.event is not None:

@@ -4,6 +4,7 @@ real pipeline through the node agent, and end in a terminal phase whatever happe
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 import uuid
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
 
 from vystra.billing import accounts
 from vystra.db import grants, store
@@ -551,5 +553,15 @@ def test_operator_metrics(operator, ns):
         "vystra_operator_admission_wait_seconds",
         "vystra_operator_job_duration_seconds",
         "vystra_operator_failures_total",
+        "vystra_operator_succeeded_total",
     ):
         assert name in text
+    # the exposition parses (prometheus-client's own parser), and every family of ours is
+    # named as Prometheus recommends: a prefix, base units, _total only on counters
+    families = list(text_string_to_metric_families(text))
+    ours = [f for f in families if f.name.startswith("vystra_")]
+    assert ours and all(f.name.startswith("vystra_operator_") for f in ours)
+    for family in ours:
+        assert re.fullmatch(r"[a-z_]+", family.name), family.name
+        assert not family.name.endswith("_total"), family.name  # the parser strips it
+        assert not re.search(r"_(ms|milliseconds|minutes|hours)(_|$)", family.name), family.name
