@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from devcluster.tools import ensure_helm
 
@@ -64,3 +65,27 @@ def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict
     found = [d for d in docs if d["kind"] == kind and name in (None, d["metadata"]["name"])]
     assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]
+
+
+def operator_jobs(pools_yaml: str) -> list[dict]:
+    """The worker Jobs the operator renders for each pool the chart configures."""
+    from vystra.db.grants import WorkerLogin, role_name
+    from vystra_operator.access import WorkerAccess
+    from vystra_operator.config import OperatorSettings
+    from vystra_operator.jobs import Member, render_job
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VYSTRA_OPERATOR_POOLS_YAML", pools_yaml)
+        mp.setenv("VYSTRA_OPERATOR_JOBS_NAMESPACE", "vystra")
+        settings = OperatorSettings()
+    body = {
+        "metadata": {"name": "talk", "namespace": "vystra-acme", "uid": "4f2d9c1e"},
+        "spec": {"source": "uploads/acme/talk.mp4", "resources": {"limits": {"memory": "8Gi"}}},
+    }
+    access = WorkerAccess(
+        "host=db dbname=vystra",
+        WorkerLogin(role_name("4f2d9c1e"), "per-ingest"),
+        "https://s3.example/vystra/uploads/acme/talk.mp4?X-Amz-Signature=0",
+    )
+    flavors = settings.scheduling().flavors
+    return [render_job([Member(body, access)], pool, settings, "acme") for pool in flavors]

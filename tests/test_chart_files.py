@@ -12,10 +12,11 @@ import jsonpatch
 import jsonschema_rs
 import pytest
 import yaml
-from chart_helpers import CHART, CI_VALUES, REPO, Helm, find
+from chart_helpers import CHART, CI_VALUES, REPO, Helm, find, operator_jobs
 
 MINIMAL = CHART / "ci" / "minimal-values.yaml"
 FULL = CHART / "ci" / "full-values.yaml"
+EXAMPLES = CHART / "examples"
 
 SKAFFOLD = "github.com/GoogleContainerTools/skaffold/v2@v2.16.1"
 
@@ -49,6 +50,20 @@ def test_lint_is_clean_for_every_ci_values_file(helm) -> None:
         (["--set", "secrets.databaseUrl=mysql://db"], "databaseUrl"),
         (["--set", "scheduling.tenants[0].name=a,scheduling.tenants[0].weight=0"], "weight"),
         (["--set", "scheduling.priorityClasses[0].name=Urgent!"], "name"),
+        (["--set", "api.serviceAccount.name=mine"], "additional properties 'name' not allowed"),
+        (["--set", "pools.serviceAccount.annotations.a=1"], "got number, want string"),
+        (["--set", "api.priorityClassName=High_Priority"], "priorityClassName"),
+        (["--set", "operator.extraEnv[0].value=x"], "missing property 'name'"),
+        (["--set", "api.extraVolumeMounts[0].name=ca"], "missing property 'mountPath'"),
+        (["--set", "api.topologySpreadConstraints[0].maxSkew=1"], "topologyKey"),
+        (["--set", "reindex.podLabels.team=true"], "got boolean, want string"),
+        (["--set", "pools.gpu.priorityClassName=GPU"], "priorityClassName"),
+        (["--set", "pools.models.mountPath=models"], "mountPath"),
+        (["--set", "pools.models.whisperModel=/opt/model"], "whisperModel"),
+        (
+            ["--set", "pools.models.volume.nfs.server=a,pools.models.volume.emptyDir.medium=x"],
+            "maxProperties: got 2, want 1",
+        ),
     ],
 )
 def test_schema_rejects_unknown_and_mistyped_values(helm, override, message) -> None:
@@ -62,6 +77,22 @@ def test_schema_rejects_unknown_and_mistyped_values(helm, override, message) -> 
         ([], "set secrets.existingSecret"),
         (["--set", "pools.gpu.enabled=false,pools.cpu.enabled=false"], "enable at least one"),
         (["--set", "api.ingress.enabled=true"], "needs api.ingress.host"),
+        (
+            ["--set", "api.podLabels.app\\.kubernetes\\.io/component=web"],
+            "api.podLabels may not set app.kubernetes.io/component",
+        ),
+        (
+            ["--set", "pools.models.volume.emptyDir.medium=Memory,pools.models.mountPath=/tmp/m"],
+            "pools.models.mountPath may not be /tmp",
+        ),
+        (
+            ["--set", "pools.models.volume.emptyDir.medium=Memory,pools.models.whisperModel=a/.."],
+            "pools.models.whisperModel must be a folder inside the volume",
+        ),
+        (
+            ["--set", "operator.serviceAccount.labels.helm\\.sh/chart=x"],
+            "operator.serviceAccount.labels may not set helm.sh/chart",
+        ),
     ],
 )
 def test_impossible_combinations_fail_with_a_message(helm, override, message) -> None:
@@ -136,6 +167,176 @@ def test_worker_configuration_reaches_operator_and_api(helm) -> None:
     assert {"vystra-secrets"} == {
         ref["secretRef"]["name"] for ref in api["envFrom"] if "secretRef" in ref
     }
+
+
+def worker_jobs(docs: list[dict]) -> dict[str, dict]:
+    """The worker Job the operator renders for each pool of the rendered pools file."""
+    pools = find(docs, "ConfigMap", "vystra-pools")["data"]["pools.yaml"]
+    return {j["metadata"]["labels"]["vystra.io/pool"]: j for j in operator_jobs(pools)}
+
+
+def test_service_accounts_carry_cloud_identity_annotations(helm) -> None:
+    """IRSA, GKE and AKS workload identity bind a pod's ServiceAccount to a cloud identity
+    through annotations (and labels) on the account itself."""
+    accounts = {
+        d["metadata"]["name"]: d["metadata"]
+        for d in helm.template("-f", str(FULL))
+        if d["kind"] == "ServiceAccount"
+    }
+    assert set(accounts) == {"vystra-api", "vystra-operator", "vystra-worker"}
+    arn = "arn:aws:iam::111122223333:role/vystra-"
+    assert accounts["vystra-api"]["annotations"] == {"eks.amazonaws.com/role-arn": arn + "api"}
+    assert accounts["vystra-operator"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": arn + "operator"
+    }
+    assert accounts["vystra-worker"]["annotations"] == {
+        "iam.gke.io/gcp-service-account": "vystra-worker@project.iam.gserviceaccount.com"
+    }
+    for name in ("vystra-api", "vystra-worker"):  # beside the chart's own labels
+        assert accounts[name]["labels"]["team"] == "media"
+        assert accounts[name]["labels"]["app.kubernetes.io/instance"] == "vystra"
+    assert "team" not in accounts["vystra-operator"]["labels"]
+    defaults = helm.template("-f", str(MINIMAL))
+    assert not [
+        d for d in defaults if d["kind"] == "ServiceAccount" and "annotations" in d["metadata"]
+    ]
+
+
+def test_api_operator_and_reindex_pods_take_placement_and_extras(helm) -> None:
+    """extraEnv, extraVolumes and extraVolumeMounts come after the chart's own; placement
+    values land in the pod specs; extra pod labels leave the Deployment selectors alone."""
+    docs = helm.template("-f", str(FULL))
+    ca_volume = {"name": "corporate-ca", "configMap": {"name": "corporate-ca"}}
+    ca_mount = {"name": "corporate-ca", "mountPath": "/etc/ssl/corporate", "readOnly": True}
+    proxy = {"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}
+    cron = find(docs, "CronJob", "vystra-reindex")["spec"]["jobTemplate"]["spec"]["template"]
+    pods = {
+        "api": find(docs, "Deployment", "vystra-api")["spec"]["template"],
+        "operator": find(docs, "Deployment", "vystra-operator")["spec"]["template"],
+        "reindex": cron,
+    }
+    for component, pod in pods.items():
+        spec, (container,) = pod["spec"], pod["spec"]["containers"]
+        assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}, ca_volume], component
+        assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}, ca_mount]
+        assert container["env"][0]["name"] != "HTTPS_PROXY" and proxy in container["env"]
+        assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == component
+        assert pod["metadata"]["labels"]["team"] == "media"
+        assert spec["priorityClassName"] == (
+            "vystra-batch" if component == "reindex" else "vystra-platform"
+        )
+    api, operator = pods["api"]["spec"], pods["operator"]["spec"]
+    assert api["containers"][0]["env"][-1] == {
+        "name": "POD_IP",
+        "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}},
+    }
+    assert [c["whenUnsatisfiable"] for c in api["topologySpreadConstraints"]] == ["DoNotSchedule"]
+    assert operator["topologySpreadConstraints"][0]["labelSelector"] == {
+        "matchLabels": {"app.kubernetes.io/component": "operator"}
+    }
+    assert "nodeAffinity" in cron["spec"]["affinity"]
+    assert cron["metadata"]["annotations"] == {"example.com/cost-centre": "media"}
+    for name in ("vystra-api", "vystra-operator"):
+        selector = find(docs, "Deployment", name)["spec"]["selector"]["matchLabels"]
+        assert "team" not in selector
+    # nothing of this in a default install
+    defaults = helm.template("-f", str(MINIMAL))
+    for kind, name in [("Deployment", "vystra-api"), ("Deployment", "vystra-operator")]:
+        spec = find(defaults, kind, name)["spec"]["template"]["spec"]
+        assert not {"priorityClassName", "topologySpreadConstraints", "affinity"} & set(spec)
+        assert spec["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+
+
+def test_worker_jobs_get_the_pools_priority_class_and_the_model_volume(helm) -> None:
+    """pools.priorityClassName and pools.models reach the Jobs the operator builds: a pool's
+    own class wins over the shared one; the volume is mounted read-only and the Whisper model
+    setting points into it."""
+    jobs = worker_jobs(helm.template("-f", str(FULL)))
+    pods = {pool: job["spec"]["template"]["spec"] for pool, job in jobs.items()}
+    assert pods["gpu"]["priorityClassName"] == "vystra-gpu"
+    assert pods["cpu"]["priorityClassName"] == "vystra-batch"
+    for pool, pod in pods.items():
+        (container,) = pod["containers"]
+        assert {
+            "name": "models",
+            "persistentVolumeClaim": {"claimName": "whisper-models", "readOnly": True},
+        } in pod["volumes"], pool
+        assert {"name": "models", "mountPath": "/models", "readOnly": True} in container[
+            "volumeMounts"
+        ]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["VYSTRA_WHISPER_MODEL"] == "/models/faster-whisper-large-v3"
+    # and none of it by default
+    for pod in (
+        j["spec"]["template"]["spec"]
+        for j in worker_jobs(helm.template("-f", str(MINIMAL))).values()
+    ):
+        assert "priorityClassName" not in pod and [v["name"] for v in pod["volumes"]] == ["tmp"]
+        assert "VYSTRA_WHISPER_MODEL" not in {e["name"] for e in pod["containers"][0]["env"]}
+
+
+CLOUDS = {
+    # cloud: (the identity annotation, the GPU nodes' label, their taint's toleration, the
+    # pod label the identity needs)
+    "eks": (
+        "eks.amazonaws.com/role-arn",
+        "karpenter.sh/nodepool",
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        {},
+    ),
+    "gke": (
+        "iam.gke.io/gcp-service-account",
+        "cloud.google.com/gke-accelerator",
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"},
+        {},
+    ),
+    "aks": (
+        "azure.workload.identity/client-id",
+        "kubernetes.azure.com/agentpool",
+        {"key": "sku", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
+        {"azure.workload.identity/use": "true"},
+    ),
+}
+
+
+@pytest.mark.parametrize("cloud", sorted(CLOUDS))
+def test_cloud_example_values_land_where_they_must(helm, cloud) -> None:
+    """examples/<cloud>-values.yaml lints clean, passes the schema, binds the API's and the
+    operator's ServiceAccounts (only those: workers hold no cloud identity) and sends GPU
+    work to the cloud's GPU nodes through the operator's pools file."""
+    values = EXAMPLES / f"{cloud}-values.yaml"
+    annotation, gpu_label, toleration, pod_labels = CLOUDS[cloud]
+    lint = helm("lint", "--strict", str(CHART), "-f", str(values))
+    assert "[WARNING]" not in lint.stdout and "[ERROR]" not in lint.stdout
+    docs = helm.template("-f", str(values))
+    for component in ("api", "operator"):
+        account = find(docs, "ServiceAccount", f"vystra-{component}")["metadata"]
+        assert list(account["annotations"]) == [annotation], component
+        pod = find(docs, "Deployment", f"vystra-{component}")["spec"]["template"]["metadata"]
+        assert pod_labels.items() <= pod["labels"].items(), component
+    assert "annotations" not in find(docs, "ServiceAccount", "vystra-worker")["metadata"]
+    pools = {
+        p["name"]: p
+        for p in yaml.safe_load(find(docs, "ConfigMap", "vystra-pools")["data"]["pools.yaml"])[
+            "pools"
+        ]
+    }
+    assert pools["gpu"]["autoscaled"] is True
+    pods = {pool: job["spec"]["template"]["spec"] for pool, job in worker_jobs(docs).items()}
+    gpu, cpu = pods["gpu"], pods["cpu"]
+    # the cloud's labels replace the chart's default vystra.io/pool label
+    assert set(gpu["nodeSelector"]) == {gpu_label, "kubernetes.io/arch"}
+    assert "vystra.io/pool" not in cpu["nodeSelector"]
+    assert gpu["tolerations"] == [toleration] and cpu["tolerations"] == []
+    assert gpu["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    for pod in (gpu, cpu):
+        (container,) = pod["containers"]
+        assert {"name": "models", "mountPath": "/models", "readOnly": True} in container[
+            "volumeMounts"
+        ]
+        assert {"name": "VYSTRA_WHISPER_MODEL", "value": "/models/faster-whisper-large-v3"} in (
+            container["env"]
+        )
 
 
 def test_the_operator_reads_kueue_workloads_only_in_kueue_mode(helm) -> None:

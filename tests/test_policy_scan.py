@@ -10,9 +10,8 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
-from chart_helpers import CHART, Helm
+from chart_helpers import CHART, Helm, operator_jobs
 from devcluster.tools import ensure_checkov
 
 POD_SECURITY = {
@@ -32,30 +31,6 @@ POD_SECURITY = {
     "CKV_K8S_39": "SYS_ADMIN",
     "CKV_K8S_40": "high UID",
 }
-
-
-def operator_jobs(pools_yaml: str) -> list[dict]:
-    """The worker Jobs the operator renders for each pool the chart configures."""
-    from vystra.db.grants import WorkerLogin, role_name
-    from vystra_operator.access import WorkerAccess
-    from vystra_operator.config import OperatorSettings
-    from vystra_operator.jobs import Member, render_job
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VYSTRA_OPERATOR_POOLS_YAML", pools_yaml)
-        mp.setenv("VYSTRA_OPERATOR_JOBS_NAMESPACE", "vystra")
-        settings = OperatorSettings()
-    body = {
-        "metadata": {"name": "talk", "namespace": "vystra-acme", "uid": "4f2d9c1e"},
-        "spec": {"source": "uploads/acme/talk.mp4", "resources": {"limits": {"memory": "8Gi"}}},
-    }
-    access = WorkerAccess(
-        "host=db dbname=vystra",
-        WorkerLogin(role_name("4f2d9c1e"), "per-ingest"),
-        "https://s3.example/vystra/uploads/acme/talk.mp4?X-Amz-Signature=0",
-    )
-    flavors = settings.scheduling().flavors
-    return [render_job([Member(body, access)], pool, settings, "acme") for pool in flavors]
 
 
 def test_no_pod_security_check_fails_on_the_chart_or_the_worker_jobs(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ so the Helm chart's pools file and existing clusters keep working.
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import PurePosixPath
 from typing import Any
 
 import yaml
@@ -20,6 +21,54 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"  # set by NVIDIA GPU Feature Discovery
 DEFAULT_MODEL = "default"
+SCRATCH_PATH = PurePosixPath("/tmp")  # the worker's emptyDir (jobs.py)
+
+
+class ModelVolume(BaseModel):
+    """A volume of Whisper models mounted read-only into a flavor's worker pods, so large
+    models need not be baked into the worker image."""
+
+    source: dict[str, Any] = Field(
+        description="One Kubernetes volume source: {persistentVolumeClaim: {claimName: ...}},"
+        " {nfs: {...}}, {csi: {...}}. A claim must be in the Jobs' namespace."
+    )
+    mount_path: str = Field(default="/models", description="Where the workers see it.")
+    whisper_model: str | None = Field(
+        default=None,
+        description="The faster-whisper model folder inside the volume that workers transcribe"
+        " with (VYSTRA_WHISPER_MODEL); None: the worker's default. An ingest's spec.model may"
+        " still name another folder under mount_path.",
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _one_source(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(value) != 1:
+            raise ValueError(f"give exactly one volume source, not {sorted(value) or 'none'}")
+        return value
+
+    @field_validator("mount_path")
+    @classmethod
+    def _outside_scratch(cls, value: str) -> str:
+        path = PurePosixPath(value)
+        if not path.is_absolute() or path == PurePosixPath("/"):
+            raise ValueError(f"mount_path must be an absolute folder, not {value!r}")
+        if path == SCRATCH_PATH or SCRATCH_PATH in path.parents:
+            raise ValueError(f"mount_path {value!r} would hide or share the scratch /tmp")
+        return value
+
+    @field_validator("whisper_model")
+    @classmethod
+    def _inside(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or ".." in PurePosixPath(value).parts):
+            raise ValueError(f"whisper_model {value!r} must be a folder inside the volume")
+        return value
+
+    def env(self) -> dict[str, str]:
+        """The worker settings that point at the volume."""
+        if self.whisper_model is None:
+            return {}
+        return {"VYSTRA_WHISPER_MODEL": str(PurePosixPath(self.mount_path, self.whisper_model))}
 
 
 class Flavor(BaseModel):
@@ -77,6 +126,13 @@ class Flavor(BaseModel):
     on_demand_fallback: str | None = Field(
         default=None, description="Flavor used once an ingest was disrupted too often here."
     )
+    priority_class_name: str | None = Field(
+        default=None,
+        description="Kubernetes PriorityClass of the worker pods (the kube-scheduler's and"
+        " Kueue's pod priority; unrelated to a VideoIngest's spec.priorityClass, which orders"
+        " Vystra's own queue).",
+    )
+    model_volume: ModelVolume | None = None
 
     @model_validator(mode="before")
     @classmethod

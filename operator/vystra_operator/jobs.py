@@ -164,6 +164,15 @@ def render_job(
     if len(members) > 1:
         annotations[INGESTS_ANNOTATION] = ",".join(m.body["metadata"]["uid"] for m in members)
     ingests, logins = encode_ingests([m.handed() for m in members])
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH}}]
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    models_env: dict[str, str] = {}
+    if pool.model_volume is not None:
+        volumes.append({"name": "models", **pool.model_volume.source})
+        mounts.append(
+            {"name": "models", "mountPath": pool.model_volume.mount_path, "readOnly": True}
+        )
+        models_env = pool.model_volume.env()
     container = {
         "name": "worker",
         "image": pool.image,
@@ -182,7 +191,7 @@ def render_job(
             # the worker reports its node in status itself: no operator write while it runs
             {"name": "VYSTRA_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
             *_access_env(members, logins, settings),
-            *({"name": k, "value": v} for k, v in pool.env.items()),
+            *({"name": k, "value": v} for k, v in {**models_env, **pool.env}.items()),
         ],
         "envFrom": [{"configMapRef": {"name": settings.worker_config_map, "optional": True}}],
         "resources": _resources(pool, [m.spec for m in members]),
@@ -191,7 +200,7 @@ def render_job(
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": mounts,
     }
     return {
         "apiVersion": "batch/v1",
@@ -239,8 +248,13 @@ def render_job(
                         "fsGroup": 10001,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH}}],
+                    "volumes": volumes,
                     "serviceAccountName": settings.worker_service_account,
+                    **(
+                        {"priorityClassName": pool.priority_class_name}
+                        if pool.priority_class_name
+                        else {}
+                    ),
                     "nodeSelector": {"kubernetes.io/arch": "amd64", **pool.selector()},
                     "tolerations": pool.tolerations,
                     "containers": [container],

@@ -591,6 +591,42 @@ def test_flavors_file_with_classes_and_tenants():
     assert [f.name for f in parse_scheduling(None).flavors] == ["gpu", "cpu"]
 
 
+def test_a_flavor_may_name_a_pod_priority_class_and_a_model_volume():
+    cfg = parse_scheduling(
+        """
+pools:
+  - name: gpu
+    gpu: true
+    priority_class_name: vystra-gpu
+    model_volume:
+      source: {persistentVolumeClaim: {claimName: whisper-models}}
+      mount_path: /models
+      whisper_model: faster-whisper-large-v3
+  - {name: cpu, gpu: false}
+"""
+    )
+    gpu, cpu = cfg.flavors
+    assert gpu.priority_class_name == "vystra-gpu" and cpu.priority_class_name is None
+    assert gpu.model_volume is not None and cpu.model_volume is None
+    assert gpu.model_volume.env() == {"VYSTRA_WHISPER_MODEL": "/models/faster-whisper-large-v3"}
+
+
+@pytest.mark.parametrize(
+    ("volume", "message"),
+    [
+        ({"source": {}}, "one volume source"),
+        ({"source": {"nfs": {"server": "a", "path": "/"}, "emptyDir": {}}}, "one volume source"),
+        ({"source": {"emptyDir": {}}, "mount_path": "models"}, "absolute"),
+        ({"source": {"emptyDir": {}}, "mount_path": "/tmp/models"}, "/tmp"),
+        ({"source": {"emptyDir": {}}, "whisper_model": "../etc"}, "inside the volume"),
+        ({"source": {"emptyDir": {}}, "whisper_model": "/opt/model"}, "inside the volume"),
+    ],
+)
+def test_a_model_volume_is_one_source_mounted_outside_scratch(volume, message):
+    with pytest.raises(ValueError, match=message):
+        parse_scheduling({"flavors": [{"name": "cpu", "model_volume": volume}]})
+
+
 def test_spec_priority_orders_within_a_class_and_never_across_classes():
     s = Scheduler(config())
     s.set_capacity("gpu", 1, 0)

@@ -36,6 +36,57 @@ app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/*
+vystra.withLabels: (dict "labels" <the chart's labels> "extra" <a values map> "where" <its key>)
+-> the chart's labels, then the extra ones; an extra label may not replace one of the
+chart's (a Deployment's selector must keep matching its pods).
+*/}}
+{{- define "vystra.withLabels" -}}
+{{ .labels }}
+{{- $own := fromYaml .labels }}
+{{- range $key, $_ := .extra }}
+{{- if hasKey $own $key }}
+{{- fail (printf "%s may not set %s: the chart sets that label" $.where $key) }}
+{{- end }}
+{{- end }}
+{{- with .extra }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+vystra.serviceAccountMetadata: (dict "ctx" $ "component" "api" "values" <its serviceAccount
+values> "where" <their key>) -> labels and annotations of a component's ServiceAccount; the
+annotations are what cloud workload identity binds to (EKS IRSA, GKE Workload Identity, AKS
+workload identity).
+*/}}
+{{- define "vystra.serviceAccountMetadata" -}}
+labels:
+  {{- include "vystra.withLabels" (dict
+    "labels" (include "vystra.labels" (dict "ctx" .ctx "component" .component))
+    "extra" .values.labels "where" (printf "%s.labels" .where)) | nindent 2 }}
+{{- with .values.annotations }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/*
+vystra.placement: a component's values -> where its pods run: priorityClassName,
+nodeSelector, tolerations, affinity and topologySpreadConstraints, each only when set.
+*/}}
+{{- define "vystra.placement" -}}
+{{- with .priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- range $key := list "nodeSelector" "tolerations" "affinity" "topologySpreadConstraints" }}
+{{- with index $ $key }}
+{{ $key }}:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* vystra.tag: the image tag shared by every Vystra image. */}}
 {{- define "vystra.tag" -}}
 {{- .Values.image.tag | default .Chart.AppVersion }}
@@ -105,24 +156,28 @@ worker images are derived here from `image`, so they are defined in one place.
 {{- $pools := list }}
 {{- with .Values.pools.gpu }}
 {{- if .enabled }}
-{{- $pools = append $pools (dict
+{{- $pool := dict
   "name" "gpu" "gpu" true "image" (include "vystra.image" (list $ (.image | default $.Values.image.worker) "-cuda"))
   "node_selector" .nodeSelector "tolerations" .tolerations "rtf" .rtf
   "autoscaled" .autoscaled "max_pending" .maxPending "scale_up_seconds" .scaleUpSeconds
   "requests" (include "vystra.strings" .resources.requests | fromYaml)
   "limits" (include "vystra.strings" .resources.limits | fromYaml)
-  "env" (include "vystra.strings" .env | fromYaml)) }}
+  "env" (include "vystra.strings" .env | fromYaml) }}
+{{- include "vystra.poolPod" (list $ . $pool) }}
+{{- $pools = append $pools $pool }}
 {{- end }}
 {{- end }}
 {{- with .Values.pools.cpu }}
 {{- if .enabled }}
-{{- $pools = append $pools (dict
+{{- $pool := dict
   "name" "cpu" "gpu" false "image" (include "vystra.image" (list $ (.image | default $.Values.image.worker) "-cpu"))
   "node_selector" .nodeSelector "tolerations" .tolerations "rtf" .rtf
   "max_concurrent" .maxConcurrent
   "requests" (include "vystra.strings" .resources.requests | fromYaml)
   "limits" (include "vystra.strings" .resources.limits | fromYaml)
-  "env" (include "vystra.strings" .env | fromYaml)) }}
+  "env" (include "vystra.strings" .env | fromYaml) }}
+{{- include "vystra.poolPod" (list $ . $pool) }}
+{{- $pools = append $pools $pool }}
 {{- end }}
 {{- end }}
 {{- $tenants := list }}
@@ -138,6 +193,31 @@ worker images are derived here from `image`, so they are defined in one place.
   "aging_per_hour" .agingPerHour "unschedulable_seconds" .unschedulableSeconds
   "batch_max" .batchMax "batch_short_seconds" .batchShortSeconds
   "admission" .admission "kueue_queue" .kueueQueue) }}
+{{- end }}
+{{- end }}
+
+{{/*
+vystra.poolPod: (list $ <a pool's values> <its entry in the pools file>) adds, only when
+set, its worker pods' PriorityClass (the pool's own, else pools.priorityClassName) and the
+model volume (operator/vystra_operator/flavors.py, ModelVolume). Writes nothing.
+*/}}
+{{- define "vystra.poolPod" -}}
+{{- $ctx := index . 0 }}{{ $values := index . 1 }}{{ $pool := index . 2 }}
+{{- with $values.priorityClassName | default $ctx.Values.pools.priorityClassName }}
+{{- $_ := set $pool "priority_class_name" . }}
+{{- end }}
+{{- with $ctx.Values.pools.models }}
+{{- if .volume }}
+{{- if regexMatch "^/tmp(/|$)" .mountPath }}
+{{- fail "pools.models.mountPath may not be /tmp or under it: the workers' scratch volume" }}
+{{- end }}
+{{- if regexMatch "(^|/)\\.\\.(/|$)" .whisperModel }}
+{{- fail "pools.models.whisperModel must be a folder inside the volume, without .." }}
+{{- end }}
+{{- $volume := dict "source" .volume "mount_path" .mountPath }}
+{{- with .whisperModel }}{{ $_ := set $volume "whisper_model" . }}{{ end }}
+{{- $_ := set $pool "model_volume" $volume }}
+{{- end }}
 {{- end }}
 {{- end }}
 
