@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from vystra.billing import usage
 from vystra.db import Database, open_database
 from vystra.settings import Settings, get_settings
 from vystra_api import errors, web
@@ -96,6 +97,13 @@ def create_app(
             backend = open_backend(settings, database, objects)
             billing_state = open_billing(settings, database)
             metrics.watch_ingests(backend.counts_by_phase)
+            if settings.billing_enabled:
+
+                def outbox() -> tuple[int, float]:
+                    with database.connect() as conn:
+                        return usage.outbox(conn)
+
+                metrics.watch_outbox(outbox)
             sweeper = UploadSweeper(database, objects, settings.upload_sweep_seconds)
             reader = database
             if settings.database_read_url:  # a standby: the primary migrates the schema

@@ -32,6 +32,27 @@ class _IngestPhases(Collector):
         yield family
 
 
+class _Outbox(Collector):
+    """The Stripe usage outbox: a backlog that grows means reporting is failing."""
+
+    def __init__(self, read: Callable[[], tuple[int, float]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            pending, oldest = self.read()
+        except Exception:  # a scrape must not fail because the database is down
+            return
+        yield GaugeMetricFamily(
+            "vystra_billing_outbox_pending", "Usage records not yet reported to Stripe.", pending
+        )
+        yield GaugeMetricFamily(
+            "vystra_billing_outbox_oldest_seconds",
+            "Age of the oldest usage record not yet reported to Stripe (0: none).",
+            oldest,
+        )
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -52,6 +73,9 @@ class Metrics:
 
     def watch_ingests(self, counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_IngestPhases(counts))
+
+    def watch_outbox(self, read: Callable[[], tuple[int, float]]) -> None:
+        self.registry.register(_Outbox(read))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,6 +10,7 @@ from pathlib import Path
 from api_helpers import Caller
 from billing_helpers import StripeMock, upload_file, wait_finished
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from vystra.billing import accounts
 from vystra.billing.reporter import report_pending
@@ -120,11 +121,23 @@ def test_a_real_ingest_is_metered_once_and_shown_in_usage(
     assert usage["metered_ingests"] == 1 and usage["active_ingests"] == 0
 
 
+def outbox_gauges(client: TestClient) -> tuple[float, float]:
+    """The API's outbox gauges, read from its /metrics with prometheus-client's parser."""
+    text = client.get("/metrics").text
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    return values["vystra_billing_outbox_pending"], values["vystra_billing_outbox_oldest_seconds"]
+
+
 def test_outbox_survives_a_stripe_outage_and_reports_once(
     db: Database,
     make_caller,
     stripe_mock: StripeMock,
     billing_settings: Settings,
+    billing_client: TestClient,
 ) -> None:
     payer, free = make_caller(), make_caller()
     with db.connect() as conn:
@@ -144,6 +157,8 @@ def test_outbox_survives_a_stripe_outage_and_reports_once(
     assert [(r[2], r[3]) for r in rows] == [("pending", 1), ("pending", 1)]
     assert all("APIConnectionError" in r[4] for r in rows)
     assert usage_rows(db, free.tenant)[0][2] == "unbilled"  # no Stripe customer to bill
+    backlog, oldest = outbox_gauges(billing_client)  # what an alert watches
+    assert backlog >= 2 and oldest >= 0
 
     report_pending(db, client, event_name)  # not due yet: backoff holds them back
     assert {r[2] for r in usage_rows(db, payer.tenant)} == {"pending"}
@@ -154,5 +169,6 @@ def test_outbox_survives_a_stripe_outage_and_reports_once(
     report_pending(db, client, event_name)
     rows = usage_rows(db, payer.tenant)
     assert [(r[2], r[3], r[4]) for r in rows] == [("reported", 2, None), ("reported", 2, None)]
+    assert outbox_gauges(billing_client)[0] == backlog - 2
     report_pending(db, client, event_name)  # nothing left to send: no second meter event
     assert [r[3] for r in usage_rows(db, payer.tenant)] == [2, 2]

@@ -110,6 +110,16 @@ def calendar_month(now: datetime | None = None) -> tuple[datetime, datetime]:
 # -- the outbox ---------------------------------------------------------------------------------
 
 
+def outbox(conn: psycopg.Connection) -> tuple[int, float]:
+    """Records not yet reported to Stripe, and the age in seconds of the oldest (0: none)."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(extract(epoch FROM now() - min(recorded_at)), 0)::float8"
+        " FROM usage_records WHERE status = 'pending'"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), float(row[1])
+
+
 def claim_due(conn: psycopg.Connection, *, limit: int = 100) -> list[UsageRecord]:
     """Pending rows whose next attempt is due, locked so another reporter skips them.
 
