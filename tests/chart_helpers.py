@@ -15,6 +15,7 @@ from devcluster.tools import ensure_helm
 REPO = Path(__file__).resolve().parents[1]
 CHART = REPO / "charts" / "vystra"
 CI_VALUES = sorted((CHART / "ci").glob("*.yaml"))
+EXAMPLE_VALUES = sorted((CHART / "examples").glob("*-values.yaml"))  # one per managed cloud
 
 
 class Helm:

@@ -460,3 +460,121 @@ def test_the_api_makes_reindex_jobs_from_the_charts_cronjob(helm) -> None:
         ("jobs", ("create",)),
     }
     assert next(r for r in rules if r["resources"] == ["cronjobs"])["resourceNames"] == [name]
+
+
+# the parts of Grafana's dashboard model this dashboard uses, and what Grafana requires of them
+DASHBOARD_SCHEMA = {
+    "type": "object",
+    "required": ["uid", "title", "schemaVersion", "panels", "templating", "time"],
+    "properties": {
+        "uid": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"},
+        "title": {"type": "string", "minLength": 1},
+        "schemaVersion": {"type": "integer", "minimum": 30},
+        "templating": {
+            "type": "object",
+            "required": ["list"],
+            "properties": {"list": {"type": "array", "items": {"required": ["name", "type"]}}},
+        },
+        "panels": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["id", "type", "title", "gridPos", "datasource", "targets"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "gridPos": {
+                        "type": "object",
+                        "required": ["h", "w", "x", "y"],
+                        "properties": {"w": {"maximum": 24}, "x": {"maximum": 23}},
+                    },
+                    "datasource": {
+                        "type": "object",
+                        "properties": {"uid": {"const": "${datasource}"}},
+                    },
+                    "targets": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {"type": "object", "required": ["refId", "expr"]},
+                    },
+                },
+            },
+        },
+    },
+}
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+
+
+def exported_metrics() -> dict[str, str]:
+    """Every metric family the API and the operator export, by name: its type."""
+    from prometheus_client import REGISTRY
+
+    import vystra_operator.metrics  # noqa: F401  registers the operator's families
+    from vystra_api.metrics import Metrics
+
+    api = Metrics()
+    api.watch_ingests(lambda: {})
+    api.watch_outbox(lambda: (0, 0.0))
+    return {
+        family.name: family.type
+        for registry in (api.registry, REGISTRY)
+        for family in registry.collect()
+        if family.name.startswith("vystra_")
+    }
+
+
+def unknown_metrics(expr: str, exported: dict[str, str]) -> set[str]:
+    named = set(re.findall(r"\bvystra_[a-z_]+", expr))
+    known = {base + s for base, kind in exported.items() for s in SUFFIXES.get(kind, ("",))}
+    return named - known
+
+
+def test_alerts_and_dashboard_name_only_metrics_the_code_exports(helm) -> None:
+    docs = helm.template(
+        "-f",
+        str(MINIMAL),
+        "--set",
+        "prometheusRule.enabled=true",
+        "--set",
+        "grafanaDashboard.enabled=true",
+    )
+    exported = exported_metrics()
+    assert {"vystra_operator_succeeded", "vystra_billing_outbox_pending"} <= set(exported)
+
+    rule = find(docs, "PrometheusRule")
+    alerts = [r for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert len({a["alert"] for a in alerts}) == len(alerts) >= 6
+    for alert in alerts:
+        assert re.fullmatch(r"Vystra[A-Za-z]+", alert["alert"])
+        assert alert["labels"]["severity"] in ("warning", "critical") and alert["for"]
+        assert alert["annotations"]["summary"] and alert["annotations"]["description"]
+        assert re.search(r"\bvystra_", alert["expr"]), alert
+        assert not unknown_metrics(alert["expr"], exported), alert["alert"]
+
+    config = find(docs, "ConfigMap", "vystra-dashboard")
+    assert config["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(config["data"]["vystra.json"])
+    jsonschema_rs.validate(DASHBOARD_SCHEMA, dashboard)
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    queried = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            assert not unknown_metrics(target["expr"], exported), (panel["title"], target)
+            queried |= set(re.findall(r"\bvystra_[a-z_]+", target["expr"]))
+    # every family shows somewhere: no metric is exported for nobody to see
+    for name, kind in exported.items():
+        assert any(name + s in queried for s in SUFFIXES.get(kind, ("",))), name
+
+    default = helm.template("-f", str(MINIMAL))
+    assert not [d for d in default if d["kind"] == "PrometheusRule"]
+    assert not [d for d in default if d["metadata"]["name"] == "vystra-dashboard"]
+
+
+def test_api_and_workers_log_json_by_default(helm) -> None:
+    for args, expected in (((), "json"), (("--set", "logFormat=text"), "text")):
+        shared = find(helm.template("-f", str(MINIMAL), *args), "ConfigMap", "vystra-worker")
+        assert shared["data"]["VYSTRA_LOG_FORMAT"] == expected
+    refused = helm(
+        "template", "vystra", str(CHART), "-f", str(MINIMAL), "--set", "logFormat=xml", check=False
+    )
+    assert refused.returncode != 0 and "logFormat" in refused.stderr

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 from browser_helpers import launch_chromium, sign_in
-from chart_helpers import CHART, CI_VALUES, Helm
+from chart_helpers import CHART, CI_VALUES, EXAMPLE_VALUES, Helm
 from helpers import run_ffmpeg
 from kubernetes import client
 from playwright.sync_api import Response, Route, expect, sync_playwright
@@ -33,6 +33,7 @@ from .operator_env import free_port, get_vi, wait_phase
 RELEASE = "vystra"  # the default name: the operator's own default resource names
 PART = 5 * 1024**2
 PROMETHEUS_OPERATOR = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+MONITORING_KINDS = ("servicemonitors", "prometheusrules")
 
 
 @dataclass
@@ -55,8 +56,9 @@ class Release:
         )
 
 
-def servicemonitor_crd() -> Path:
-    """The ServiceMonitor CRD from the pinned prometheus-operator module (Go module cache)."""
+def monitoring_crds() -> list[Path]:
+    """The ServiceMonitor and PrometheusRule CRDs from the pinned prometheus-operator module
+    (Go module cache)."""
     out = subprocess.run(
         ["go", "mod", "download", "-json", PROMETHEUS_OPERATOR],
         capture_output=True,
@@ -65,19 +67,22 @@ def servicemonitor_crd() -> Path:
         timeout=300,
     )
     folder = Path(json.loads(out.stdout)["Dir"]) / "example" / "prometheus-operator-crd"
-    return folder / "monitoring.coreos.com_servicemonitors.yaml"
+    return [folder / f"monitoring.coreos.com_{kind}.yaml" for kind in MONITORING_KINDS]
 
 
 def test_rendered_chart_is_valid_for_the_api_server(cluster, namespace) -> None:
-    """helm lint --strict, then every object of every CI values file through a server-side
-    dry run: the API server's own schemas (v1.34.4) with strict field validation."""
+    """helm lint --strict, then every object of every CI and example values file through a
+    server-side dry run: the API server's own schemas (v1.34.4), the prometheus-operator's
+    CRDs, with strict field validation."""
     helm = Helm()
-    for values in CI_VALUES:
+    for values in CI_VALUES + EXAMPLE_VALUES:
         lint = helm("lint", "--strict", str(CHART), "-f", str(values))
         assert "0 chart(s) failed" in lint.stdout
-    cluster.kubectl("apply", "--server-side", "-f", str(servicemonitor_crd()))
-    cluster.wait_for_crd("servicemonitors.monitoring.coreos.com")
-    for values in CI_VALUES:
+    for crd in monitoring_crds():
+        cluster.kubectl("apply", "--server-side", "-f", str(crd))
+    for kind in MONITORING_KINDS:
+        cluster.wait_for_crd(f"{kind}.monitoring.coreos.com")
+    for values in CI_VALUES + EXAMPLE_VALUES:
         rendered = helm(
             "template", RELEASE, str(CHART), "-f", str(values), "--namespace", namespace
         ).stdout
