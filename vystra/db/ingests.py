@@ -20,6 +20,8 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from vystra.db.paging import AFTER_SQL, ORDER_SQL, After
+
 COLUMNS = (
     "id, tenant, source, upload_id, spec, phase, reason, message, video_id, stage,"
     " processed_seconds, duration_seconds, segments, attempts, priority, created_at,"
@@ -86,13 +88,16 @@ def get_ingest(conn: psycopg.Connection, tenant: str, ingest_id: str) -> IngestR
 
 
 def list_ingests(
-    conn: psycopg.Connection, tenant: str, *, limit: int, offset: int = 0
+    conn: psycopg.Connection, tenant: str, *, limit: int, after: After | None = None
 ) -> list[IngestRow]:
+    """Newest first; ``after`` pages on (see vystra.db.paging)."""
     with conn.cursor(row_factory=class_row(IngestRow)) as cur:
         cur.execute(
             f"SELECT {COLUMNS} FROM ingests WHERE tenant = %s"
-            " ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
-            (tenant, limit, offset),
+            + (AFTER_SQL if after else "")
+            + ORDER_SQL
+            + " LIMIT %s",
+            (tenant, *(after.params() if after else ()), limit),
         )
         return cur.fetchall()
 

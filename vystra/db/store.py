@@ -15,6 +15,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from vystra.db import searchindex
+from vystra.db.paging import AFTER_SQL, ORDER_SQL, After
 from vystra.segment import Chunk, Modality
 
 VIDEO_COLUMNS = (
@@ -98,14 +99,16 @@ def get_video(conn: psycopg.Connection, tenant: str, video_id: str) -> Video | N
 
 
 def list_videos(
-    conn: psycopg.Connection, tenant: str, *, limit: int = 1000, offset: int = 0
+    conn: psycopg.Connection, tenant: str, *, limit: int = 1000, after: After | None = None
 ) -> list[Video]:
-    """Newest first; ``offset`` pages through them."""
+    """Newest first; ``after`` pages on (see vystra.db.paging)."""
     with conn.cursor(row_factory=class_row(Video)) as cur:
         cur.execute(
             f"SELECT {VIDEO_COLUMNS} FROM videos WHERE tenant = %s"
-            " ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
-            (tenant, limit, offset),
+            + (AFTER_SQL if after else "")
+            + ORDER_SQL
+            + " LIMIT %s",
+            (tenant, *(after.params() if after else ()), limit),
         )
         return cur.fetchall()
 

@@ -28,6 +28,7 @@ from vystra_api import cleanup
 from vystra_api.backends import QueueFullError
 from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
 from vystra_api.objectstore import ObjectStore
+from vystra_api.paging import cursor_after, page_after
 from vystra_api.redact import PathScrubber, client_source, scrubber
 
 log = logging.getLogger(__name__)
@@ -119,12 +120,13 @@ class LocalBackend:
     def list(
         self, tenant: str, *, limit: int, cursor: str | None
     ) -> tuple[list[IngestPublic], str | None]:
-        offset = int(cursor) if cursor and cursor.isdigit() else 0
+        after = page_after(cursor)
         with self.db.connect() as conn:
-            found = rows.list_ingests(conn, tenant, limit=limit + 1, offset=offset)
+            found = rows.list_ingests(conn, tenant, limit=limit + 1, after=after)
+        page = found[:limit]
         more = len(found) > limit
-        page = [to_public(r, self.objects, self._scrub) for r in found[:limit]]
-        return page, str(offset + limit) if more else None
+        next_cursor = cursor_after(page[-1].created_at, page[-1].id) if more else None
+        return [to_public(r, self.objects, self._scrub) for r in page], next_cursor
 
     def delete(self, tenant: str, ingest_id: str) -> bool:
         with self.db.connect() as conn:

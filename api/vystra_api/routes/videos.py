@@ -23,6 +23,7 @@ from vystra_api.models import (
     VideoPublic,
     VisualPublic,
 )
+from vystra_api.paging import cursor_after, page_after
 from vystra_api.redact import client_source, scrubber
 from vystra_api.state import AppState
 
@@ -61,15 +62,15 @@ def list_videos(
     tenant: TenantDep,
     state: StateDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> VideoList:
-    offset = int(cursor) if cursor else 0
+    after = page_after(cursor)
     with state.db.connect() as conn:
-        found = store.list_videos(conn, tenant, limit=limit + 1, offset=offset)
-    more = len(found) > limit
+        found = store.list_videos(conn, tenant, limit=limit + 1, after=after)
+    page = found[:limit]
     return VideoList(
-        items=[to_public(v, state) for v in found[:limit]],
-        next_cursor=str(offset + limit) if more else None,
+        items=[to_public(v, state) for v in page],
+        next_cursor=cursor_after(page[-1].created_at, page[-1].id) if len(found) > limit else None,
     )
 
 
