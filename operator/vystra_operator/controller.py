@@ -24,6 +24,7 @@ decides when it runs; a fifth informer watches Kueue's Workloads to say why a Jo
 from __future__ import annotations
 
 import heapq
+import itertools
 import logging
 import queue
 import socket
@@ -192,6 +193,10 @@ class Controller:
 
         self._wake = threading.Condition()
         self._dirty: set[str] = set()
+        # ingest uid -> when the informer first showed it: creation timestamps have a
+        # resolution of one second, and ingests made within one are queued in this order
+        self._arrival: dict[str, int] = {}
+        self._arrivals = itertools.count()
         self._capacity_dirty = True
         self._deleted: dict[str, Ingest] = {}  # gone from the cluster, data to clean up
         self._results: queue.SimpleQueue[_Result] = queue.SimpleQueue()
@@ -289,9 +294,12 @@ class Controller:
             self._wake.notify()
 
     def _ingest_changed(self, old: Ingest | None, new: Ingest | None) -> None:
-        if new is None and old is not None:
-            with self._wake:
+        with self._wake:
+            if new is None and old is not None:
                 self._deleted[old.uid] = old
+                self._arrival.pop(old.uid, None)
+            elif new is not None:
+                self._arrival.setdefault(new.uid, next(self._arrivals))
         self._mark((new or old).uid)  # type: ignore[union-attr]
 
     def _job_changed(self, old: Job | None, new: Job | None) -> None:
@@ -404,7 +412,7 @@ class Controller:
             self._forget(ing.uid)
             usage = cancelled_usage(ing, self.tenant_of.get(ing.namespace))
             self._clean_up_later(Cleanup(ing.uid, ing.key, ing.spec.retain, usage))
-        for uid in dirty:
+        for uid in sorted(dirty, key=self._made_order):
             try:
                 self._sync(uid, now)
             except Exception:  # noqa: BLE001 - one resource's error never blocks another
@@ -421,6 +429,13 @@ class Controller:
         metrics.STATUS_BACKLOG.set(self.writer.backlog())
         for (flavor, model), rtf in self.scheduler.speeds().items():
             metrics.FLAVOR_RTF.labels(flavor, model).set(rtf)
+
+    def _made_order(self, uid: str) -> tuple[float, int]:
+        """The order resources were made in: a pass syncs (and queues) them so."""
+        ing = self.ingests.get(uid)
+        with self._wake:
+            arrival = self._arrival.get(uid, 0)
+        return (ing.created if ing is not None else 0.0, arrival)
 
     def _reset(self) -> None:
         """A fresh scheduler from the caches: after a start, a restart or a new leadership."""
