@@ -29,13 +29,15 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(home: Path) -> Settings:
     # URL sources in tests are served on loopback, which Vystra refuses unless allowed; the
     # security tests take the allowance away again (tests/security)
-    # insights left pending are written by the API processes of the tests that want them
+    # insights left pending, and webhook deliveries, are sent by the API processes of the
+    # tests that want them
     return Settings(
         home=home,
         database_url=None,
         groq_api_key=None,
         fetch_allow="127.0.0.1/32",
         insights_poll_seconds=0,
+        webhook_delivery_seconds=0,
     )
 
 

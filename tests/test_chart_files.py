@@ -515,6 +515,7 @@ def exported_metrics() -> dict[str, str]:
     api = Metrics()
     api.watch_ingests(lambda: {})
     api.watch_outbox(lambda: (0, 0.0))
+    api.watch_webhooks(lambda: (0, 0.0))
     return {
         family.name: family.type
         for registry in (api.registry, REGISTRY)
@@ -539,7 +540,11 @@ def test_alerts_and_dashboard_name_only_metrics_the_code_exports(helm) -> None:
         "grafanaDashboard.enabled=true",
     )
     exported = exported_metrics()
-    assert {"vystra_operator_succeeded", "vystra_billing_outbox_pending"} <= set(exported)
+    assert {
+        "vystra_operator_succeeded",
+        "vystra_billing_outbox_pending",
+        "vystra_webhook_backlog",
+    } <= set(exported)
 
     rule = find(docs, "PrometheusRule")
     alerts = [r for group in rule["spec"]["groups"] for r in group["rules"]]

@@ -320,3 +320,41 @@ def _presigned_chunks(presigned: str, shown: str, settings: Settings) -> Iterato
             yield from response.iter_stream()
     except (httpcore.TimeoutException, httpcore.NetworkError, httpcore.ProtocolError) as exc:
         raise SourceError(f"cannot read {shown}: {exc or type(exc).__name__}") from None
+
+
+def post_checked(
+    url: str, body: bytes, headers: dict[str, str], settings: Settings, seconds: float
+) -> int:
+    """POST ``body`` to ``url`` on the addresses :func:`vystra.urlguard.resolve` checked (the
+    same rules as sources: a tenant's URL never reaches the platform's network), no redirect
+    followed, all of it within ``seconds``; the answer's status. :class:`SourceError` if the
+    URL may not be reached or the connection fails."""
+    target = resolve(url, settings)
+    deadline = _Deadline(seconds)
+    request_url = httpcore.URL(
+        scheme=target.scheme.encode(),
+        host=target.host.encode(),
+        port=target.port,
+        target=target.path.encode(),
+    )
+    sent = [
+        (b"Host", target.host_header.encode()),
+        (b"User-Agent", b"vystra"),
+        (b"Content-Length", str(len(body)).encode()),
+        *((k.encode(), v.encode()) for k, v in headers.items()),
+    ]
+    extensions = {"timeout": {k: seconds for k in ("connect", "read", "write", "pool")}}
+    try:
+        with httpcore.ConnectionPool(
+            network_backend=_PinnedBackend(target, deadline), retries=0
+        ) as pool:
+            response = pool.request(
+                "POST", request_url, headers=sent, content=body, extensions=extensions
+            )
+            return response.status
+    except httpcore.TimeoutException as exc:
+        raise SourceError(f"{url} did not answer within {seconds:.0f} s") from exc
+    except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
+        raise SourceError(f"cannot reach {url}: {exc or type(exc).__name__}") from exc
+    finally:
+        deadline.cancel()

@@ -116,6 +116,13 @@ class Settings(BaseSettings):
         description="How often an API process looks for insights left pending; 0: it writes none.",
     )
 
+    webhook_delivery_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often an API process sends due webhook deliveries; 0: it sends none.",
+    )
+    tenant_max_webhooks: int = Field(default=20, ge=1, description="Endpoints per tenant.")
+
     # fetching
     max_download_bytes: int = Field(default=20 * 1024**3, gt=0)
     http_timeout_seconds: float = Field(

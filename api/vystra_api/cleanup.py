@@ -6,6 +6,7 @@ import logging
 
 import psycopg
 
+from vystra import webhooks
 from vystra.db import store
 from vystra.db.listing import video_ids_with_source
 from vystra.objectkeys import owned_by
@@ -21,6 +22,7 @@ def delete_video(
     video = store.get_video(conn, tenant, video_id)
     if video is None or not store.delete_video(conn, tenant, video_id):
         return False
+    webhooks.video_deleted(conn, tenant, video_id)
     key = objects.key_for_source(video.source)
     # only the tenant's own upload, and only when no other video of theirs reads it
     if (

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
+from vystra import webhooks
 from vystra.billing import usage
 from vystra.db import Database, open_database
 from vystra.settings import Settings, get_settings
@@ -37,8 +38,10 @@ from vystra_api.routes import (
     uploads,
     videos,
 )
+from vystra_api.routes import webhooks as webhook_routes
 from vystra_api.state import AppState, open_billing
 from vystra_api.sweeper import UploadSweeper
+from vystra_api.webhooksender import WebhookSender
 
 
 def open_backend(settings: Settings, db: Database, objects: ObjectStore) -> IngestBackend:
@@ -104,6 +107,12 @@ def create_app(
                         return usage.outbox(conn)
 
                 metrics.watch_outbox(outbox)
+
+            def webhook_backlog() -> tuple[int, float]:
+                with database.connect() as conn:
+                    return webhooks.backlog(conn)
+
+            metrics.watch_webhooks(webhook_backlog)
             sweeper = UploadSweeper(database, objects, settings.upload_sweep_seconds)
             reader = database
             if settings.database_read_url:  # a standby: the primary migrates the schema
@@ -127,6 +136,9 @@ def create_app(
             writer = InsightsWriter(database, settings, app.state.vystra.current_embedder)
             started.callback(writer.stop)
             writer.start()
+            sender = WebhookSender(database, settings)
+            started.callback(sender.stop)
+            sender.start()
             yield
 
     app = FastAPI(
@@ -146,7 +158,8 @@ def create_app(
     errors_doc: dict[int | str, dict[str, Any]] = {
         "4XX": {"model": ErrorBody, "description": "Bad request: a problem, with a message."}
     }
-    for module in (session, uploads, ingests, videos, search, media, billing, health, admin):
+    routers = (session, uploads, ingests, videos, search, media, webhook_routes, billing, health)
+    for module in (*routers, admin):
         app.include_router(module.router, responses=errors_doc)
     if ops_routes:
         app.include_router(health.ops_router, responses=errors_doc)

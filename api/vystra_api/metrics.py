@@ -53,6 +53,27 @@ class _Outbox(Collector):
         )
 
 
+class _Webhooks(Collector):
+    """The webhook outbox: a backlog that grows means endpoints are down or refuse."""
+
+    def __init__(self, read: Callable[[], tuple[int, float]]) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            pending, oldest = self.read()
+        except Exception:  # a scrape must not fail because the database is down
+            return
+        yield GaugeMetricFamily(
+            "vystra_webhook_backlog", "Webhook deliveries waiting to be delivered.", pending
+        )
+        yield GaugeMetricFamily(
+            "vystra_webhook_oldest_seconds",
+            "Age of the oldest webhook delivery waiting (0: none).",
+            oldest,
+        )
+
+
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -76,6 +97,9 @@ class Metrics:
 
     def watch_outbox(self, read: Callable[[], tuple[int, float]]) -> None:
         self.registry.register(_Outbox(read))
+
+    def watch_webhooks(self, read: Callable[[], tuple[int, float]]) -> None:
+        self.registry.register(_Webhooks(read))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

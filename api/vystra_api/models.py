@@ -264,6 +264,52 @@ class VideoDetail(VideoPublic):
     transcript: list[TranscriptLine]
 
 
+# webhooks
+
+
+class WebhookCreate(Strict):
+    url: str = Field(min_length=8, max_length=2048, examples=["https://hooks.example.org/vystra"])
+    events: list[Literal["ingest.succeeded", "ingest.failed", "video.deleted"]] = Field(
+        min_length=1, max_length=3, description="The event types to receive."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str) -> str:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError("url must be an http:// or https:// URL")
+        if any(c.isspace() for c in url):
+            raise ValueError("url must not contain whitespace")
+        return url
+
+
+class WebhookPublic(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    created_at: datetime
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(
+        description="whsec_...: verifies each delivery's webhook-signature. Shown once."
+    )
+
+
+class WebhookDeliveryPublic(BaseModel):
+    id: int
+    event_id: str
+    event_type: str
+    status: str = Field(description="pending, delivered, or failed (given up after 72 h).")
+    attempts: int
+    next_attempt_at: datetime
+    last_status: int | None = Field(description="The endpoint's last HTTP answer.")
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
 class VideoList(BaseModel):
     items: list[VideoPublic]
     next_cursor: str | None

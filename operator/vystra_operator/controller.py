@@ -40,6 +40,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from vystra import webhooks
 from vystra.billing.usage import record_usage
 from vystra.db import Database, grants, open_database, reports
 from vystra.db import origins as origin_rows
@@ -48,6 +49,7 @@ from vystra.errors import VystraError
 from vystra.k8s import TENANT_LABEL
 from vystra.settings import get_settings
 from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Accelerator, Phase, Reason
+from vystra.webhooks import EventType
 from vystra_operator import MANAGED_BY, metrics
 from vystra_operator.access import AccessIssuer, GpuNotInPlan
 from vystra_operator.config import OperatorSettings
@@ -244,6 +246,7 @@ class Controller:
             lookup=self.ingests.get,
             post_event=self.post_event,
             meter=self.meter,
+            notify=self.notify,
             release_job=lambda name: self.release_job(self.jobs_namespace, name),
             yield_to_creates=self.yield_to_creates,
         )
@@ -1092,6 +1095,26 @@ class Controller:
         with self.database().connect() as conn:
             record_usage(conn, **asdict(usage))
 
+    def notify(self, ing: Ingest, want: Want) -> None:
+        """Queue the outcome's webhook event for the tenant's endpoints (the ingest's uid names
+        it: a retried write queues nothing more)."""
+        tenant = self.tenant_of.get(ing.namespace)
+        if tenant is None:
+            return
+        status = want.status
+        succeeded = status.get("phase") == Phase.SUCCEEDED
+        data = {
+            "ingest_id": ing.name,
+            "namespace": ing.namespace,
+            "phase": str(status.get("phase")),
+            "reason": status.get("reason"),
+            "message": status.get("message"),
+            "video_id": status.get("videoId") or ing.video_id,
+        }
+        event = EventType.ingest_succeeded if succeeded else EventType.ingest_failed
+        with self.database().connect() as conn:
+            webhooks.emit(conn, tenant, event, ing.uid, data)
+
     def release_job(self, namespace: str, name: str) -> None:
         """Remove our finalizer: the Job may now be deleted (by its TTL, or already)."""
         try:
@@ -1179,6 +1202,9 @@ class Controller:
                 self.meter(cleanup.usage)
             with self.database().connect() as conn:
                 removed = origin_rows.remove(conn, cleanup.uid, retain=cleanup.retain)
+                tenant = self.tenant_of.get(cleanup.key.split("/")[0])
+                if removed and tenant:  # removed once: a retry finds nothing to remove
+                    webhooks.video_deleted(conn, tenant, removed)
         except Exception as exc:  # noqa: BLE001 - retried; a restart's sweep finishes it too
             log.warning("clean-up of %s: %s; retrying", cleanup.key, exc)
             self._clean_up_later(cleanup, delay=5.0)

@@ -49,6 +49,7 @@ class StatusWriter:
         lookup: Callable[[str], Ingest | None],
         post_event: Callable[[Ingest, str, str, str], None],
         meter: Callable[[Any], None],
+        notify: Callable[[Ingest, Want], None],
         release_job: Callable[[str], None],
         yield_to_creates: Callable[[], None],
         threads: int = 8,
@@ -57,6 +58,7 @@ class StatusWriter:
         self.lookup = lookup
         self.post_event = post_event
         self.meter = meter
+        self.notify = notify
         self.release_job = release_job
         self.yield_to_creates = yield_to_creates
         self._lock = threading.Condition()
@@ -166,6 +168,8 @@ class StatusWriter:
             return  # an outcome is recorded; an older, lesser want must not undo it
         if want.usage is not None:
             self.meter(want.usage)  # before the status: a failed write retries the metering
+        if want.terminal and not ing.terminal:
+            self.notify(ing, want)  # the outcome's webhook event; queued once, like metering
         status = {
             **want.status,  # enums are str: they serialise as their values
             "observedGeneration": ing.generation,

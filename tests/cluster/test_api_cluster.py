@@ -17,6 +17,7 @@ from groq_standin import GroqStandIn
 from kubernetes import client
 from pydantic import SecretStr
 
+from vystra import webhooks
 from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
 from vystra.tenants import create_tenant
 from vystra_api.main import create_app
@@ -175,6 +176,10 @@ def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk
     data = path.read_bytes()
     caller = new_caller(db)
     namespace = PREFIX + caller.tenant  # created by the API on the first ingest
+    with db.connect() as conn:  # an endpoint for the outcome (delivery: test_api_webhooks.py)
+        webhooks.create_endpoint(
+            conn, caller.tenant, "wh-0123456789ab", "http://127.0.0.1:9/", ["ingest.succeeded"]
+        )
     try:
         with httpx.Client(base_url=api_url, headers=caller.headers, timeout=60) as api:
             upload = api.post(
@@ -194,6 +199,16 @@ def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk
                 operator.logs()[-3000:],
             )
             assert any(n == "segment" for n, _ in events)
+            # the operator queued the outcome's webhook event with the status, once
+            with db.connect() as conn:
+                queued = conn.execute(
+                    "SELECT event_type, payload FROM webhook_deliveries WHERE tenant = %s",
+                    (caller.tenant,),
+                ).fetchall()
+            assert [(t, p["data"]["video_id"]) for t, p in queued] == [
+                ("ingest.succeeded", final["video_id"])
+            ]
+            assert queued[0][1]["data"]["ingest_id"] == ingest["id"]
             found = api.get("/v1/search", params={"q": "baking bread with wild yeast"}).json()
             sourdough = next(s for s in sections if s.topic == "sourdough")
             top = found["results"][0]

@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any
 
+from vystra import webhooks
 from vystra.billing.quota import check_duration
 from vystra.billing.usage import record_usage
 from vystra.db import Database
@@ -24,6 +25,7 @@ from vystra.reindex import reindex
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings
 from vystra.visual import VisualOptions
+from vystra.webhooks import EventType
 from vystra_api import cleanup
 from vystra_api.backends import QueueFullError
 from vystra_api.models import IngestProgress, IngestPublic, IngestSpec
@@ -329,6 +331,22 @@ class LocalBackend:
                     reused=outcome["reused"],
                 )
             if finished:
+                # the outcome's webhook event, in the transaction that records it
+                webhooks.emit(
+                    conn,
+                    row.tenant,
+                    EventType.ingest_succeeded
+                    if outcome["phase"] == "Succeeded"
+                    else EventType.ingest_failed,
+                    row.id,
+                    {
+                        "ingest_id": row.id,
+                        "phase": outcome["phase"],
+                        "reason": outcome["reason"],
+                        "message": outcome["message"],
+                        "video_id": outcome.get("video_id"),
+                    },
+                )
                 return
             if not rows.exists(conn, row.id):  # deleted while running: honour spec.retain now
                 video_id = outcome.get("video_id") or (seen_video[0] if seen_video else None)
