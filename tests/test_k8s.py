@@ -19,7 +19,9 @@ def test_progress_prints_a_bounded_percentage():
 
 def test_a_worker_jobs_ingests_round_trip_with_their_logins_out_of_the_arguments():
     ingests = [
-        WorkerIngest("a", "u1", {"source": "s3://b/a.mp4"}, 600.0, "r1", "p1", "https://s/a"),
+        WorkerIngest(
+            "a", "u1", {"source": "s3://b/a.mp4"}, 600.0, "r1", "p1", "https://s/a", "req-7"
+        ),
         WorkerIngest("b", "u2", {"source": "https://x/b.mp4"}, None, "r2", "p2"),
     ]
     argument, logins = encode_ingests(ingests)
@@ -31,3 +33,6 @@ def test_a_worker_jobs_ingests_round_trip_with_their_logins_out_of_the_arguments
         decode_ingests(argument, '[{"user": "r1", "password": "p1"}]')
     with pytest.raises(ValueError, match="non-empty"):
         decode_ingests("[]", None)
+    # a request id that could forge a log line is dropped, not passed on
+    forged = encode_ingests([WorkerIngest("c", "u3", {}, request_id='x"\n{"level": "')])
+    assert decode_ingests(*forged)[0].request_id is None

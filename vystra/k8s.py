@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from vystra.logs import valid_request_id
 from vystra.videoingest import GROUP, KIND, PLURAL, VERSION, progress
 
 __all__ = ["GROUP", "KIND", "PLURAL", "VERSION", "progress", "load_kube_config"]
@@ -16,6 +17,9 @@ TENANT_LABEL = "vystra.io/tenant"
 
 EXIT_INPUT_ERROR = 3  # the worker's exit code for bad input: retrying cannot help
 WORKER_LOGINS_ENV = "VYSTRA_WORKER_LOGINS"
+
+# the API request that made a VideoIngest (its X-Request-ID), carried to the worker's logs
+REQUEST_ID_ANNOTATION = "vystra.io/request-id"
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class WorkerIngest:
     user: str | None = None  # its own database login; None: the settings' (a local run)
     password: str | None = None
     source_url: str | None = None  # the presigned GET of an object source
+    request_id: str | None = None  # the API request that made the VideoIngest, for the logs
 
 
 def encode_ingests(ingests: list[WorkerIngest]) -> tuple[str, str]:
@@ -38,6 +43,7 @@ def encode_ingests(ingests: list[WorkerIngest]) -> tuple[str, str]:
     args = [
         {"name": i.name, "uid": i.uid, "spec": i.spec}
         | ({"maxVideoSeconds": i.max_video_seconds} if i.max_video_seconds is not None else {})
+        | ({"requestId": i.request_id} if i.request_id else {})
         for i in ingests
     ]
     logins = [
@@ -71,6 +77,7 @@ def decode_ingests(argument: str, logins: str | None) -> list[WorkerIngest]:
                 user=login.get("user"),
                 password=login.get("password"),
                 source_url=login.get("sourceUrl"),
+                request_id=valid_request_id(item.get("requestId")),
             )
         )
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# a request id from outside (a client's X-Request-ID, a VideoIngest's annotation) is kept only
+# if it cannot forge log lines or headers
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 @dataclass
@@ -34,6 +38,16 @@ _context: ContextVar[LogContext | None] = ContextVar("vystra_log_context", defau
 
 def current() -> LogContext | None:
     return _context.get()
+
+
+def request_id() -> str | None:
+    """The id of the request whose work this is, if any."""
+    context = _context.get()
+    return context.request_id if context is not None else None
+
+
+def valid_request_id(value: str | None) -> str | None:
+    return value if value is not None and REQUEST_ID.match(value) else None
 
 
 @contextmanager

@@ -190,7 +190,11 @@ def run(jobs: Sequence[Assignment], settings: Settings) -> int:
     """Each ingest in turn (the models load once); EXIT_INPUT_ERROR if every one was bad."""
     succeeded = []
     for job in jobs:
-        with logs.bound(tenant=settings.tenant, ingest=f"{job.namespace}/{job.name}"):
+        with logs.bound(
+            tenant=settings.tenant,
+            ingest=f"{job.namespace}/{job.name}",
+            request_id=job.ingest.request_id,
+        ):
             succeeded.append(run_one(job, settings))
     return 0 if any(succeeded) else EXIT_INPUT_ERROR
 

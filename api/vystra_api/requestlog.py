@@ -6,7 +6,6 @@ one access record: method, route template, status and duration."""
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 
@@ -16,8 +15,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vystra import logs
 
 HEADER = "x-request-id"
-# a caller's id is kept only if it cannot forge log lines or headers
-GIVEN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 QUIET_ROUTES = ("/healthz", "/readyz", "/metrics")  # probes and scrapes, every few seconds
 access = logging.getLogger("vystra.api.access")
@@ -32,7 +29,7 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         given = Headers(scope=scope).get(HEADER, "")
-        request_id = given if GIVEN_ID.match(given) else uuid.uuid4().hex
+        request_id = logs.valid_request_id(given) or uuid.uuid4().hex
         start = time.perf_counter()
         status = 500
 

@@ -25,7 +25,14 @@ from typing import Any
 
 from kubernetes.utils import parse_quantity
 
-from vystra.k8s import EXIT_INPUT_ERROR, WORKER_LOGINS_ENV, WorkerIngest, encode_ingests
+from vystra.k8s import (
+    EXIT_INPUT_ERROR,
+    REQUEST_ID_ANNOTATION,
+    WORKER_LOGINS_ENV,
+    WorkerIngest,
+    encode_ingests,
+)
+from vystra.logs import valid_request_id
 from vystra.videoingest import Spec
 from vystra_operator import MANAGED_BY
 from vystra_operator.access import WorkerAccess
@@ -85,6 +92,8 @@ class Member:
             user=access.login.user,
             password=access.login.password,
             source_url=access.source_url,
+            # set by the API; anyone's on a kubectl-made resource, so checked like a header
+            request_id=valid_request_id((meta.get("annotations") or {}).get(REQUEST_ID_ANNOTATION)),
         )
 
 

@@ -11,7 +11,8 @@ import logging
 import threading
 from typing import Any
 
-from vystra.k8s import GROUP, KIND, PLURAL, TENANT_LABEL, VERSION
+from vystra import logs
+from vystra.k8s import GROUP, KIND, PLURAL, REQUEST_ID_ANNOTATION, TENANT_LABEL, VERSION
 from vystra.settings import Settings
 from vystra_api.backends import BackendError
 from vystra_api.errors import ApiError
@@ -145,6 +146,8 @@ class KubeBackend:
         annotations = {}
         if upload_id:
             annotations[UPLOAD_ANNOTATION] = upload_id
+        if request_id := logs.request_id():  # the worker's records carry it too
+            annotations[REQUEST_ID_ANNOTATION] = request_id
         if annotations:
             metadata["annotations"] = annotations
         body = {

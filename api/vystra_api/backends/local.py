@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from vystra import webhooks
+from vystra import logs, webhooks
 from vystra.billing.quota import check_duration
 from vystra.billing.usage import record_usage
 from vystra.db import Database
@@ -222,7 +222,8 @@ class LocalBackend:
             with self._lock:
                 self._running[row.id] = row.attempts
             try:
-                self._run(row)
+                with logs.bound(tenant=row.tenant, ingest=row.id):  # on each of its records
+                    self._run(row)
             except Exception:  # the database went away; the row's lease lapses and it reruns
                 log.exception("ingest %s: could not record its outcome", row.id)
             finally:
