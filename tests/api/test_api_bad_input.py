@@ -165,7 +165,10 @@ def test_blank_query_and_absurd_pages(client: TestClient, caller: Caller) -> Non
     for path in ("/v1/videos", "/v1/ingests"):
         error(client.get(path, headers=h, params={"limit": 10**6}), 422)
         error(client.get(path, headers=h, params={"limit": -1}), 422)
-    error(client.get("/v1/videos", headers=h, params={"cursor": "'; DROP TABLE videos"}), 422)
+    for path in ("/v1/videos", "/v1/ingests"):  # a cursor the list did not give
+        assert "cursor" in error(
+            client.get(path, headers=h, params={"cursor": "'; DROP TABLE videos"}), 400
+        )
 
 
 def test_queue_is_bounded(
