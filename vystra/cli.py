@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -330,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vystra", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     parser.add_argument("--version", action="version", version=f"vystra {package_version()}")
+    parser.add_argument(
+        "--api",
+        metavar="URL",
+        default=os.environ.get("VYSTRA_API_URL") or None,
+        help="run through this Vystra API instead of the local database (env VYSTRA_API_URL;"
+        " key: VYSTRA_API_KEY, or VYSTRA_ADMIN_KEY for tenants)",
+    )
+    parser.add_argument("--api-key", help="the API key to use with --api")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="transcribe, embed and index videos")
@@ -470,6 +479,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.api:
+            from vystra import remote
+
+            return remote.run(args)
         settings = get_settings()
         if args.command == "ingest":
             defaults = SegmentOptions(

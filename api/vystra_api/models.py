@@ -264,6 +264,25 @@ class VideoDetail(VideoPublic):
     transcript: list[TranscriptLine]
 
 
+# tenants (admin)
+
+
+class TenantCreate(Strict):
+    name: str = Field(min_length=1, max_length=40, examples=["acme"])
+
+
+class TenantPublic(BaseModel):
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+    keys: int
+
+
+class TenantCreated(BaseModel):
+    name: str
+    api_key: str = Field(description="The tenant's API key, shown this once (a hash is kept).")
+
+
 # webhooks
 
 

@@ -1,19 +1,27 @@
-"""The platform's own routes (``VYSTRA_ADMIN_KEY``): moving the search index to another
-embedding model without re-transcribing (vystra.reindex)."""
+"""The platform's own routes (``VYSTRA_ADMIN_KEY``): tenants and their API keys, and moving
+the search index to another embedding model without re-transcribing (vystra.reindex)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
+from vystra import tenants
 from vystra.db import searchindex as si
 from vystra.errors import VystraError
 from vystra.reindex import start_run
 from vystra_api.deps import AdminDep, StateDep
 from vystra_api.errors import ApiError
-from vystra_api.models import ReindexRequest, ReindexRunPublic, ReindexRuns
+from vystra_api.models import (
+    ReindexRequest,
+    ReindexRunPublic,
+    ReindexRuns,
+    TenantCreate,
+    TenantCreated,
+    TenantPublic,
+)
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -63,3 +71,40 @@ def get_reindex(
     if run is None:
         raise ApiError(404, f"no re-index run {run_id}")
     return _public(run)
+
+
+TenantName = Annotated[str, Path(max_length=40, pattern=tenants.TENANT_NAME.pattern)]
+
+
+@router.post("/tenants", status_code=201, summary="Create a tenant; its API key, shown once")
+def create_tenant(_: AdminDep, state: StateDep, body: TenantCreate) -> TenantCreated:
+    try:
+        tenants.validate_name(body.name)
+    except VystraError as exc:
+        raise ApiError(422, str(exc)) from exc
+    with state.db.connect() as conn:
+        try:
+            key = tenants.create_tenant(conn, body.name)
+        except VystraError as exc:  # it exists and is active
+            raise ApiError(409, str(exc)) from exc
+    return TenantCreated(name=body.name, api_key=key)
+
+
+@router.get("/tenants", summary="Every tenant, active or revoked")
+def list_tenants(_: AdminDep, state: StateDep) -> list[TenantPublic]:
+    with state.db.connect() as conn:
+        return [TenantPublic.model_validate(asdict(t)) for t in tenants.list_tenants(conn)]
+
+
+@router.post(
+    "/tenants/{name}/revoke",
+    status_code=204,
+    summary="Invalidate every key of a tenant (its data stays)",
+)
+def revoke_tenant(name: TenantName, _: AdminDep, state: StateDep) -> Response:
+    with state.db.connect() as conn:
+        try:
+            tenants.revoke_tenant(conn, name)
+        except VystraError as exc:
+            raise ApiError(404, str(exc)) from exc
+    return Response(status_code=204)

@@ -259,6 +259,18 @@ class Client(_Base, _Routes):
     def test_webhook(self, webhook_id: str) -> None:
         self._run(flows.call("POST", f"/v1/webhooks/{webhook_id}/test", _identity))
 
+    # tenants: a Client made with the platform's admin key (VYSTRA_ADMIN_KEY)
+    def create_tenant(self, name: str) -> str:
+        """The new tenant's API key, shown this once."""
+        body = {"name": name}
+        return self._run(flows.created("/v1/admin/tenants", body, lambda d: d["api_key"], None))
+
+    def tenants(self) -> list[dict[str, Any]]:
+        return self._run(flows.call("GET", "/v1/admin/tenants", _identity))
+
+    def revoke_tenant(self, name: str) -> None:
+        self._run(flows.call("POST", f"/v1/admin/tenants/{name}/revoke", _identity))
+
     def webhook_deliveries(self, webhook_id: str) -> list[models.WebhookDelivery]:
         return self._run(
             flows.call(
