@@ -32,45 +32,23 @@ class _IngestPhases(Collector):
         yield family
 
 
-class _Outbox(Collector):
-    """The Stripe usage outbox: a backlog that grows means reporting is failing."""
+class _Backlog(Collector):
+    """An outbox's backlog (what waits, and the age of the oldest): one that grows means its
+    deliveries are failing (Stripe's usage reports, webhook endpoints)."""
 
-    def __init__(self, read: Callable[[], tuple[int, float]]) -> None:
-        self.read = read
-
-    def collect(self) -> Iterator[Metric]:
-        try:
-            pending, oldest = self.read()
-        except Exception:  # a scrape must not fail because the database is down
-            return
-        yield GaugeMetricFamily(
-            "vystra_billing_outbox_pending", "Usage records not yet reported to Stripe.", pending
-        )
-        yield GaugeMetricFamily(
-            "vystra_billing_outbox_oldest_seconds",
-            "Age of the oldest usage record not yet reported to Stripe (0: none).",
-            oldest,
-        )
-
-
-class _Webhooks(Collector):
-    """The webhook outbox: a backlog that grows means endpoints are down or refuse."""
-
-    def __init__(self, read: Callable[[], tuple[int, float]]) -> None:
-        self.read = read
+    def __init__(
+        self, name: tuple[str, str], what: str, read: Callable[[], tuple[int, float]]
+    ) -> None:
+        self.name, self.what, self.read = name, what, read
 
     def collect(self) -> Iterator[Metric]:
         try:
             pending, oldest = self.read()
         except Exception:  # a scrape must not fail because the database is down
             return
+        yield GaugeMetricFamily(self.name[0], f"{self.what} waiting.", pending)
         yield GaugeMetricFamily(
-            "vystra_webhook_backlog", "Webhook deliveries waiting to be delivered.", pending
-        )
-        yield GaugeMetricFamily(
-            "vystra_webhook_oldest_seconds",
-            "Age of the oldest webhook delivery waiting (0: none).",
-            oldest,
+            self.name[1], f"Age of the oldest of the {self.what.lower()} waiting (0: none).", oldest
         )
 
 
@@ -96,10 +74,12 @@ class Metrics:
         self.registry.register(_IngestPhases(counts))
 
     def watch_outbox(self, read: Callable[[], tuple[int, float]]) -> None:
-        self.registry.register(_Outbox(read))
+        names = ("vystra_billing_outbox_pending", "vystra_billing_outbox_oldest_seconds")
+        self.registry.register(_Backlog(names, "Usage records not yet reported to Stripe", read))
 
     def watch_webhooks(self, read: Callable[[], tuple[int, float]]) -> None:
-        self.registry.register(_Webhooks(read))
+        names = ("vystra_webhook_backlog", "vystra_webhook_oldest_seconds")
+        self.registry.register(_Backlog(names, "Webhook deliveries", read))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -20,6 +20,16 @@ MAX_PAGE = 200
 ID_MAX = 64
 
 
+def http_url(url: str) -> str:
+    """A URL the tenant gives (a source, a webhook): http(s) only, with a host."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("url must be an http:// or https:// URL")
+    if any(c.isspace() for c in url):
+        raise ValueError("url must not contain whitespace")
+    return url
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")  # a misspelt option is an error, not a no-op
 
@@ -149,13 +159,7 @@ class IngestCreate(IngestSpec):
     @classmethod
     def _http_only(cls, url: str | None) -> str | None:
         # s3:// and paths would let one tenant read objects or files that are not theirs
-        if url is not None:
-            parsed = urlparse(url)
-            if parsed.scheme not in ("http", "https") or not parsed.netloc:
-                raise ValueError("url must be an http:// or https:// URL")
-            if any(c.isspace() for c in url):
-                raise ValueError("url must not contain whitespace")
-        return url
+        return http_url(url) if url is not None else None
 
     @model_validator(mode="after")
     def _one_source(self) -> IngestCreate:
@@ -295,12 +299,7 @@ class WebhookCreate(Strict):
     @field_validator("url")
     @classmethod
     def _http_only(cls, url: str) -> str:
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise ValueError("url must be an http:// or https:// URL")
-        if any(c.isspace() for c in url):
-            raise ValueError("url must not contain whitespace")
-        return url
+        return http_url(url)
 
 
 class WebhookPublic(BaseModel):
