@@ -50,10 +50,10 @@ def test_internal_urls_are_refused_at_post(
     for url in tried:
         answer = guarded_api.post("/v1/ingests", headers=caller.headers, json={"url": url})
         assert answer.status_code == 400, (url, answer.text)
-        assert answer.json() == {
-            "error": "SourceForbidden",
-            "message": FORBIDDEN_MESSAGE.format(url=url),
-        }
+        assert answer.headers["content-type"] == "application/problem+json"
+        body = answer.json()
+        assert (body["error"], body["status"]) == ("SourceForbidden", 400)
+        assert body["message"] == body["detail"] == FORBIDDEN_MESSAGE.format(url=url)
     assert metadata.requests == [] and ingest_count(guarded_api, caller) == 0
     # a name that does not resolve now is left to the fetch (DNS may be down for a moment)
     later = guarded_api.post(
