@@ -32,6 +32,15 @@ STREAM_TOKEN_MAX = 300
 PUBLIC: dict[str, Any] = {"security": []}
 
 
+# raw bytes in a request or an answer: generated clients send and return them as files/bytes
+BINARY: dict[str, Any] = {"schema": {"type": "string", "format": "binary"}}
+
+
+def binary(media_type: str) -> dict[int | str, dict[str, Any]]:
+    """A route's 200 answer as bytes of one media type."""
+    return {200: {"content": {media_type: BINARY}}}
+
+
 def get_state(request: Request) -> AppState:
     return request.app.state.vystra
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from vystra.db import uploads
-from vystra_api.deps import PUBLIC, StateDep
+from vystra_api.deps import PUBLIC, StateDep, binary
 from vystra_api.errors import ApiError
 from vystra_api.objectstore import ObjectStoreError
 from vystra_api.objectstore.local import LocalObjectStore, SignatureError
@@ -45,7 +45,7 @@ def stored_type(state: AppState, key: str) -> str:
     summary="Play an uploaded video (signed URL; supports Range requests)",
     openapi_extra=PUBLIC,
     response_class=FileResponse,
-    responses={200: {"content": {"video/mp4": {}}}},
+    responses=binary("video/mp4"),
 )
 def get_media(
     key: str,

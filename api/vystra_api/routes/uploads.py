@@ -15,7 +15,7 @@ from vystra.db import uploads
 from vystra.db.listing import video_ids_with_source
 from vystra.objectkeys import upload_key
 from vystra_api import caps
-from vystra_api.deps import PUBLIC, StateDep, TenantDep, UploadId, valid_id
+from vystra_api.deps import BINARY, PUBLIC, StateDep, TenantDep, UploadId, valid_id
 from vystra_api.errors import ApiError, not_found
 from vystra_api.idempotency import IdempotencyKey, idempotent
 from vystra_api.models import (
@@ -199,7 +199,7 @@ def complete_upload(
     " go to S3 directly and this route answers 404.",
     openapi_extra={
         **PUBLIC,
-        "requestBody": {"content": {"application/octet-stream": {"schema": {"type": "string"}}}},
+        "requestBody": {"required": True, "content": {"application/octet-stream": BINARY}},
     },
 )
 async def put_content(

@@ -11,7 +11,7 @@ from vystra.db.store import Video, VisualStatus
 from vystra.objectkeys import owned_by
 from vystra.subtitles import to_srt, to_vtt
 from vystra_api import cleanup
-from vystra_api.deps import StateDep, TenantDep, VideoId, valid_id
+from vystra_api.deps import StateDep, TenantDep, VideoId, binary, valid_id
 from vystra_api.errors import not_found
 from vystra_api.models import (
     MAX_PAGE,
@@ -128,7 +128,7 @@ def list_keyframes(video_id: VideoId, tenant: TenantDep, state: StateDep) -> Key
 @router.get(
     "/{video_id}/frames/{seconds}",
     summary="The thumbnail of the keyframe on screen at a moment (JPEG)",
-    responses={200: {"content": {"image/jpeg": {}}}},
+    responses=binary("image/jpeg"),
     response_class=Response,
 )
 def get_frame(
