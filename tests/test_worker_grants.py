@@ -11,8 +11,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from vystra.db import Database, grants, origins, store
-from vystra.pipeline import Pipeline
+from vystra.db import Database, grants, origins, reports, store
+from vystra.pipeline import Pipeline, StageClock
 from vystra_operator.access import LoginBatcher
 
 HOUR = timedelta(hours=1)
@@ -167,8 +167,17 @@ def test_a_worker_sees_and_writes_only_its_own_tenant(db, issued, ingested_talk,
 
 def test_the_pipeline_runs_on_a_worker_login(db, settings, issued, talk, tenant):
     _, login = issued(tenant)
+    clock = StageClock()
     with Database(login_url(db, login), max_size=2, migrate_schema=False) as worker_db:
-        result = Pipeline(settings, worker_db).ingest(str(talk[0]), tenant=tenant)
+        started = time.monotonic()
+        result = Pipeline(settings, worker_db).ingest(
+            str(talk[0]), tenant=tenant, on_progress=lambda p: clock.see(p.stage)
+        )
+        took = time.monotonic() - started
+        # every stage it went through is timed, and the times add up to the ingest's
+        assert {"fetch", "probe", "audio", "transcribe"} <= clock.seconds.keys() <= reports.STAGES
+        assert 0.9 * took <= sum(clock.seconds.values()) <= took
+        assert max(clock.seconds, key=clock.seconds.__getitem__) == "transcribe"
         # the same media again: found through the worker's own view of its tenant
         again = Pipeline(settings, worker_db).ingest(str(talk[0]), tenant=tenant)
     assert result.status == "ready" and result.segments > 0
@@ -176,6 +185,21 @@ def test_the_pipeline_runs_on_a_worker_login(db, settings, issued, talk, tenant)
     with db.connect() as conn:
         stored = store.get_segments(conn, tenant, result.video_id)
     assert len(stored) == result.segments
+
+
+def test_what_a_worker_login_reports_is_checked_where_the_operator_reads_it(db, issued, tenant):
+    uid, login = issued(tenant)
+    timed = {"fetch": 0.5, "transcribe": 12.0}
+    hostile = {**timed, "audio": -1, "probe": "soon", "visual": 1e12, "insights": [1], "x" * 300: 1}
+    with psycopg.connect(login_url(db, login), autocommit=True) as conn:
+        reports.write(conn, reports.Report(uid, tenant, "vx", done=True, stages=hostile))
+    with db.connect() as conn:
+        read = reports.read(conn, uid)
+        changed, _ = reports.changed_since(conn, None)
+    assert read is not None and read.done and read.stages == timed
+    assert next(r for r in changed if r.uid == uid).stages == timed
+    with db.connect() as conn:
+        reports.delete(conn, [uid])
 
 
 def test_stale_logins_are_found(db, issued, tenant):

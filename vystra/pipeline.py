@@ -8,6 +8,7 @@ in small batches, so progress (and search) is live while a long video is still t
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, field
@@ -62,6 +63,22 @@ class Progress:
     segments: int = 0
     video_id: str | None = None
     visual_seconds: float | None = None  # how far the visual stages are; None: not running
+
+
+class StageClock:
+    """Wall seconds an ingest spends in each stage, told by the stages its progress names
+    (``transcribe`` includes embedding; ``visual`` is the wait for the visual thread after
+    transcription, which it runs beside)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock, self._stage, self._since = clock, "", 0.0
+        self.seconds: dict[str, float] = {}
+
+    def see(self, stage: str) -> None:
+        now = self._clock()
+        if self._stage:
+            self.seconds[self._stage] = self.seconds.get(self._stage, 0.0) + now - self._since
+        self._stage, self._since = ("" if stage == "done" else stage), now
 
 
 @dataclass

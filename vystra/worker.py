@@ -34,7 +34,7 @@ from vystra.db import Database, open_database, origins, reports
 from vystra.errors import VystraError
 from vystra.k8s import EXIT_INPUT_ERROR, WORKER_LOGINS_ENV, WorkerIngest, decode_ingests
 from vystra.objectkeys import tenant_source
-from vystra.pipeline import IngestOptions, Pipeline, Progress
+from vystra.pipeline import IngestOptions, Pipeline, Progress, StageClock
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings, get_settings
 from vystra.shutdown import exit_on_sigterm
@@ -106,6 +106,7 @@ class Reporter:
     def __init__(self, db: Database, job: Assignment, tenant: str) -> None:
         self.db, self.job = db, job
         self.report = reports.Report(job.uid, tenant)
+        self.stages = StageClock()
         self._last = 0.0
 
     def write(self, **changes: Any) -> None:
@@ -122,6 +123,7 @@ class Reporter:
             origins.record(conn, origin)
 
     def on_progress(self, p: Progress) -> None:
+        self.stages.see(p.stage)
         if p.video_id is None:
             return
         if p.video_id != self.report.video_id:
@@ -173,6 +175,7 @@ def run_one(job: Assignment, settings: Settings) -> bool:
             reporter.write(reason=reason, message=str(exc))
             return False
         reused = result.status == "exists"
+        reporter.stages.see("done")  # a reused video ends without the pipeline's "done"
         reporter.record_origin(result.video_id, reused)
         reporter.write(
             video_id=result.video_id,
@@ -181,6 +184,7 @@ def run_one(job: Assignment, settings: Settings) -> bool:
             duration=result.duration_s,
             segments=result.segments,
             done=True,
+            stages=reporter.stages.seconds,
         )
     log.info("ingested %s as %s: %d segments", spec.source, result.video_id, result.segments)
     return True

@@ -42,3 +42,9 @@ JOB_DURATION = Histogram(
     ["pool", "phase"],
     buckets=(5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600),
 )
+STAGE_SECONDS = Histogram(
+    "vystra_operator_stage_seconds",
+    "Wall seconds a succeeded ingest's worker spent in each stage, by Whisper model.",
+    ["stage", "model"],
+    buckets=(0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)

@@ -190,7 +190,10 @@ class StatusWriter:
             return
         if want.usage is not None and not ing.terminal:  # the outcome, recorded once
             metrics.SUCCEEDED.inc()
-            metrics.MEDIA_SECONDS.labels(ing.spec.model or "default").inc(want.usage.seconds)
+            model = ing.spec.model or "default"
+            metrics.MEDIA_SECONDS.labels(model).inc(want.usage.seconds)
+            for stage, seconds in (want.stage_seconds or {}).items():
+                metrics.STAGE_SECONDS.labels(stage, model).observe(seconds)
         if want.release_job and entry.job_name:
             self.release_job(entry.job_name)
         if want.event is not None:

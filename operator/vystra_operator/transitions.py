@@ -12,6 +12,7 @@ is unit-tested without a cluster (tests/operator/test_transitions.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +63,7 @@ class Want:
     usage: Usage | None = None
     release_job: bool = False  # the outcome is recorded once this is written: the Job may go
     terminal: bool = False
+    stage_seconds: Mapping[str, float] | None = None  # the worker's, with a success
 
     def merged(self, later: Want) -> Want:
         """This want with a later one on top: one write carries both."""
@@ -73,6 +75,7 @@ class Want:
             usage=later.usage or self.usage,
             release_job=later.release_job or self.release_job,
             terminal=later.terminal or self.terminal,
+            stage_seconds=later.stage_seconds or self.stage_seconds,
         )
 
 
@@ -360,6 +363,7 @@ def _succeeded(
         usage=Usage(tenant, ing.name, ing.uid, r.duration or r.processed, r.video_id, r.reused),
         release_job=not job.batched,
         terminal=True,
+        stage_seconds=r.stages,
     )
     if job.batched:
         return Outcome(want)

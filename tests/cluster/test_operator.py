@@ -17,7 +17,7 @@ from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
 from vystra.billing import accounts
-from vystra.db import grants, store
+from vystra.db import grants, reports, store
 from vystra.demo import TALK, make_talk_video
 from vystra.embed import get_embedder
 from vystra.k8s import GROUP, PLURAL, VERSION
@@ -565,3 +565,12 @@ def test_operator_metrics(operator, ns):
         assert re.fullmatch(r"[a-z_]+", family.name), family.name
         assert not family.name.endswith("_total"), family.name  # the parser strips it
         assert not re.search(r"_(ms|milliseconds|minutes|hours)(_|$)", family.name), family.name
+    # the workers' stage times, from the reports of the ingests that succeeded under it
+    timed = {
+        sample.labels["stage"]
+        for family in ours
+        if family.name == "vystra_operator_stage_seconds"
+        for sample in family.samples
+        if sample.name.endswith("_count") and sample.value > 0
+    }
+    assert {"fetch", "probe", "audio", "transcribe"} <= timed <= reports.STAGES, timed

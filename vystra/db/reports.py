@@ -7,17 +7,38 @@ the VideoIngest's status.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 # a row committed late carries an earlier updated_at than one already read: look back this far
 OVERLAP = timedelta(seconds=5)
 COLUMNS = (
     "uid, tenant, video_id, reused, processed_seconds, duration_seconds, segments, done,"
-    " reason, message, visual_seconds"
+    " reason, message, visual_seconds, stage_seconds"
 )
+
+
+# the stages a report may time (the pipeline's progress names them); anything else a worker's
+# login wrote is dropped where the operator reads it, so metric labels stay few
+STAGES = frozenset({"fetch", "probe", "audio", "transcribe", "visual", "insights"})
+
+
+def _stages(value: object) -> dict[str, float] | None:
+    if not isinstance(value, dict):
+        return None
+    return {
+        stage: float(seconds)
+        for stage, seconds in value.items()
+        if stage in STAGES
+        and isinstance(seconds, int | float)
+        and math.isfinite(seconds)
+        and 0 <= seconds < 1e7
+    }
 
 
 @dataclass(frozen=True)
@@ -33,17 +54,19 @@ class Report:
     reason: str | None = None  # bad input: the Job fails at once with this reason
     message: str | None = None
     visual: float | None = None  # seconds the visual stages have read; None: not running
+    stages: dict[str, float] | None = None  # wall seconds per stage, with the outcome
 
 
 def write(conn: psycopg.Connection, r: Report) -> None:
     conn.execute(
         f"INSERT INTO ingest_reports ({COLUMNS})"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (uid) DO UPDATE SET video_id = EXCLUDED.video_id,"
         " reused = EXCLUDED.reused, processed_seconds = EXCLUDED.processed_seconds,"
         " duration_seconds = EXCLUDED.duration_seconds, segments = EXCLUDED.segments,"
         " done = EXCLUDED.done, reason = EXCLUDED.reason, message = EXCLUDED.message,"
-        " visual_seconds = EXCLUDED.visual_seconds, updated_at = clock_timestamp()",
+        " visual_seconds = EXCLUDED.visual_seconds, stage_seconds = EXCLUDED.stage_seconds,"
+        " updated_at = clock_timestamp()",
         (
             r.uid,
             r.tenant,
@@ -56,6 +79,7 @@ def write(conn: psycopg.Connection, r: Report) -> None:
             r.reason,
             r.message,
             r.visual,
+            None if r.stages is None else Jsonb(r.stages),
         ),
     )
 
@@ -72,7 +96,7 @@ def changed_since(
             (since - OVERLAP,),
         ).fetchall()
     mark = max((row[-1] for row in rows), default=since)
-    return [Report(*row[:-1]) for row in rows], mark
+    return [_report(row[:-1]) for row in rows], mark
 
 
 def delete(conn: psycopg.Connection, uids: list[str]) -> None:
@@ -81,4 +105,9 @@ def delete(conn: psycopg.Connection, uids: list[str]) -> None:
 
 def read(conn: psycopg.Connection, uid: str) -> Report | None:
     row = conn.execute(f"SELECT {COLUMNS} FROM ingest_reports WHERE uid = %s", (uid,)).fetchone()
-    return Report(*row) if row is not None else None
+    return _report(row) if row is not None else None
+
+
+def _report(row: tuple[Any, ...]) -> Report:
+    *figures, stages = row
+    return replace(Report(*figures), stages=_stages(stages))
