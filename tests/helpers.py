@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 
 from vystra.media import ffmpeg_exe
 from vystra.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def run_ffmpeg(*args: str) -> None:

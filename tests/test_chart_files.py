@@ -583,3 +583,20 @@ def test_api_and_workers_log_json_by_default(helm) -> None:
         "template", "vystra", str(CHART), "-f", str(MINIMAL), "--set", "logFormat=xml", check=False
     )
     assert refused.returncode != 0 and "logFormat" in refused.stderr
+
+
+def test_traces_are_off_until_a_collector_is_given(helm) -> None:
+    """One endpoint for the API, the operator and the workers, which all read the ConfigMap."""
+    off = find(helm.template("-f", str(MINIMAL)), "ConfigMap", "vystra-worker")["data"]
+    assert not [k for k in off if k.startswith("OTEL_")]
+    endpoint = "http://otel-collector.monitoring:4318"
+    on = helm.template("-f", str(MINIMAL), "--set", f"tracing.endpoint={endpoint}")
+    assert find(on, "ConfigMap", "vystra-worker")["data"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == endpoint
+    for name in ("vystra-api", "vystra-operator"):
+        container = find(on, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        assert {"configMapRef": {"name": "vystra-worker"}} in container["envFrom"], name
+    refused = helm(
+        "template", "vystra", str(CHART), "-f", str(MINIMAL), "--set", "tracing.endpoint=otel:4318",
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "tracing" in refused.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from helpers import cli_env, run_cli, run_ffmpeg
+from helpers import cli_env, free_port, run_cli, run_ffmpeg
 
 from vystra.db import store
 from vystra.demo import TALK, make_talk_video
@@ -30,12 +29,6 @@ def http_root(media_dir: Path, talk):
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def ingest_json(settings, tenant, *args):

@@ -20,8 +20,16 @@ def test_progress_prints_a_bounded_percentage():
 def test_a_worker_jobs_ingests_round_trip_with_their_logins_out_of_the_arguments():
     ingests = [
         WorkerIngest(
-            "a", "u1", {"source": "s3://b/a.mp4"}, 600.0, "r1", "p1", "https://s/a", "req-7"
-        ),
+            "a",
+            "u1",
+            {"source": "s3://b/a.mp4"},
+            600.0,
+            "r1",
+            "p1",
+            "https://s/a",
+            "req-7",
+            traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+        ),  # fmt: skip
         WorkerIngest("b", "u2", {"source": "https://x/b.mp4"}, None, "r2", "p2"),
     ]
     argument, logins = encode_ingests(ingests)
@@ -34,5 +42,8 @@ def test_a_worker_jobs_ingests_round_trip_with_their_logins_out_of_the_arguments
     with pytest.raises(ValueError, match="non-empty"):
         decode_ingests("[]", None)
     # a request id that could forge a log line is dropped, not passed on
-    forged = encode_ingests([WorkerIngest("c", "u3", {}, request_id='x"\n{"level": "')])
+    forged = encode_ingests(
+        [WorkerIngest("c", "u3", {}, request_id='x"\n{"level": "', traceparent="00-" + "0" * 900)]
+    )
     assert decode_ingests(*forged)[0].request_id is None
+    assert decode_ingests(*forged)[0].traceparent is None  # and a traceparent not in W3C form

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import psutil
 import pytest
 from api_helpers import stream_events
 from billing_helpers import upload_file, wait_finished
+from helpers import free_port
 
 from vystra.demo import Section
 from vystra.pipeline import WRITE_BATCH
@@ -79,12 +79,6 @@ def assert_released(home: Path) -> None:
     assert postgres_of(home) == [], "the embedded Postgres outlived the last process"
     handles = json.loads((home / "pgdata" / ".handle_pids.json").read_text())
     assert not [pid for pid in handles if psutil.pid_exists(pid)], handles
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Served:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vystra.logs import valid_request_id
+from vystra.tracing import valid_traceparent
 from vystra.videoingest import GROUP, KIND, PLURAL, VERSION, progress
 
 __all__ = ["GROUP", "KIND", "PLURAL", "VERSION", "progress", "load_kube_config"]
@@ -20,6 +21,7 @@ WORKER_LOGINS_ENV = "VYSTRA_WORKER_LOGINS"
 
 # the API request that made a VideoIngest (its X-Request-ID), carried to the worker's logs
 REQUEST_ID_ANNOTATION = "vystra.io/request-id"
+TRACEPARENT_ANNOTATION = "vystra.io/traceparent"  # the API request's span (vystra.tracing)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class WorkerIngest:
     password: str | None = None
     source_url: str | None = None  # the presigned GET of an object source
     request_id: str | None = None  # the API request that made the VideoIngest, for the logs
+    traceparent: str | None = None  # its span, which the worker's spans continue
 
 
 def encode_ingests(ingests: list[WorkerIngest]) -> tuple[str, str]:
@@ -44,6 +47,7 @@ def encode_ingests(ingests: list[WorkerIngest]) -> tuple[str, str]:
         {"name": i.name, "uid": i.uid, "spec": i.spec}
         | ({"maxVideoSeconds": i.max_video_seconds} if i.max_video_seconds is not None else {})
         | ({"requestId": i.request_id} if i.request_id else {})
+        | ({"traceparent": i.traceparent} if i.traceparent else {})
         for i in ingests
     ]
     logins = [
@@ -78,6 +82,7 @@ def decode_ingests(argument: str, logins: str | None) -> list[WorkerIngest]:
                 password=login.get("password"),
                 source_url=login.get("sourceUrl"),
                 request_id=valid_request_id(item.get("requestId")),
+                traceparent=valid_traceparent(item.get("traceparent")),
             )
         )
     return out

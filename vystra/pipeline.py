@@ -16,7 +16,9 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote, urlparse
 
 import numpy as np
+from opentelemetry.trace import Span
 
+from vystra import tracing
 from vystra.db import Database, store
 from vystra.db.searchindex import IndexChanged
 from vystra.db.store import VisualStatus
@@ -68,17 +70,29 @@ class Progress:
 class StageClock:
     """Wall seconds an ingest spends in each stage, told by the stages its progress names
     (``transcribe`` includes embedding; ``visual`` is the wait for the visual thread after
-    transcription, which it runs beside)."""
+    transcription, which it runs beside), and a span per stage when tracing is on. ``done``
+    (or :meth:`stop`, on any way out) ends the last stage."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock, self._stage, self._since = clock, "", 0.0
+        self._span: Span | None = None
         self.seconds: dict[str, float] = {}
 
     def see(self, stage: str) -> None:
+        if stage == self._stage:
+            return
         now = self._clock()
         if self._stage:
             self.seconds[self._stage] = self.seconds.get(self._stage, 0.0) + now - self._since
+        if self._span is not None:
+            self._span.end()
+            self._span = None
         self._stage, self._since = ("" if stage == "done" else stage), now
+        if self._stage:  # a child of the ingest's span, current where progress is reported
+            self._span = tracing.tracer.start_span(self._stage, attributes={"vystra.stage": stage})
+
+    def stop(self) -> None:
+        self.see("done")
 
 
 @dataclass

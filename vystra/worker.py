@@ -26,9 +26,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from psycopg.conninfo import make_conninfo
 
-from vystra import logs
+from vystra import logs, tracing
 from vystra.billing.quota import check_duration
 from vystra.db import Database, open_database, origins, reports
 from vystra.errors import VystraError
@@ -172,10 +174,12 @@ def run_one(job: Assignment, settings: Settings) -> bool:
         except (VystraError, ValueError) as exc:
             reason = getattr(exc, "reason", "InvalidSpec")
             log.error("%s/%s: %s: %s", job.namespace, job.name, reason, exc)
+            trace.get_current_span().set_status(Status(StatusCode.ERROR, reason))
             reporter.write(reason=reason, message=str(exc))
             return False
+        finally:
+            reporter.stages.stop()
         reused = result.status == "exists"
-        reporter.stages.see("done")  # a reused video ends without the pipeline's "done"
         reporter.record_origin(result.video_id, reused)
         reporter.write(
             video_id=result.video_id,
@@ -194,10 +198,14 @@ def run(jobs: Sequence[Assignment], settings: Settings) -> int:
     """Each ingest in turn (the models load once); EXIT_INPUT_ERROR if every one was bad."""
     succeeded = []
     for job in jobs:
-        with logs.bound(
-            tenant=settings.tenant,
-            ingest=f"{job.namespace}/{job.name}",
-            request_id=job.ingest.request_id,
+        ingest = f"{job.namespace}/{job.name}"
+        with (
+            logs.bound(tenant=settings.tenant, ingest=ingest, request_id=job.ingest.request_id),
+            tracing.span(
+                "ingest",
+                within=job.ingest.traceparent,
+                attributes={"vystra.tenant": settings.tenant, "vystra.ingest": ingest},
+            ),
         ):
             succeeded.append(run_one(job, settings))
     return 0 if any(succeeded) else EXIT_INPUT_ERROR
@@ -215,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     logs.configure(settings.log_format)
+    tracing.configure("vystra-worker")  # spans still queued are sent as it exits
     # a deleted or preempted pod gets SIGTERM: unwind (the database is released, the video
     # is not marked failed) and exit 143; the next attempt resumes after the stored units
     exit_on_sigterm()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from opentelemetry import trace
 
 from vystra import logs
 from vystra.db import ratelimit
@@ -130,6 +131,7 @@ def _logged(tenant: str) -> str:
     context = logs.current()
     if context is not None:
         context.tenant = tenant
+    trace.get_current_span().set_attribute("vystra.tenant", tenant)  # the request's span
     return tenant
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
+from fastapi.telemetry import TelemetryConfig
 
 from vystra import webhooks
 from vystra.billing import usage
@@ -42,6 +43,8 @@ from vystra_api.routes import webhooks as webhook_routes
 from vystra_api.state import AppState, open_billing
 from vystra_api.sweeper import UploadSweeper
 from vystra_api.webhooksender import WebhookSender
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def open_backend(settings: Settings, db: Database, objects: ObjectStore) -> IngestBackend:
@@ -152,6 +155,9 @@ def create_app(
         servers=[{"url": "/", "description": "This Vystra API"}],
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        # requests are traced by requestlog (its span records no query string, where signed
+        # URLs and stream tokens travel); metrics are Prometheus's, logs vystra.logs's
+        telemetry=NO_TELEMETRY,
     )
     errors.install(app)
     # errors are ErrorBody problems, not FastAPI's default validation shape: say so
@@ -182,7 +188,7 @@ def create_app(
 
 def create_ops_app(app: FastAPI) -> FastAPI:
     """Liveness, readiness and metrics of ``app``, for a port of their own (``--ops-port``)."""
-    ops = FastAPI(title="Vystra operations", openapi_url=None)
+    ops = FastAPI(title="Vystra operations", openapi_url=None, telemetry=NO_TELEMETRY)
     errors.install(ops)
     ops.include_router(health.router)
     ops.include_router(health.ops_router)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import uvicorn
 
-from vystra import logs
+from vystra import logs, tracing
 from vystra.settings import Settings, get_settings
 from vystra.shutdown import exit_on_sigterm
 from vystra_api.main import create_app, create_ops_app
@@ -25,6 +25,7 @@ def serve(
     (SIGTERM as :class:`vystra.shutdown.Terminated`, once :func:`exit_on_sigterm` is set).
     With ``ops_port``, readiness and metrics are served there only."""
     logs.configure(settings.log_format)
+    tracing.configure("vystra-api")
     app = create_app(settings, ops_routes=ops_port is None)
     if ops_port is not None:
         ops = uvicorn.Server(

@@ -40,13 +40,13 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from vystra import webhooks
+from vystra import tracing, webhooks
 from vystra.billing.usage import record_usage
 from vystra.db import Database, grants, open_database, reports
 from vystra.db import origins as origin_rows
 from vystra.db.reports import Report
 from vystra.errors import VystraError
-from vystra.k8s import TENANT_LABEL
+from vystra.k8s import TENANT_LABEL, TRACEPARENT_ANNOTATION
 from vystra.settings import get_settings
 from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Accelerator, Phase, Reason
 from vystra.webhooks import EventType
@@ -854,6 +854,7 @@ class Controller:
                         self.writer.want(ing, want, r.job)
                         self._admitted.add(uid)
                     metrics.ADMISSION_WAIT.observe(max(0.0, now - ing.created))
+                    admission_span(ing, r.launch.flavor, r.job)
             elif isinstance(r.error, Rejected) and len(keys) > 1:
                 # the API server refused the batch's Job: its first ingest tries alone on the
                 # slot, the others wait again, so a refusal lands on the ingest that causes it
@@ -1222,3 +1223,19 @@ class Controller:
             return
         for orphan in orphans:
             self._clean_up_later(Cleanup(orphan.uid, orphan.key, orphan.retain, None))
+
+
+def admission_span(ing: Ingest, pool: str, job: str) -> None:
+    """The wait from the resource's creation to its Job's, a span in the trace of the API
+    request that made it (the worker's ingest span is its sibling)."""
+    annotations = ing.body["metadata"]["annotations"] if ing.body else {}
+    traceparent = annotations.get(TRACEPARENT_ANNOTATION)
+    if traceparent is None:
+        return
+    with tracing.span(
+        "admit",
+        within=traceparent,
+        start_time=ing.created,
+        attributes={"vystra.ingest": ing.key, "vystra.pool": pool, "k8s.job.name": job},
+    ):
+        pass

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import kopf
 from prometheus_client import start_http_server
 
+from vystra import tracing
 from vystra.k8s import load_kube_config
 from vystra_operator.config import get_operator_settings
 
@@ -33,6 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
     )
     logging.getLogger("vystra").setLevel(logging.INFO)
+    tracing.configure("vystra-operator")
     load_kube_config()  # for the kubernetes client used by the reconcile loop
     if settings.metrics_port:
         start_http_server(settings.metrics_port)

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
 import yaml
 from devcluster import DevCluster, S3Info
+from helpers import free_port
 from kubernetes import client
 
 from vystra.k8s import GROUP, PLURAL, VERSION
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def install_crd(cluster: DevCluster) -> None:

@@ -3,7 +3,10 @@ the tenant's namespace, uploads go to the S3 server with presigned URLs."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,14 +18,16 @@ from api_helpers import Caller, LiveServer, stream_events
 from chart_helpers import CHART, Helm
 from groq_standin import GroqStandIn
 from kubernetes import client
+from otlp_receiver import OtlpReceiver
 from pydantic import SecretStr
+from vystra_client import Client, NotFound
 
 from vystra import webhooks
 from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
 from vystra.tenants import create_tenant
 from vystra_api.main import create_app
 
-from .operator_env import Operator, install_crd, prepare_config_namespace
+from .operator_env import CONFIG_NAMESPACE, Operator, install_crd, prepare_config_namespace
 
 PREFIX = "vystra-api-"
 FULL_VALUES = CHART / "ci" / "full-values.yaml"
@@ -163,16 +168,33 @@ def test_presigned_s3_upload(cluster, db, s3, api_url) -> None:
 
 
 @pytest.fixture(scope="module")
-def operator(cluster, db, s3, tmp_path_factory, api_url) -> Iterator[Operator]:
-    prepare_config_namespace(cluster, s3)  # the operator equips tenant namespaces
-    op = Operator(cluster, db.url, tmp_path_factory.mktemp("operator-api"))
+def collector() -> Iterator[OtlpReceiver]:
+    receiver = OtlpReceiver()
+    yield receiver
+    receiver.close()
+
+
+@pytest.fixture(scope="module")
+def operator(cluster, db, s3, tmp_path_factory, api_url, collector) -> Iterator[Operator]:
+    """The operator, and its workers, sending traces to a collector on loopback (the chart's
+    `tracing.endpoint`, which its ConfigMap gives both)."""
+    prepare_config_namespace(cluster, s3)
+    tracing_env = {"OTEL_EXPORTER_OTLP_ENDPOINT": collector.url, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    cluster.core.patch_namespaced_config_map(
+        "vystra-worker", CONFIG_NAMESPACE, {"data": tracing_env}
+    )
+    op = Operator(cluster, db.url, tmp_path_factory.mktemp("operator-api"), env=tracing_env)
     op.start()
     yield op
     op.stop()
+    prepare_config_namespace(cluster, s3)  # the ConfigMap as the other tests expect it
 
 
-def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk, groq) -> None:
+def test_full_flow_through_the_operator(
+    cluster, db, s3, api_url, operator, talk, groq, collector
+) -> None:
     path, sections = talk
+    caller_trace, caller_span = secrets.token_hex(16), secrets.token_hex(8)
     data = path.read_bytes()
     caller = new_caller(db)
     namespace = PREFIX + caller.tenant  # created by the API on the first ingest
@@ -191,6 +213,7 @@ def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk
             ingest = api.post(
                 "/v1/ingests",
                 json={"upload_id": upload["id"], "title": "Cluster talk", "accelerator": "cpu"},
+                headers={"traceparent": f"00-{caller_trace}-{caller_span}-01"},
             ).json()
             events = stream_events(api, f"/v1/ingests/{ingest['id']}/events", caller.headers, 600)
             final = events[-1][1]
@@ -199,6 +222,20 @@ def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk
                 operator.logs()[-3000:],
             )
             assert any(n == "segment" for n, _ in events)
+            # the caller's trace went on through the operator's admission and the worker's
+            # stages (this API records no spans itself, and passes the caller's trace on)
+            stages = {"fetch", "probe", "audio", "transcribe"}
+            spans = collector.wait_for(caller_trace, {"admit", "ingest", *stages})
+            by_name = {s.name: s for s in spans}
+            admit, run = by_name["admit"], by_name["ingest"]
+            assert (admit.service, admit.parent_id) == ("vystra-operator", caller_span)
+            assert (run.service, run.parent_id) == ("vystra-worker", caller_span)
+            assert admit.end_ns <= run.start_ns and run.attributes["vystra.tenant"] == caller.tenant
+            for stage in stages:
+                assert (by_name[stage].service, by_name[stage].parent_id) == (
+                    "vystra-worker",
+                    run.span_id,
+                ), stage
             # the operator queued the outcome's webhook event with the status, once
             with db.connect() as conn:
                 queued = conn.execute(
@@ -230,6 +267,51 @@ def test_full_flow_through_the_operator(cluster, db, s3, api_url, operator, talk
             assert video["insights"]["generator"].startswith("groq:")
             prompts = [r["messages"][1]["content"].lower() for r in groq.requests]
             assert any("sourdough" in p for p in prompts)
+    finally:
+        cluster.core.delete_namespace(namespace)
+
+
+def test_the_sdk_in_cluster_mode_uploads_in_parts_and_runs_the_flow(
+    cluster, db, s3, settings, api_url, operator, talk, tmp_path
+) -> None:
+    """The SDK against the cluster-mode API with S3 multipart uploads: a file of three parts
+    lands byte for byte, and the talk (one part) goes through the operator to search."""
+    path, sections = talk
+    caller = new_caller(db)
+    namespace = PREFIX + caller.tenant
+    parted = in_cluster_mode(
+        settings, cluster, s3, upload_multipart_threshold_bytes=1, upload_part_bytes=5 * 1024**2
+    )
+    big = tmp_path / "big.mp4"
+    big.write_bytes(os.urandom(12 * 1024**2 + 12345))  # parts of 5, 5 and 2 MiB
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in s3.env().items():
+                mp.setenv(key, value)
+            with (
+                LiveServer(create_app(parted, db=db)) as url,
+                Client(url, caller.key, timeout=120) as vystra,
+            ):
+                stored = vystra.upload_file(big)
+                assert stored.status == "complete" and stored.size_bytes == big.stat().st_size
+                got = s3.client().get_object(Bucket=s3.bucket, Key=stored.key)["Body"].read()
+                assert hashlib.sha256(got).digest() == hashlib.sha256(big.read_bytes()).digest()
+
+                upload = vystra.upload_file(path)
+                ingest = vystra.create_ingest(
+                    upload_id=upload.id, title="SDK talk", accelerator="cpu", insights=False
+                )
+                events = list(vystra.events(ingest.id))
+                final = events[-1].ingest
+                assert events[-1].type == "end" and final is not None
+                assert final.phase == "Succeeded", (final, operator.logs()[-3000:])
+                assert any(e.type == "segment" for e in events)
+                top = vystra.search("baking bread with wild yeast", limit=1).results[0]
+                sourdough = next(s for s in sections if s.topic == "sourdough")
+                assert top.video_id == final.video_id and top.start < sourdough.end
+                vystra.delete_video(top.video_id)
+                with pytest.raises(NotFound):
+                    vystra.get_video(top.video_id)
     finally:
         cluster.core.delete_namespace(namespace)
 

@@ -25,7 +25,7 @@ from vystra.db.paging import AFTER_SQL, ORDER_SQL, After
 COLUMNS = (
     "id, tenant, source, upload_id, spec, phase, reason, message, video_id, stage,"
     " processed_seconds, duration_seconds, segments, attempts, priority, created_at,"
-    " started_at, finished_at, max_video_seconds"
+    " started_at, finished_at, max_video_seconds, request_id, traceparent"
 )
 TERMINAL = ("Succeeded", "Failed")
 
@@ -51,6 +51,8 @@ class IngestRow:
     started_at: datetime | None
     finished_at: datetime | None
     max_video_seconds: float | None = None  # the plan's limit when it was accepted
+    request_id: str | None = None  # the request that made it, for its run's log records
+    traceparent: str | None = None  # that request's span, which its run's spans continue
 
 
 def _one(conn: psycopg.Connection, sql: str, args: tuple) -> IngestRow | None:
@@ -69,13 +71,25 @@ def create_ingest(
     spec: dict[str, Any],
     priority: int,
     max_video_seconds: float | None = None,
+    request_id: str | None = None,
+    traceparent: str | None = None,
 ) -> IngestRow:
     row = _one(
         conn,
         "INSERT INTO ingests (id, tenant, source, upload_id, spec, phase, priority,"
-        " max_video_seconds)"
-        f" VALUES (%s, %s, %s, %s, %s, 'Queued', %s, %s) RETURNING {COLUMNS}",
-        (ingest_id, tenant, source, upload_id, Jsonb(spec), priority, max_video_seconds),
+        " max_video_seconds, request_id, traceparent)"
+        f" VALUES (%s, %s, %s, %s, %s, 'Queued', %s, %s, %s, %s) RETURNING {COLUMNS}",
+        (
+            ingest_id,
+            tenant,
+            source,
+            upload_id,
+            Jsonb(spec),
+            priority,
+            max_video_seconds,
+            request_id,
+            traceparent,
+        ),
     )
     assert row is not None
     return row

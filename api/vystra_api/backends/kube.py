@@ -11,8 +11,16 @@ import logging
 import threading
 from typing import Any
 
-from vystra import logs
-from vystra.k8s import GROUP, KIND, PLURAL, REQUEST_ID_ANNOTATION, TENANT_LABEL, VERSION
+from vystra import logs, tracing
+from vystra.k8s import (
+    GROUP,
+    KIND,
+    PLURAL,
+    REQUEST_ID_ANNOTATION,
+    TENANT_LABEL,
+    TRACEPARENT_ANNOTATION,
+    VERSION,
+)
 from vystra.settings import Settings
 from vystra_api.backends import BackendError
 from vystra_api.errors import ApiError
@@ -148,6 +156,8 @@ class KubeBackend:
             annotations[UPLOAD_ANNOTATION] = upload_id
         if request_id := logs.request_id():  # the worker's records carry it too
             annotations[REQUEST_ID_ANNOTATION] = request_id
+        if traceparent := tracing.traceparent():  # and its spans continue this request's
+            annotations[TRACEPARENT_ANNOTATION] = traceparent
         if annotations:
             metadata["annotations"] = annotations
         body = {

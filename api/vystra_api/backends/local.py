@@ -14,13 +14,13 @@ import threading
 import time
 from typing import Any
 
-from vystra import logs, webhooks
+from vystra import logs, tracing, webhooks
 from vystra.billing.quota import check_duration
 from vystra.billing.usage import record_usage
 from vystra.db import Database
 from vystra.db import ingests as rows
 from vystra.errors import VystraError
-from vystra.pipeline import IngestOptions, Interrupted, Pipeline, Progress
+from vystra.pipeline import IngestOptions, Interrupted, Pipeline, Progress, StageClock
 from vystra.reindex import reindex
 from vystra.segment import SegmentOptions
 from vystra.settings import Settings
@@ -110,6 +110,8 @@ class LocalBackend:
                 spec=spec.model_dump(mode="json"),
                 priority=spec.priority,
                 max_video_seconds=max_video_seconds,
+                request_id=logs.request_id(),
+                traceparent=tracing.traceparent(),
             )
         self._wake.set()
         return to_public(row, self.objects, self._scrub)
@@ -222,7 +224,15 @@ class LocalBackend:
             with self._lock:
                 self._running[row.id] = row.attempts
             try:
-                with logs.bound(tenant=row.tenant, ingest=row.id):  # on each of its records
+                # its records and spans belong to the request that made it
+                with (
+                    logs.bound(tenant=row.tenant, ingest=row.id, request_id=row.request_id),
+                    tracing.span(
+                        "ingest",
+                        within=row.traceparent,
+                        attributes={"vystra.tenant": row.tenant, "vystra.ingest": row.id},
+                    ),
+                ):
                     self._run(row)
             except Exception:  # the database went away; the row's lease lapses and it reruns
                 log.exception("ingest %s: could not record its outcome", row.id)
@@ -252,7 +262,10 @@ class LocalBackend:
         seen_video: list[str] = []
         processed = [0.0]  # seconds, as last reported: metered if the ingest is deleted
 
+        stages = StageClock()
+
         def on_progress(p: Progress) -> None:
+            stages.see(p.stage)
             if p.video_id:
                 seen_video[:] = [p.video_id]
             processed[0] = p.processed_seconds
@@ -277,9 +290,12 @@ class LocalBackend:
 
         outcome: dict[str, Any]
         try:
-            result = self.pipeline.ingest(
-                row.source, options, tenant=row.tenant, on_progress=on_progress
-            )
+            try:
+                result = self.pipeline.ingest(
+                    row.source, options, tenant=row.tenant, on_progress=on_progress
+                )
+            finally:
+                stages.stop()
             exists = result.status == "exists"
             outcome = {
                 "phase": "Succeeded",
