@@ -13,7 +13,7 @@ WEB_SOURCES := $(shell find web/src web/public -type f 2>/dev/null) web/index.ht
 	web/package.json web/vite.config.ts web/tsconfig.json
 
 .PHONY: install demo test test-fast bench bench-ingest bench-search bench-operator bench-decode \
-	bench-gpu bench-reindex lint format lock clean web system-packages
+	bench-gpu bench-reindex bench-api-overhead lint format lock clean web system-packages
 
 install: system-packages $(STAMP) $(WEB_STAMP)
 
@@ -71,6 +71,9 @@ bench-reindex: install
 
 bench-operator: install cluster-tools
 	$(PY) benchmarks/operator_bench.py
+
+bench-api-overhead: install
+	$(PY) benchmarks/api_overhead_bench.py
 
 bench-decode: install
 	$(PY) benchmarks/decode_memory_bench.py
