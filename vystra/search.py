@@ -174,12 +174,13 @@ _ANY_TERM = (
 def _configs(conn: psycopg.Connection, tenant: str, filters: Filters) -> list[str]:
     """The text search configurations of the tenant's (filtered) videos: a few at most."""
     langs = list(filters.languages) or None
+    # distinct languages first: mapping each video's language costs a catalog lookup
     rows = conn.execute(
-        "SELECT DISTINCT vystra_ts_config(language)::text FROM videos WHERE tenant = %s"
-        " AND (%s::text[] IS NULL OR language = ANY(%s::text[]))",
+        "SELECT vystra_ts_config(language)::text FROM (SELECT DISTINCT language FROM videos"
+        " WHERE tenant = %s AND (%s::text[] IS NULL OR language = ANY(%s::text[]))) l",
         (tenant, langs, langs),
     ).fetchall()
-    return sorted(r[0] for r in rows)
+    return sorted({r[0] for r in rows})
 
 
 def _keyword_ids(conn, query, tenant, depth, filters, any_term) -> list[tuple[str, int]]:
@@ -230,8 +231,10 @@ def _load(conn, keys, tenant, query, vector) -> list[_Candidate]:
         " FROM unnest(%s::text[], %s::int[]) AS k(video_id, ordinal)"
         " JOIN segments s ON s.video_id = k.video_id AND s.ordinal = k.ordinal"
         " JOIN videos v ON v.id = s.video_id,"
+        # OFFSET 0 keeps the planner from inlining the query's terms into the filter above,
+        # which would parse the query again for every lexeme of every candidate
         " LATERAL (SELECT coalesce(tsvector_to_array(to_tsvector(s.ts_config, %s)), '{}')"
-        "  AS terms) qt WHERE s.tenant = %s",
+        "  AS terms OFFSET 0) qt WHERE s.tenant = %s",
         (
             vector,
             vector,
