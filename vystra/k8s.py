@@ -25,6 +25,23 @@ TRACEPARENT_ANNOTATION = "vystra.io/traceparent"  # the API request's span (vyst
 
 
 @dataclass(frozen=True)
+class Caller:
+    """The API request that made a VideoIngest, from its annotations. A kubectl user sets
+    anything there, so each is checked like the header it came from, or dropped."""
+
+    request_id: str | None = None
+    traceparent: str | None = None
+
+    @classmethod
+    def of(cls, metadata: dict[str, Any]) -> Caller:
+        annotations = metadata.get("annotations") or {}
+        return cls(
+            valid_request_id(annotations.get(REQUEST_ID_ANNOTATION)),
+            valid_traceparent(annotations.get(TRACEPARENT_ANNOTATION)),
+        )
+
+
+@dataclass(frozen=True)
 class WorkerIngest:
     """One ingest of a worker Job, as the operator hands it over (``--ingests``, a JSON list
     in the order the worker runs them), with its access (``VYSTRA_WORKER_LOGINS``, a JSON list

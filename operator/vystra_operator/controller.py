@@ -34,19 +34,20 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from vystra import tracing, webhooks
+from vystra import logs, tracing, webhooks
 from vystra.billing.usage import record_usage
 from vystra.db import Database, grants, open_database, reports
 from vystra.db import origins as origin_rows
 from vystra.db.reports import Report
 from vystra.errors import VystraError
-from vystra.k8s import TENANT_LABEL, TRACEPARENT_ANNOTATION
+from vystra.k8s import TENANT_LABEL
 from vystra.settings import get_settings
 from vystra.videoingest import API_VERSION, GROUP, KIND, PLURAL, VERSION, Accelerator, Phase, Reason
 from vystra.webhooks import EventType
@@ -416,11 +417,12 @@ class Controller:
             usage = cancelled_usage(ing, self.tenant_of.get(ing.namespace))
             self._clean_up_later(Cleanup(ing.uid, ing.key, ing.spec.retain, usage))
         for uid in sorted(dirty, key=self._made_order):
-            try:
-                self._sync(uid, now)
-            except Exception:  # noqa: BLE001 - one resource's error never blocks another
-                log.exception("sync of %s failed; retrying", uid)
-                self._retry_later(uid)
+            with self._logged(uid):
+                try:
+                    self._sync(uid, now)
+                except Exception:  # noqa: BLE001 - one resource's error never blocks another
+                    log.exception("sync of %s failed; retrying", uid)
+                    self._retry_later(uid)
         self._retry_due(now)
         self._clean_up_due(now)
         self._refresh_capacity(now)
@@ -479,6 +481,17 @@ class Controller:
         """The administrator's class named by ``spec.priorityClass``, else the default."""
         wanted = ing.spec.priority_class
         return wanted if wanted in self._classes else self.scheduling.default_priority_class
+
+    def _logged(self, uid: str) -> AbstractContextManager[logs.LogContext]:
+        """Records about one ingest carry it, its tenant and the API request that made it."""
+        ing = self.ingests.get(uid)
+        if ing is None:
+            return logs.bound(ingest=uid)
+        return logs.bound(
+            ingest=ing.key,
+            tenant=self.tenant_of.get(ing.namespace),
+            request_id=ing.caller.request_id,
+        )
 
     def _sync(self, uid: str, now: float) -> None:
         ing = self.ingests.get(uid)
@@ -867,14 +880,16 @@ class Controller:
                 self._submit_create(replace(r.launch, keys=(first,)))
             elif isinstance(r.error, (Rejected, VystraError)):
                 self._creating.pop(first, None)
-                self._refused(first, r.error, now)
+                with self._logged(first):
+                    self._refused(first, r.error, now)
             else:
                 failures = self._create_failures.get(first, 0) + 1
                 self._create_failures[first] = failures
                 delay = min(0.5 * 2**failures, 60.0)
                 if isinstance(r.error, Transient) and r.error.retry_after:
                     delay = max(delay, r.error.retry_after)
-                log.warning("Job for %s: %s; retrying in %.1fs", first, r.error, delay)
+                with self._logged(first):
+                    log.warning("Job for %s: %s; retrying in %.1fs", first, r.error, delay)
                 self._retry(replace(r.launch, keys=keys), now + delay)  # the slot stays reserved
 
     def _refused(self, uid: str, error: Exception, now: float) -> None:
@@ -1228,8 +1243,7 @@ class Controller:
 def admission_span(ing: Ingest, pool: str, job: str) -> None:
     """The wait from the resource's creation to its Job's, a span in the trace of the API
     request that made it (the worker's ingest span is its sibling)."""
-    annotations = ing.body["metadata"]["annotations"] if ing.body else {}
-    traceparent = annotations.get(TRACEPARENT_ANNOTATION)
+    traceparent = ing.caller.traceparent
     if traceparent is None:
         return
     with tracing.span(

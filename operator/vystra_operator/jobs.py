@@ -27,14 +27,11 @@ from kubernetes.utils import parse_quantity
 
 from vystra.k8s import (
     EXIT_INPUT_ERROR,
-    REQUEST_ID_ANNOTATION,
-    TRACEPARENT_ANNOTATION,
     WORKER_LOGINS_ENV,
+    Caller,
     WorkerIngest,
     encode_ingests,
 )
-from vystra.logs import valid_request_id
-from vystra.tracing import valid_traceparent
 from vystra.videoingest import Spec
 from vystra_operator import MANAGED_BY
 from vystra_operator.access import WorkerAccess
@@ -86,7 +83,7 @@ class Member:
     def handed(self) -> WorkerIngest:
         """What the worker is told about this ingest."""
         meta, access = self.body["metadata"], self.access
-        annotations = meta.get("annotations") or {}
+        caller = Caller.of(meta)
         return WorkerIngest(
             name=meta["name"],
             uid=meta["uid"],
@@ -95,9 +92,8 @@ class Member:
             user=access.login.user,
             password=access.login.password,
             source_url=access.source_url,
-            # set by the API; anyone's on a kubectl-made resource, so checked like a header
-            request_id=valid_request_id(annotations.get(REQUEST_ID_ANNOTATION)),
-            traceparent=valid_traceparent(annotations.get(TRACEPARENT_ANNOTATION)),
+            request_id=caller.request_id,
+            traceparent=caller.traceparent,
         )
 
 

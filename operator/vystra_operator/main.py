@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import kopf
 from prometheus_client import start_http_server
 
-from vystra import tracing
+from vystra import logs, tracing
 from vystra.k8s import load_kube_config
 from vystra_operator.config import get_operator_settings
 
@@ -33,7 +33,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         verbose=args.verbose,
         log_format=kopf.LogFormat.JSON if args.log_format == "json" else kopf.LogFormat.PLAIN,
     )
-    logging.getLogger("vystra").setLevel(logging.INFO)
+    ours = logging.getLogger("vystra")
+    ours.setLevel(logging.INFO)
+    if args.log_format == "json":
+        # the API's and the worker's JSON shape, with the ingest, tenant and request of each
+        # record's work (Kopf's own formatter knows nothing of them)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logs.JsonFormatter())
+        ours.handlers[:] = [handler]
+        ours.propagate = False
     tracing.configure("vystra-operator")
     load_kube_config()  # for the kubernetes client used by the reconcile loop
     if settings.metrics_port:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from vystra.k8s import TENANT_LABEL
+from vystra.k8s import TENANT_LABEL, Caller
 from vystra.videoingest import Phase, Spec
 from vystra_operator.jobs import (
     FINALIZER,
@@ -59,6 +59,10 @@ class Ingest:
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def caller(self) -> Caller:
+        return Caller.of(self.body["metadata"]) if self.body else Caller()
 
     @property
     def terminal(self) -> bool:

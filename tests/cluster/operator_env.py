@@ -53,8 +53,10 @@ class Operator:
         log_dir: Path,
         env: dict[str, str] | None = None,
         kubeconfig: Path | None = None,
+        log_format: str = "plain",
     ) -> None:
         self.cluster = cluster
+        self.log_format = log_format
         self.metrics_port = free_port()
         self.liveness_port = free_port()
         self.env = {
@@ -77,7 +79,7 @@ class Operator:
             [
                 str(REPO / ".venv/bin/vystra-operator"),
                 "--log-format",
-                "plain",
+                self.log_format,
                 "--liveness",
                 f"http://127.0.0.1:{self.liveness_port}/healthz",
             ],

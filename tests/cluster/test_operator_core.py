@@ -28,7 +28,7 @@ from devcluster.processes import daemon_pid
 from devcluster.tools import ensure_k8s_binaries, provisioning_request_crd
 from kubernetes import client
 
-from vystra.k8s import GROUP, PLURAL, TENANT_LABEL, VERSION
+from vystra.k8s import GROUP, PLURAL, REQUEST_ID_ANNOTATION, TENANT_LABEL, VERSION
 from vystra.objectkeys import tenant_prefix
 
 from .freeze_proxy import FreezeProxy
@@ -129,13 +129,14 @@ def assert_once_each(cluster, db, ns: str, names: list[str], metered: list[str])
 
 
 def test_a_refused_job_fails_its_resource_alone(cluster, namespace, db, core_env, tmp_path):
-    op = start_operator(cluster, db, tmp_path, core_env)
+    op = start_operator(cluster, db, tmp_path, core_env, log_format="json")
     try:
         names = [f"ok-{i:02d}" for i in range(50)]
         create_vi(
             cluster,
             namespace,
             "refused",
+            annotations={REQUEST_ID_ANNOTATION: "req-refused-7"},  # as the API sets it
             source=own_object(namespace),
             resources={"requests": {"cpu": "lots"}},  # the API server rejects this Job: 422
         )
@@ -148,6 +149,15 @@ def test_a_refused_job_fails_its_resource_alone(cluster, namespace, db, core_env
     assert "quantities must match" in done["refused"]["message"], done["refused"]
     assert {done[n]["phase"] for n in names} == {"Succeeded"}
     assert_once_each(cluster, db, namespace, names, metered=names)
+    # the operator's record of the refusal names the ingest, its tenant and the API request
+    records = [json.loads(line) for line in op.logs().splitlines() if line.startswith("{")]
+    refusal = [
+        r for r in records if "refused" in r["message"] and r.get("logger") == "vystra.operator"
+    ]
+    assert refusal, op.logs()[-3000:]
+    assert refusal[0]["ingest"] == f"{namespace}/refused"
+    assert refusal[0]["request_id"] == "req-refused-7"
+    assert refusal[0]["tenant"]
 
 
 def test_a_hung_connection_does_not_stall_admission(cluster, namespace, db, core_env, tmp_path):
