@@ -271,11 +271,35 @@ def test_full_flow_through_the_operator(
         cluster.core.delete_namespace(namespace)
 
 
+class LoseFirstPartAnswers(httpx.BaseTransport):
+    """The network between the SDK and the object store: the first PUT of each part reaches the
+    store, and its answer is lost on the way back (a reset connection)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.puts: dict[str, int] = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        part = request.url.params.get("partNumber")
+        if request.method == "PUT" and part is not None:
+            self.puts[part] = self.puts.get(part, 0) + 1
+            if self.puts[part] == 1:
+                response.read()
+                response.close()
+                raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def test_the_sdk_in_cluster_mode_uploads_in_parts_and_runs_the_flow(
     cluster, db, s3, settings, api_url, operator, talk, tmp_path
 ) -> None:
     """The SDK against the cluster-mode API with S3 multipart uploads: a file of three parts
-    lands byte for byte, and the talk (one part) goes through the operator to search."""
+    lands byte for byte though every part's first answer is lost (each part is sent again),
+    and the talk (one part) goes through the operator to search."""
     path, sections = talk
     caller = new_caller(db)
     namespace = PREFIX + caller.tenant
@@ -288,12 +312,14 @@ def test_the_sdk_in_cluster_mode_uploads_in_parts_and_runs_the_flow(
         with pytest.MonkeyPatch.context() as mp:
             for key, value in s3.env().items():
                 mp.setenv(key, value)
+            lossy = LoseFirstPartAnswers()
             with (
                 LiveServer(create_app(parted, db=db)) as url,
-                Client(url, caller.key, timeout=120) as vystra,
+                Client(url, caller.key, timeout=120, transport=lossy) as vystra,
             ):
                 stored = vystra.upload_file(big)
                 assert stored.status == "complete" and stored.size_bytes == big.stat().st_size
+                assert lossy.puts == {"1": 2, "2": 2, "3": 2}
                 got = s3.client().get_object(Bucket=s3.bucket, Key=stored.key)["Body"].read()
                 assert hashlib.sha256(got).digest() == hashlib.sha256(big.read_bytes()).digest()
 

@@ -88,10 +88,17 @@ class Client(_Base, _Routes):
     """The API, synchronously: ``Client("https://videos.example.org", "vk_...")``."""
 
     def __init__(
-        self, base_url: str, api_key: str, *, timeout: float = 60.0, retries: int = 3
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 60.0,
+        retries: int = 3,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """``transport``: httpx's, for a proxy, mTLS or a custom network stack."""
         super().__init__(base_url, api_key, retries)
-        self._http = httpx.Client(timeout=timeout)
+        self._http = httpx.Client(timeout=timeout, transport=transport)
 
     def __enter__(self) -> Client:
         return self
@@ -285,10 +292,16 @@ class AsyncClient(_Base, _Routes):
     """The API from asyncio: ``async with AsyncClient(url, key) as vystra: ...``."""
 
     def __init__(
-        self, base_url: str, api_key: str, *, timeout: float = 60.0, retries: int = 3
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 60.0,
+        retries: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(base_url, api_key, retries)
-        self._http = httpx.AsyncClient(timeout=timeout)
+        self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
     async def __aenter__(self) -> AsyncClient:
         return self
