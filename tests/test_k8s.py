@@ -1,6 +1,14 @@
 import pytest
 
-from vystra.k8s import WorkerIngest, decode_ingests, encode_ingests, progress
+from vystra.k8s import (
+    REQUEST_ID_ANNOTATION,
+    TRACEPARENT_ANNOTATION,
+    Caller,
+    WorkerIngest,
+    decode_ingests,
+    encode_ingests,
+    progress,
+)
 
 
 def test_progress_prints_a_bounded_percentage():
@@ -47,3 +55,15 @@ def test_a_worker_jobs_ingests_round_trip_with_their_logins_out_of_the_arguments
     )
     assert decode_ingests(*forged)[0].request_id is None
     assert decode_ingests(*forged)[0].traceparent is None  # and a traceparent not in W3C form
+
+
+def test_the_caller_of_a_videoingest_is_read_from_checked_annotations():
+    traceparent = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    made_by_the_api = {
+        "annotations": {REQUEST_ID_ANNOTATION: "req-42", TRACEPARENT_ANNOTATION: traceparent}
+    }
+    assert Caller.of(made_by_the_api) == Caller("req-42", traceparent)
+    # a kubectl user writes anything there: what could forge a log line or a header is dropped
+    forged = {"annotations": {REQUEST_ID_ANNOTATION: 'x"\n{', TRACEPARENT_ANNOTATION: "00-zz"}}
+    assert Caller.of(forged) == Caller()
+    assert Caller.of({}) == Caller()
