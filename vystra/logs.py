@@ -85,14 +85,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+def handler(log_format: str) -> logging.Handler:
+    """To stderr, as JSON lines (``json``) or text."""
+    found = logging.StreamHandler(sys.stderr)
+    found.setFormatter(JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    return found
+
+
 def configure(log_format: str, level: int = logging.INFO) -> None:
     """Route every logger's records (uvicorn's included) to stderr in ``log_format``: Vystra's
     from ``level`` up, libraries' warnings and errors (uvicorn sets its own levels)."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
-    )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [handler(log_format)]
     root.setLevel(logging.WARNING)
     logging.getLogger("vystra").setLevel(level)

@@ -800,7 +800,7 @@ class Controller:
                 except (GpuNotInPlan, VystraError) as exc:  # this ingest's own: the rest go on
                     refused[ing.uid] = exc
                     continue
-                members.append(Member(ing.body, access))
+                members.append(Member(ing.body, access, ing.caller))
             if members:
                 first = members[0].body["metadata"]
                 name = job_name(first["name"], first["uid"])

@@ -75,6 +75,7 @@ class Member:
 
     body: dict[str, Any]
     access: WorkerAccess
+    caller: Caller = Caller()
 
     @property
     def spec(self) -> Spec:
@@ -82,8 +83,7 @@ class Member:
 
     def handed(self) -> WorkerIngest:
         """What the worker is told about this ingest."""
-        meta, access = self.body["metadata"], self.access
-        caller = Caller.of(meta)
+        meta, access, caller = self.body["metadata"], self.access, self.caller
         return WorkerIngest(
             name=meta["name"],
             uid=meta["uid"],

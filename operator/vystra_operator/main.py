@@ -38,9 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.log_format == "json":
         # the API's and the worker's JSON shape, with the ingest, tenant and request of each
         # record's work (Kopf's own formatter knows nothing of them)
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logs.JsonFormatter())
-        ours.handlers[:] = [handler]
+        ours.handlers[:] = [logs.handler("json")]
         ours.propagate = False
     tracing.configure("vystra-operator")
     load_kube_config()  # for the kubernetes client used by the reconcile loop

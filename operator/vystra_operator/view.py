@@ -55,14 +55,11 @@ class Ingest:
     conditions: tuple[tuple[tuple[str, Any], ...], ...]  # metav1.Conditions, frozen
     body: Any = None  # the metadata the Job is rendered from (name, uid, namespace)
     visual: float | None = None  # progress.visualSeconds
+    caller: Caller = Caller()  # the API request that made it, read once from its annotations
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
-
-    @property
-    def caller(self) -> Caller:
-        return Caller.of(self.body["metadata"]) if self.body else Caller()
 
     @property
     def terminal(self) -> bool:
@@ -118,6 +115,7 @@ class Ingest:
                 },
                 "spec": obj.get("spec") or {},
             },
+            caller=Caller.of(meta),
         )
 
 
