@@ -35,6 +35,7 @@ from kubernetes import client, watch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "hack"))
 sys.path.insert(0, str(REPO / "tests" / "cluster"))
+sys.path.insert(0, str(REPO / "tests"))  # operator_env's own helpers
 
 from devcluster import ClusterConfig, Ports, down, free_port_base, up  # noqa: E402
 from operator_env import free_port, install_crd  # noqa: E402
